@@ -1,0 +1,15 @@
+//! OpenActive and RPDE vocabulary shared by every other crate: pages, items, opportunities.
+//!
+//! Pure: no I/O, no async. Parsing is tolerant of what real publishers send and reports
+//! problems per item instead of failing a whole page.
+
+pub mod opportunity;
+pub mod prepared;
+pub mod rpde;
+pub mod rpde_publish;
+
+pub use opportunity::{
+    Activity, Address, EventStatus, Location, Opportunity, OpportunityKind, Organizer, Price,
+};
+pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};
+pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};

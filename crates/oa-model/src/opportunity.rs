@@ -1,0 +1,155 @@
+//! The normalised opportunity: one bookable or attendable thing at one time and place, as
+//! stored in the read model and served by the API.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What sort of opportunity this is, reduced from the many OpenActive types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpportunityKind {
+    /// A ScheduledSession of a SessionSeries.
+    Session,
+    /// A standalone Event (or HeadlineEvent, OnDemandEvent).
+    Event,
+    /// A CourseInstance.
+    Course,
+    /// A Slot of a FacilityUse or IndividualFacilityUse.
+    FacilitySlot,
+}
+
+impl OpportunityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpportunityKind::Session => "session",
+            OpportunityKind::Event => "event",
+            OpportunityKind::Course => "course",
+            OpportunityKind::FacilitySlot => "facility_slot",
+        }
+    }
+}
+
+/// `eventStatus`, reduced. Only `Scheduled` opportunities are ever returned by search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Scheduled,
+    Cancelled,
+    Postponed,
+    Rescheduled,
+    MovedOnline,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Scheduled => "scheduled",
+            EventStatus::Cancelled => "cancelled",
+            EventStatus::Postponed => "postponed",
+            EventStatus::Rescheduled => "rescheduled",
+            EventStatus::MovedOnline => "moved_online",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Activity-list concept id, when the publisher gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: Address,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lng: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Organizer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telephone: Option<String>,
+}
+
+/// Prices across the opportunity's offers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `isAccessibleForFree`, when the publisher said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accessible_for_free: Option<bool>,
+}
+
+/// One opportunity, normalised from an item and (for children) its parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opportunity {
+    pub kind: OpportunityKind,
+    /// Set when one item yields several opportunities (embedded `subEvent`s): what tells
+    /// them apart (their `@id`, else their start), so each keeps a stable id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<String>,
+    /// The item's own `@id`, when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_id: Option<String>,
+    /// The parent's `@id` (SessionSeries, FacilityUse), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub start: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<i64>,
+    pub activities: Vec<Activity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizer: Option<Organizer>,
+    pub price: Price,
+    pub status: EventStatus,
+    /// Where to find out more or book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Opportunity {
+    /// Latitude and longitude when both are known.
+    pub fn point(&self) -> Option<(f64, f64)> {
+        let location = self.location.as_ref()?;
+        Some((location.lat?, location.lng?))
+    }
+}

@@ -1,0 +1,134 @@
+//! What an item is: its OpenActive type reduced to a role (parent, child, standalone) and an
+//! opportunity kind, whatever spelling the publisher used for `kind` or `@type`.
+
+use oa_model::{ItemRole, OpportunityKind};
+use serde_json::Value;
+
+use crate::jsonld::{id_of, local_name, type_of};
+
+/// The types the aggregator understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemType {
+    SessionSeries,
+    ScheduledSession,
+    FacilityUse,
+    Slot,
+    Event,
+    CourseInstance,
+}
+
+impl ItemType {
+    pub fn role(self) -> ItemRole {
+        match self {
+            ItemType::SessionSeries | ItemType::FacilityUse => ItemRole::Parent,
+            ItemType::ScheduledSession | ItemType::Slot => ItemRole::Child,
+            ItemType::Event | ItemType::CourseInstance => ItemRole::Standalone,
+        }
+    }
+
+    /// The kind of opportunity this type yields (for parents: what their children yield).
+    pub fn opportunity_kind(self) -> OpportunityKind {
+        match self {
+            ItemType::SessionSeries | ItemType::ScheduledSession => OpportunityKind::Session,
+            ItemType::FacilityUse | ItemType::Slot => OpportunityKind::FacilitySlot,
+            ItemType::Event => OpportunityKind::Event,
+            ItemType::CourseInstance => OpportunityKind::Course,
+        }
+    }
+
+    /// The property a child uses to point at its parent.
+    pub fn parent_property(self) -> Option<&'static str> {
+        match self {
+            ItemType::ScheduledSession => Some("superEvent"),
+            ItemType::Slot => Some("facilityUse"),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a type name in any of the spellings seen in real feeds: `ScheduledSessions`,
+/// `session`, `FacilityUse/Slot`, `Slot for FacilityUse`, `SessionSeries.ScheduledSession`,
+/// `beta:IndividualFacilityUse`, full URLs.
+pub fn parse_type(name: &str) -> Option<ItemType> {
+    let name = name.trim();
+    let tail = if name.contains("://") { local_name(name) } else { name };
+    let lower = tail.to_ascii_lowercase();
+    let lower = lower.strip_prefix("beta:").unwrap_or(&lower);
+    if lower.contains("slot") {
+        return Some(ItemType::Slot);
+    }
+    // `SessionSeries.ScheduledSession`: the child is the part after the separator.
+    let last = lower.rsplit(['.', '/']).next().unwrap_or(lower);
+    let singular = last.strip_suffix('s').filter(|s| !s.ends_with("serie")).unwrap_or(last);
+    match singular {
+        "scheduledsession" | "session" => Some(ItemType::ScheduledSession),
+        "sessionseries" | "series" => Some(ItemType::SessionSeries),
+        "facilityuse" | "individualfacilityuse" => Some(ItemType::FacilityUse),
+        "event" | "headlineevent" | "ondemandevent" | "onlineevent" => Some(ItemType::Event),
+        "courseinstance" | "course" => Some(ItemType::CourseInstance),
+        _ => None,
+    }
+}
+
+/// The item's type: its data's `@type` first (more specific than the feed's `kind`: legacy
+/// feeds put Events in a `session` kind), then the RPDE `kind`.
+pub fn item_type(kind: &str, data: Option<&Value>) -> Option<ItemType> {
+    data.and_then(type_of)
+        .and_then(parse_type)
+        .or_else(|| parse_type(kind))
+}
+
+/// The `@id` of the parent a child points at, whether the reference is a URL string or an
+/// embedded object.
+pub fn parent_ref(item_type: ItemType, data: &Value) -> Option<String> {
+    let property = item_type.parent_property()?;
+    data.get(property).and_then(id_of).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_spelling_seen_in_real_feeds() {
+        let cases = [
+            ("ScheduledSession", ItemType::ScheduledSession),
+            ("ScheduledSessions", ItemType::ScheduledSession),
+            ("session", ItemType::ScheduledSession),
+            ("SessionSeries", ItemType::SessionSeries),
+            ("SessionSeries.ScheduledSession", ItemType::ScheduledSession),
+            ("FacilityUse/Slot", ItemType::Slot),
+            ("Slot for FacilityUse", ItemType::Slot),
+            ("FacilityUse.Slot", ItemType::Slot),
+            ("IndividualFacilityUse", ItemType::FacilityUse),
+            ("beta:IndividualFacilityUse", ItemType::FacilityUse),
+            ("https://openactive.io/ScheduledSession", ItemType::ScheduledSession),
+            ("HeadlineEvent", ItemType::Event),
+            ("OnDemandEvent", ItemType::Event),
+            ("CourseInstance", ItemType::CourseInstance),
+            ("Course", ItemType::CourseInstance),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(parse_type(name), Some(expected), "{name}");
+        }
+        assert_eq!(parse_type("Lesson"), None);
+    }
+
+    #[test]
+    fn data_type_wins_over_kind() {
+        let data = json!({"type": "Event"});
+        assert_eq!(item_type("session", Some(&data)), Some(ItemType::Event));
+        assert_eq!(item_type("session", None), Some(ItemType::ScheduledSession));
+    }
+
+    #[test]
+    fn parent_reference_as_string_or_embedded_object() {
+        let by_url = json!({"superEvent": "https://p/series/1"});
+        let embedded = json!({"superEvent": {"@id": "https://p/series/2", "name": "x"}});
+        assert_eq!(parent_ref(ItemType::ScheduledSession, &by_url).as_deref(), Some("https://p/series/1"));
+        assert_eq!(parent_ref(ItemType::ScheduledSession, &embedded).as_deref(), Some("https://p/series/2"));
+        let slot = json!({"facilityUse": "https://p/fu/1"});
+        assert_eq!(parent_ref(ItemType::Slot, &slot).as_deref(), Some("https://p/fu/1"));
+    }
+}

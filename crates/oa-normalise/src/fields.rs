@@ -1,0 +1,221 @@
+//! Reading the fields of an (already inherited) item into the opportunity's parts.
+
+use oa_model::{Activity, Address, EventStatus, Location, Organizer, Price};
+use serde_json::Value;
+
+use crate::jsonld::{boolean, id_of, list, local_name, number, text};
+
+pub fn activities(data: &Value) -> Vec<Activity> {
+    list(data.get("activity"))
+        .into_iter()
+        .filter_map(|concept| match concept {
+            Value::String(label) => Some(Activity {
+                id: None,
+                label: label.trim().to_owned(),
+            })
+            .filter(|a| !a.label.is_empty()),
+            Value::Object(_) => {
+                let id = id_of(concept).map(str::to_owned);
+                let label = text(concept.get("prefLabel")).or_else(|| text(concept.get("name")));
+                match (id, label) {
+                    (id, Some(label)) => Some(Activity { id, label }),
+                    (Some(id), None) => Some(Activity {
+                        label: local_name(&id).to_owned(),
+                        id: Some(id),
+                    }),
+                    (None, None) => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn location(data: &Value) -> Option<Location> {
+    let place = data.get("location")?;
+    if let Value::String(name) = place {
+        return Some(Location {
+            name: Some(name.trim().to_owned()),
+            address: Address {
+                postcode: find_postcode(name),
+                ..Address::default()
+            },
+            ..Location::default()
+        });
+    }
+    let address = match place.get("address") {
+        Some(Value::String(line)) => Address {
+            street: Some(line.trim().to_owned()),
+            postcode: find_postcode(line),
+            ..Address::default()
+        },
+        Some(address @ Value::Object(_)) => Address {
+            street: text(address.get("streetAddress")),
+            locality: text(address.get("addressLocality")),
+            region: text(address.get("addressRegion")),
+            postcode: text(address.get("postalCode")),
+            country: text(address.get("addressCountry")),
+        },
+        _ => Address::default(),
+    };
+    let geo = place.get("geo");
+    let (lat, lng) = match geo {
+        Some(geo) => (
+            number(geo.get("latitude")),
+            number(geo.get("longitude")),
+        ),
+        None => (None, None),
+    };
+    let (lat, lng) = match (lat, lng) {
+        (Some(lat), Some(lng)) if valid_point(lat, lng) => (Some(lat), Some(lng)),
+        _ => (None, None),
+    };
+    Some(Location {
+        name: text(place.get("name")),
+        address,
+        lat,
+        lng,
+    })
+}
+
+/// In range and not the (0, 0) "null island" that broken exports produce.
+fn valid_point(lat: f64, lng: f64) -> bool {
+    (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng) && (lat, lng) != (0.0, 0.0)
+}
+
+/// A UK postcode inside free text ("12 Mill Lane, Preston PR1 5EP"), normalised to
+/// upper case with one space.
+pub fn find_postcode(text: &str) -> Option<String> {
+    let tokens: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    tokens.windows(2).rev().find_map(|pair| {
+        (is_outward(&pair[0]) && is_inward(&pair[1])).then(|| format!("{} {}", pair[0], pair[1]))
+    })
+}
+
+fn is_outward(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    (2..=4).contains(&bytes.len())
+        && bytes[0].is_ascii_alphabetic()
+        && bytes.iter().all(u8::is_ascii_alphanumeric)
+        && bytes.iter().any(u8::is_ascii_digit)
+}
+
+fn is_inward(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    bytes.len() == 3
+        && bytes[0].is_ascii_digit()
+        && bytes[1].is_ascii_alphabetic()
+        && bytes[2].is_ascii_alphabetic()
+}
+
+pub fn organizer(data: &Value) -> Option<Organizer> {
+    let who = data.get("organizer").or_else(|| data.get("provider"))?;
+    let who = list(Some(who)).into_iter().next()?;
+    if let Value::String(name) = who {
+        return Some(Organizer {
+            name: Some(name.trim().to_owned()),
+            ..Organizer::default()
+        });
+    }
+    let organizer = Organizer {
+        name: text(who.get("name")),
+        url: text(who.get("url")),
+        email: text(who.get("email")),
+        telephone: text(who.get("telephone")),
+    };
+    (organizer != Organizer::default()).then_some(organizer)
+}
+
+pub fn price(data: &Value) -> Price {
+    let offers = list(data.get("offers").or_else(|| data.get("offer")));
+    let prices: Vec<f64> = offers
+        .iter()
+        .filter_map(|offer| number(offer.get("price")))
+        .filter(|p| *p >= 0.0)
+        .collect();
+    let currency = offers
+        .iter()
+        .find_map(|offer| text(offer.get("priceCurrency")));
+    Price {
+        min: prices.iter().copied().reduce(f64::min),
+        max: prices.iter().copied().reduce(f64::max),
+        currency,
+        accessible_for_free: boolean(data.get("isAccessibleForFree")),
+    }
+}
+
+pub fn status(data: &Value) -> EventStatus {
+    let Some(status) = text(data.get("eventStatus")) else {
+        return EventStatus::Scheduled;
+    };
+    match local_name(&status).to_ascii_lowercase().as_str() {
+        "eventcancelled" | "cancelled" => EventStatus::Cancelled,
+        "eventpostponed" | "postponed" => EventStatus::Postponed,
+        "eventrescheduled" | "rescheduled" => EventStatus::Rescheduled,
+        "eventmovedonline" => EventStatus::MovedOnline,
+        _ => EventStatus::Scheduled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn location_with_geo_as_strings_and_address_object() {
+        let data = json!({"location": {"name": "Hall", "address": {"postalCode": "PR1 5EP", "addressLocality": "Preston"},
+            "geo": {"latitude": "53.76", "longitude": -2.68}}});
+        let place = location(&data).expect("has a location");
+        assert_eq!((place.lat, place.lng), (Some(53.76), Some(-2.68)));
+        assert_eq!(place.address.postcode.as_deref(), Some("PR1 5EP"));
+    }
+
+    #[test]
+    fn null_island_and_out_of_range_geo_are_dropped() {
+        for geo in [json!({"latitude": 0, "longitude": 0}), json!({"latitude": 95, "longitude": 1})] {
+            let place = location(&json!({"location": {"geo": geo}})).expect("has a location");
+            assert_eq!((place.lat, place.lng), (None, None));
+        }
+    }
+
+    #[test]
+    fn postcode_from_a_one_line_address() {
+        assert_eq!(find_postcode("Leisure World, Cowdray Avenue, Colchester, CO1 1YH").as_deref(), Some("CO1 1YH"));
+        assert_eq!(find_postcode("12 mill lane preston pr1 5ep").as_deref(), Some("PR1 5EP"));
+        assert_eq!(find_postcode("Town Hall, Preston"), None);
+    }
+
+    #[test]
+    fn prices_from_offers_in_any_shape() {
+        let p = price(&json!({"offers": [{"price": "5.00", "priceCurrency": "GBP"}, {"price": 2.5}]}));
+        assert_eq!((p.min, p.max, p.currency.as_deref()), (Some(2.5), Some(5.0), Some("GBP")));
+        let single = price(&json!({"offer": {"price": 0}}));
+        assert_eq!(single.min, Some(0.0));
+        assert_eq!(price(&json!({})).min, None);
+    }
+
+    #[test]
+    fn activities_as_concepts_labels_or_ids() {
+        let a = activities(&json!({"activity": [
+            {"@id": "https://openactive.io/activity-list#c07d63a0", "prefLabel": "Yoga"},
+            "Walking Football",
+            {"prefLabel": "Squash Activities ST"}
+        ]}));
+        assert_eq!(a.len(), 3);
+        assert_eq!(a[0].id.as_deref(), Some("https://openactive.io/activity-list#c07d63a0"));
+        assert_eq!(a[1].label, "Walking Football");
+        assert_eq!(a[2].id, None);
+    }
+
+    #[test]
+    fn status_from_urls_or_names() {
+        assert_eq!(status(&json!({"eventStatus": "https://schema.org/EventCancelled"})), EventStatus::Cancelled);
+        assert_eq!(status(&json!({"eventStatus": "EventPostponed"})), EventStatus::Postponed);
+        assert_eq!(status(&json!({})), EventStatus::Scheduled);
+    }
+}

@@ -1,0 +1,181 @@
+//! From raw OpenActive items to opportunities: classification, inheritance from parents,
+//! and the fields link workers search on. Pure functions: no I/O, no clock.
+
+pub mod classify;
+pub mod dates;
+pub mod fields;
+pub mod jsonld;
+
+use oa_model::{
+    ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem,
+};
+use serde_json::{Map, Value};
+
+use crate::classify::{ItemType, item_type, parent_ref};
+use crate::jsonld::{id_of, list, text};
+
+/// Properties a child never takes from its parent (OpenActive inheritance rules), plus the
+/// links between them, which describe the parent itself.
+const NOT_INHERITED: &[&str] = &[
+    "@id", "id", "@type", "type", "@context", "url", "identifier", "eventSchedule", "subEvent",
+    "superEvent", "facilityUse",
+];
+
+/// Classifies and parses an RPDE item for the store.
+pub fn prepare(item: &RpdeItem) -> PreparedItem {
+    let data: Option<Value> = item
+        .data
+        .as_ref()
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let ty = item_type(&item.kind, data.as_ref());
+    let (data_id, parent) = match (&data, ty) {
+        (Some(data), Some(ty)) => (id_of(data).map(str::to_owned), parent_ref(ty, data)),
+        (Some(data), None) => (id_of(data).map(str::to_owned), None),
+        _ => (None, None),
+    };
+    PreparedItem {
+        id: item.id.clone(),
+        kind: item.kind.clone(),
+        state: item.state,
+        modified: item.modified,
+        role: ty.map_or(ItemRole::Standalone, ItemType::role),
+        data_id,
+        parent_ref: parent,
+        data_json: match item.state {
+            ItemState::Updated => item.data.as_ref().map(|raw| raw.get().to_owned()),
+            ItemState::Deleted => None,
+        },
+        data,
+    }
+}
+
+/// The OpenActive normaliser the store calls for each item it (re)computes.
+#[derive(Debug, Default, Clone)]
+pub struct OpenActiveNormaliser;
+
+impl Normaliser for OpenActiveNormaliser {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+        normalise(kind, item, parent)
+    }
+}
+
+/// Opportunities for one item, given its stored parent when it has one.
+pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+    let Some(ty) = item_type(kind, Some(item)) else {
+        let published = jsonld::type_of(item).unwrap_or(kind);
+        return Normalised::Unusable(format!("unknown type {published:?}"));
+    };
+    let embedded_parent = ty
+        .parent_property()
+        .or(Some("superEvent"))
+        .and_then(|property| item.get(property))
+        .filter(|parent| is_embedded_object(parent));
+    let parent = parent.or(embedded_parent);
+    let series_id = parent
+        .and_then(id_of)
+        .map(str::to_owned)
+        .or_else(|| parent_ref(ty, item));
+    match ty.role() {
+        ItemRole::Child => {
+            let Some(parent) = parent else {
+                return Normalised::AwaitingParent;
+            };
+            let merged = inherit(item, Some(parent));
+            match opportunity(ty, &merged, series_id, None) {
+                Ok(found) => Normalised::Opportunities(vec![found]),
+                Err(reason) => Normalised::Unusable(reason),
+            }
+        }
+        ItemRole::Standalone => {
+            let merged = inherit(item, parent);
+            let mut found = sub_events(ty, &merged, series_id.clone());
+            if merged.get("startDate").is_some() || found.is_empty() {
+                match opportunity(ty, &merged, series_id, None) {
+                    Ok(own) => found.insert(0, own),
+                    Err(reason) if found.is_empty() => return Normalised::Unusable(reason),
+                    Err(_) => {}
+                }
+            }
+            Normalised::Opportunities(found)
+        }
+        // A parent is not an opportunity itself; embedded sessions are (schedules that
+        // expand into occurrences come with the full normaliser).
+        ItemRole::Parent => {
+            Normalised::Opportunities(sub_events(ty, item, id_of(item).map(str::to_owned)))
+        }
+    }
+}
+
+/// An embedded object worth inheriting from, as opposed to a bare `{"@id": ...}` reference.
+fn is_embedded_object(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.keys().any(|k| !matches!(k.as_str(), "@id" | "id" | "@type" | "type")))
+}
+
+/// The child with every parent property it lacks, except those OpenActive keeps per level.
+fn inherit(child: &Value, parent: Option<&Value>) -> Value {
+    let (Some(Value::Object(parent)), Value::Object(child_map)) = (parent, child) else {
+        return child.clone();
+    };
+    let mut merged: Map<String, Value> = child_map.clone();
+    for (key, value) in parent {
+        if !NOT_INHERITED.contains(&key.as_str()) && !merged.contains_key(key) {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    Value::Object(merged)
+}
+
+/// Opportunities from `subEvent`s embedded in an item, each inheriting from it.
+fn sub_events(ty: ItemType, item: &Value, series_id: Option<String>) -> Vec<Opportunity> {
+    list(item.get("subEvent"))
+        .into_iter()
+        .filter(|sub| sub.is_object())
+        .filter_map(|sub| {
+            let merged = inherit(sub, Some(item));
+            let occurrence = id_of(sub)
+                .map(str::to_owned)
+                .or_else(|| text(sub.get("startDate")))?;
+            let kind = if ty == ItemType::SessionSeries { ItemType::ScheduledSession } else { ty };
+            opportunity(kind, &merged, series_id.clone(), Some(occurrence)).ok()
+        })
+        .collect()
+}
+
+fn opportunity(
+    ty: ItemType,
+    data: &Value,
+    series_id: Option<String>,
+    occurrence: Option<String>,
+) -> Result<Opportunity, String> {
+    let start_text = text(data.get("startDate")).ok_or("missing `startDate`")?;
+    let start = dates::parse_instant(&start_text)
+        .ok_or_else(|| format!("`startDate` {start_text:?} is not a date"))?;
+    let duration = text(data.get("duration")).and_then(|d| dates::parse_duration_minutes(&d));
+    let end = text(data.get("endDate"))
+        .and_then(|e| dates::parse_instant(&e))
+        .filter(|end| *end >= start)
+        .or_else(|| duration.map(|minutes| start + chrono::Duration::minutes(minutes)));
+    let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
+    Ok(Opportunity {
+        kind: ty.opportunity_kind(),
+        occurrence,
+        data_id: id_of(data).map(str::to_owned),
+        series_id,
+        name: text(data.get("name")),
+        description: text(data.get("description")),
+        start,
+        end,
+        duration_minutes,
+        activities: fields::activities(data),
+        location: fields::location(data),
+        organizer: fields::organizer(data),
+        price: fields::price(data),
+        status: fields::status(data),
+        url: text(data.get("url")),
+    })
+}
+
+#[cfg(test)]
+mod tests;
