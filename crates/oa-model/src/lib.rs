@@ -3,6 +3,7 @@
 //! Pure: no I/O, no async. Parsing is tolerant of what real publishers send and reports
 //! problems per item instead of failing a whole page.
 
+pub mod feed;
 pub mod opportunity;
 pub mod prepared;
 pub mod rpde;
@@ -13,3 +14,4 @@ pub use opportunity::{
 };
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
+pub use feed::DiscoveredFeed;

@@ -1,1 +1,96 @@
-//! placeholder
+//! Persistence: the [`Store`] trait and its SQLite and PostgreSQL implementations.
+//!
+//! Each RPDE page is applied in one transaction ([`page`]): raw items, the opportunities they
+//! change (including children of a changed parent, in any feed) and the feed's cursor commit
+//! together. Search ([`search`]) is written once over [`Store::candidates`], which each backend
+//! answers from its spatial index.
+
+mod error;
+mod page;
+mod postgres;
+pub mod search;
+mod sql;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+pub use oa_model::DiscoveredFeed;
+use oa_model::{Normaliser, PreparedItem};
+
+pub use error::StoreError;
+pub use page::PageOutcome;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::{
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, OpportunityDetail,
+    StoreDump,
+};
+
+/// Everything the harvester, the API and the CLI need from a database.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Records the feeds a source lists now: adds new ones, revives reappearing ones, and
+    /// marks those the source no longer lists as vanished. Returns the source's live feeds.
+    async fn sync_source_feeds(
+        &self,
+        source: &str,
+        feeds: &[DiscoveredFeed],
+    ) -> Result<Vec<FeedRecord>, StoreError>;
+
+    /// Every feed with its harvest state and item counts.
+    async fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;
+
+    /// Applies one RPDE page atomically: items newer than stored ones, the opportunities
+    /// they change, and `next` as the feed's cursor.
+    async fn apply_page(
+        &self,
+        feed: &FeedRef,
+        items: Vec<PreparedItem>,
+        next: &str,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError>;
+
+    /// Records a harvest event (caught up, retrying, failing, gone) against a feed.
+    async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError>;
+
+    /// Scheduled opportunities inside a box and time window, ordered by (start, id), after a
+    /// keyset position. The spatial index answers this; exact distance is the caller's.
+    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
+
+    /// One opportunity with the raw item it came from.
+    async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError>;
+
+    /// The whole harvested state in a canonical order, for comparing runs.
+    async fn dump(&self) -> Result<StoreDump, StoreError>;
+
+    /// Cheap round trip to the database.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a URL names (`sqlite://…` or `postgres://…`) and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// The URL without any password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,41 @@
+//! The store's errors.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("could not connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("could not migrate the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("not found")]
+    NotFound,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether waiting and trying again may help (the database restarting, a lock).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect(_) => true,
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ) || e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| {
+                    // SQLITE_BUSY / SQLITE_LOCKED, and PostgreSQL's connection, shutdown,
+                    // serialization and deadlock classes.
+                    matches!(code.as_ref(), "5" | "6" | "40001" | "40P01")
+                        || code.starts_with("08")
+                        || code.starts_with("57P")
+                }),
+            _ => false,
+        }
+    }
+}

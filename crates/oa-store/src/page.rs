@@ -1,0 +1,364 @@
+//! Applying one RPDE page: the rules, written once for every backend.
+//!
+//! Inside the page's transaction: keep only items newer than what is stored (the greatest
+//! `modified` wins, also within the page); write them; recompute the opportunities of every
+//! item that changed and of every stored child whose parent changed (in any feed); move the
+//! cursor. Backends supply the SQL through [`PageTx`].
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use oa_model::{ItemRole, ItemState, Normalised, Normaliser, PreparedItem, opportunity_id};
+use serde_json::Value;
+
+use crate::{FeedRef, StoreError};
+
+/// A stored item's version, as needed to decide whether a page's item is newer.
+#[derive(Debug, Clone)]
+pub(crate) struct ExistingItem {
+    pub item_id: String,
+    pub modified: i64,
+    pub data_id: Option<String>,
+    pub role: Option<ItemRole>,
+}
+
+/// A stored item that must be normalised again (a child of a changed parent).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredChild {
+    pub feed_id: i64,
+    pub feed_url: String,
+    pub item_id: String,
+    pub kind: String,
+    pub modified: i64,
+    pub parent_ref: Option<String>,
+    pub data: String,
+}
+
+/// A stored parent's data, found by its `@id`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredParent {
+    pub data_id: String,
+    pub data: String,
+}
+
+/// An item row to upsert.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemRow<'a> {
+    pub item: &'a PreparedItem,
+    pub status: &'static str,
+    pub problem: Option<String>,
+}
+
+/// A recomputed item's new status, for items not in the page itself.
+#[derive(Debug, Clone)]
+pub(crate) struct StatusRow {
+    pub feed_id: i64,
+    pub item_id: String,
+    pub status: &'static str,
+    pub problem: Option<String>,
+}
+
+/// An opportunity row to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct OpportunityRow {
+    pub id: String,
+    pub feed_id: i64,
+    pub item_id: String,
+    pub kind: &'static str,
+    pub start_at: i64,
+    pub end_at: Option<i64>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub status: &'static str,
+    pub modified: i64,
+    pub parent_ref: Option<String>,
+    pub doc: String,
+}
+
+/// The SQL a backend runs inside one page transaction.
+#[async_trait]
+pub(crate) trait PageTx: Send {
+    /// Serialises concurrent pages that touch the same parent/child links (PostgreSQL).
+    async fn lock_links(&mut self, keys: &[String]) -> Result<(), StoreError>;
+    async fn existing_items(
+        &mut self,
+        feed_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<ExistingItem>, StoreError>;
+    /// Live parents by `@id`.
+    async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError>;
+    /// Live children pointing at any of these parent `@id`s.
+    async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError>;
+    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
+    /// Deletes every opportunity of these source items, then inserts `rows`.
+    async fn replace_opportunities(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[OpportunityRow],
+    ) -> Result<(), StoreError>;
+    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError>;
+}
+
+/// What applying a page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    /// Items written (new or newer than stored).
+    pub applied: usize,
+    /// Items skipped because the stored version is as new or newer.
+    pub stale: usize,
+    pub deleted: usize,
+    /// Items that could not become opportunities.
+    pub unusable: usize,
+    /// Stored children recomputed because their parent changed.
+    pub children_recomputed: usize,
+    pub opportunities_written: usize,
+}
+
+/// One item to normalise: from the page, or a stored child of a changed parent.
+struct Work<'a> {
+    feed_id: i64,
+    feed_url: &'a str,
+    item_id: &'a str,
+    kind: &'a str,
+    modified: i64,
+    parent_ref: Option<&'a str>,
+    data: Option<&'a Value>,
+}
+
+pub(crate) async fn apply<T: PageTx>(
+    tx: &mut T,
+    feed: &FeedRef,
+    items: Vec<PreparedItem>,
+    next: &str,
+    normaliser: &dyn Normaliser,
+) -> Result<PageOutcome, StoreError> {
+    let mut outcome = PageOutcome::default();
+    let received = items.len();
+    let items = newest_per_id(items);
+    outcome.stale += received - items.len();
+
+    let links: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.data_id.clone().filter(|_| i.role == ItemRole::Parent).or(i.parent_ref.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    tx.lock_links(&links).await?;
+
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let existing: HashMap<String, ExistingItem> = tx
+        .existing_items(feed.id, &ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.item_id.clone(), e))
+        .collect();
+    let fresh: Vec<&PreparedItem> = items
+        .iter()
+        .filter(|i| existing.get(&i.id).is_none_or(|e| i.modified > e.modified))
+        .collect();
+    outcome.stale += items.len() - fresh.len();
+    outcome.applied = fresh.len();
+
+    // Parents whose children must be recomputed: new, updated, deleted, or re-identified.
+    let mut changed_parents: HashSet<String> = HashSet::new();
+    for item in &fresh {
+        let before = existing.get(&item.id);
+        if item.role == ItemRole::Parent || before.is_some_and(|e| e.role == Some(ItemRole::Parent)) {
+            changed_parents.extend(item.data_id.clone());
+            changed_parents.extend(before.and_then(|e| e.data_id.clone()));
+        }
+    }
+    let page_ids: HashSet<&str> = fresh.iter().map(|i| i.id.as_str()).collect();
+    let changed_parents: Vec<String> = changed_parents.into_iter().collect();
+    let stored_children: Vec<StoredChild> = if changed_parents.is_empty() {
+        Vec::new()
+    } else {
+        tx.children_of(&changed_parents)
+            .await?
+            .into_iter()
+            .filter(|c| !(c.feed_id == feed.id && page_ids.contains(c.item_id.as_str())))
+            .collect()
+    };
+    outcome.children_recomputed = stored_children.len();
+    let stored_children_data: Vec<Value> = stored_children
+        .iter()
+        .map(|c| serde_json::from_str(&c.data).map_err(|e| corrupt(&c.item_id, e)))
+        .collect::<Result<_, _>>()?;
+
+    let mut work: Vec<Work<'_>> = fresh
+        .iter()
+        .map(|i| Work {
+            feed_id: feed.id,
+            feed_url: &feed.url,
+            item_id: &i.id,
+            kind: &i.kind,
+            modified: i.modified,
+            parent_ref: i.parent_ref.as_deref(),
+            data: match i.state {
+                ItemState::Updated => i.data.as_ref(),
+                ItemState::Deleted => None,
+            },
+        })
+        .collect();
+    work.extend(stored_children.iter().zip(&stored_children_data).map(|(c, data)| Work {
+        feed_id: c.feed_id,
+        feed_url: &c.feed_url,
+        item_id: &c.item_id,
+        kind: &c.kind,
+        modified: c.modified,
+        parent_ref: c.parent_ref.as_deref(),
+        data: Some(data),
+    }));
+
+    // Parents: this page's own first (they are the newest), then the stored ones.
+    let mut parents: HashMap<String, Value> = fresh
+        .iter()
+        .filter(|i| i.role == ItemRole::Parent && i.state == ItemState::Updated)
+        .filter_map(|i| Some((i.data_id.clone()?, i.data.clone()?)))
+        .collect();
+    let deleted_here: HashSet<&str> = fresh
+        .iter()
+        .filter(|i| i.state == ItemState::Deleted)
+        .filter_map(|i| existing.get(&i.id)?.data_id.as_deref())
+        .collect();
+    let wanted: Vec<String> = work
+        .iter()
+        .filter_map(|w| w.parent_ref)
+        .filter(|r| !parents.contains_key(*r) && !deleted_here.contains(r))
+        .map(str::to_owned)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if !wanted.is_empty() {
+        for parent in tx.parents(&wanted).await? {
+            let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+            parents.insert(parent.data_id, data);
+        }
+    }
+
+    let mut statuses: HashMap<(i64, &str), (&'static str, Option<String>)> = HashMap::new();
+    let mut rows: Vec<OpportunityRow> = Vec::new();
+    for w in &work {
+        let Some(data) = w.data else {
+            outcome.deleted += 1;
+            statuses.insert((w.feed_id, w.item_id), ("deleted", None));
+            continue;
+        };
+        let parent = w.parent_ref.and_then(|r| parents.get(r));
+        let status = match normaliser.normalise(w.kind, data, parent) {
+            Normalised::Opportunities(found) => {
+                for opportunity in found {
+                    rows.push(opportunity_row(w, opportunity)?);
+                }
+                ("ok", None)
+            }
+            Normalised::AwaitingParent => ("awaiting_parent", None),
+            Normalised::Unusable(reason) => {
+                outcome.unusable += 1;
+                tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
+                ("unusable", Some(reason))
+            }
+        };
+        statuses.insert((w.feed_id, w.item_id), status);
+    }
+    // Two embedded sub-events with the same key would collide on the opportunity id.
+    let mut seen = HashSet::new();
+    let mut rows: Vec<OpportunityRow> =
+        rows.into_iter().rev().filter(|r| seen.insert(r.id.clone())).collect();
+    rows.reverse();
+    outcome.opportunities_written = rows.len();
+
+    let item_rows: Vec<ItemRow<'_>> = fresh
+        .iter()
+        .map(|item| {
+            let (status, problem) = statuses
+                .remove(&(feed.id, item.id.as_str()))
+                .unwrap_or(("ok", None));
+            ItemRow { item, status, problem }
+        })
+        .collect();
+    tx.upsert_items(feed.id, &item_rows).await?;
+    let status_rows: Vec<StatusRow> = statuses
+        .into_iter()
+        .map(|((feed_id, item_id), (status, problem))| StatusRow {
+            feed_id,
+            item_id: item_id.to_owned(),
+            status,
+            problem,
+        })
+        .collect();
+    if !status_rows.is_empty() {
+        tx.set_item_status(&status_rows).await?;
+    }
+    let sources: Vec<(i64, String)> = work.iter().map(|w| (w.feed_id, w.item_id.to_owned())).collect();
+    tx.replace_opportunities(&sources, &rows).await?;
+    tx.finish_page(feed.id, next).await?;
+    Ok(outcome)
+}
+
+/// The RPDE rule within one page: when an id appears twice, the greater `modified` wins
+/// (and, at equal `modified`, the later one, as a consumer reading in order would keep).
+fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut kept: Vec<PreparedItem> = Vec::with_capacity(items.len());
+    for item in items {
+        match index.get(&item.id) {
+            Some(&at) if kept[at].modified > item.modified => {}
+            Some(&at) => kept[at] = item,
+            None => {
+                index.insert(item.id.clone(), kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    kept
+}
+
+fn opportunity_row(w: &Work<'_>, opportunity: oa_model::Opportunity) -> Result<OpportunityRow, StoreError> {
+    let (lat, lng) = opportunity.point().map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
+    Ok(OpportunityRow {
+        id: opportunity_id(w.feed_url, w.item_id, opportunity.occurrence.as_deref()),
+        feed_id: w.feed_id,
+        item_id: w.item_id.to_owned(),
+        kind: opportunity.kind.as_str(),
+        start_at: opportunity.start.timestamp(),
+        end_at: opportunity.end.map(|e| e.timestamp()),
+        lat,
+        lng,
+        status: opportunity.status.as_str(),
+        modified: w.modified,
+        parent_ref: w.parent_ref.map(str::to_owned),
+        doc: serde_json::to_string(&opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("stored JSON of {what} does not parse: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, modified: i64) -> PreparedItem {
+        PreparedItem {
+            id: id.into(),
+            kind: "Event".into(),
+            state: ItemState::Updated,
+            modified,
+            role: ItemRole::Standalone,
+            data_id: None,
+            parent_ref: None,
+            data_json: None,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn greatest_modified_wins_within_a_page() {
+        let kept = newest_per_id(vec![item("a", 5), item("b", 1), item("a", 3), item("a", 7)]);
+        let summary: Vec<(&str, i64)> = kept.iter().map(|i| (i.id.as_str(), i.modified)).collect();
+        assert_eq!(summary, vec![("a", 7), ("b", 1)]);
+    }
+}

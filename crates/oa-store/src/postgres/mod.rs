@@ -1,0 +1,189 @@
+//! The production backend: PostgreSQL with the built-in `point` type under a GiST index
+//! (no extension needed). Pages from many feeds are written concurrently; pages that touch
+//! the same parent/child links take advisory locks so neither misses the other.
+
+mod page_tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
+use crate::types::{CandidateRow, DetailRow, FeedRow};
+use crate::{
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, OpportunityDetail, PageOutcome,
+    Store, StoreDump, StoreError, now_secs, page,
+};
+
+/// PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with every table inside `schema` (created if missing): how tests get a
+    /// fresh database each, and how several deployments can share one server.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Connect)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "create schema if not exists \"{}\"",
+            schema.replace('"', "")
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        Self::connect_with(options.options([("search_path", schema)])).await
+    }
+
+    async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        sqlx::migrate!("../../migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// The pool, for tests that need to reach under the trait (fault injection).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn sync_source_feeds(
+        &self,
+        source: &str,
+        feeds: &[DiscoveredFeed],
+    ) -> Result<Vec<FeedRecord>, StoreError> {
+        let now = now_secs();
+        let mut tx = self.pool.begin().await?;
+        for feed in feeds {
+            sqlx::query(sql::UPSERT_FEED)
+                .bind(&feed.url)
+                .bind(&feed.kind)
+                .bind(&feed.publisher)
+                .bind(&feed.dataset_site)
+                .bind(source)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let listed: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
+        sqlx::query(
+            "update feeds set state = 'vanished', vanished_at = $1 \
+             where state <> 'vanished' and source = $2 and not (url = any($3))",
+        )
+        .bind(now)
+        .bind(source)
+        .bind(&listed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FEED_COLUMNS} where f.source = $1 and f.state <> 'vanished' order by f.id"
+        )))
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FeedRecord::try_from).collect()
+    }
+
+    async fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(FeedRecord::try_from).collect()
+    }
+
+    async fn apply_page(
+        &self,
+        feed: &FeedRef,
+        items: Vec<PreparedItem>,
+        next: &str,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
+        tx.0.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {
+        let (statement, state, error) = sql::feed_event(event);
+        sqlx::query(statement)
+            .bind(state)
+            .bind(error)
+            .bind(now_secs())
+            .bind(feed_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
+        let (after_start, after_id) = match &query.after {
+            Some((start, id)) => (Some(*start), Some(id.as_str())),
+            None => (None, None),
+        };
+        let rows: Vec<CandidateRow> = sqlx::query_as(
+            "select o.id, o.start_at, o.lat, o.lng, o.doc, f.url as feed_url, f.publisher, o.modified \
+             from opportunities o join feeds f on f.id = o.feed_id \
+             where o.geo <@ box(point($1, $2), point($3, $4)) and o.status = 'scheduled' \
+             and o.start_at >= $5 and o.start_at < $6 \
+             and ($7::bigint is null or (o.start_at, o.id) > ($7, $8::text)) \
+             order by o.start_at, o.id limit $9",
+        )
+        .bind(query.bbox.min_lng)
+        .bind(query.bbox.min_lat)
+        .bind(query.bbox.max_lng)
+        .bind(query.bbox.max_lat)
+        .bind(query.from)
+        .bind(query.to)
+        .bind(after_start)
+        .bind(after_id)
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Candidate::try_from).collect()
+    }
+
+    async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError> {
+        let row: Option<DetailRow> = sqlx::query_as(DETAIL_QUERY)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    async fn dump(&self) -> Result<StoreDump, StoreError> {
+        Ok(StoreDump {
+            items: sqlx::query_as(sql::DUMP_ITEMS).fetch_all(&self.pool).await?,
+            opportunities: sqlx::query_as(sql::DUMP_OPPORTUNITIES).fetch_all(&self.pool).await?,
+            cursors: sqlx::query_as(sql::DUMP_CURSORS).fetch_all(&self.pool).await?,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

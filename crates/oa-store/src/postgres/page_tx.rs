@@ -1,0 +1,181 @@
+//! The page transaction's SQL on PostgreSQL: whole pages as arrays through `unnest`, one
+//! statement each, with no parameter-count limit to chunk around.
+
+use async_trait::async_trait;
+use oa_model::ItemRole;
+use sqlx::{Postgres, Transaction};
+
+use crate::page::{ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent};
+use crate::{StoreError, now_secs};
+
+pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
+
+#[async_trait]
+impl PageTx for PgPageTx {
+    async fn lock_links(&mut self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // Taken in one sorted pass so two pages never wait on each other in a cycle.
+        sqlx::query(
+            "select pg_advisory_xact_lock(k) from \
+             (select distinct hashtextextended(key, 7305) as k from unnest($1::text[]) key order by 1) locks",
+        )
+        .bind(keys)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn existing_items(&mut self, feed_id: i64, ids: &[String]) -> Result<Vec<ExistingItem>, StoreError> {
+        let rows: Vec<(String, i64, Option<String>, String)> = sqlx::query_as(
+            "select item_id, modified, data_id, role from items where feed_id = $1 and item_id = any($2)",
+        )
+        .bind(feed_id)
+        .bind(ids)
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(item_id, modified, data_id, role)| ExistingItem {
+                item_id,
+                modified,
+                data_id,
+                role: ItemRole::parse(&role),
+            })
+            .collect())
+    }
+
+    async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "select data_id, data from items where role = 'parent' and state = 'updated' \
+             and data_id = any($1) order by modified",
+        )
+        .bind(data_ids)
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows.into_iter().map(|(data_id, data)| StoredParent { data_id, data }).collect())
+    }
+
+    async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> = sqlx::query_as(
+            "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+             join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref = any($1)",
+        )
+        .bind(parent_ids)
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
+                feed_id,
+                feed_url,
+                item_id,
+                kind,
+                modified,
+                parent_ref,
+                data,
+            })
+            .collect())
+    }
+
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&ItemRow<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(
+            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
+             select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
+             $8::text[], $9::text[], $10::text[], $11::text[]) \
+             on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
+             state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
+             parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
+             problem = excluded.problem",
+        )
+        .bind(feed_id)
+        .bind(column(|r| Some(r.item.id.clone())))
+        .bind(column(|r| Some(r.item.kind.clone())))
+        .bind(rows.iter().map(|r| r.item.modified).collect::<Vec<_>>())
+        .bind(column(|r| Some(r.item.state.as_str().to_owned())))
+        .bind(column(|r| Some(r.item.role.as_str().to_owned())))
+        .bind(column(|r| r.item.data_id.clone()))
+        .bind(column(|r| r.item.parent_ref.clone()))
+        .bind(column(|r| r.item.data_json.clone()))
+        .bind(column(|r| Some(r.status.to_owned())))
+        .bind(column(|r| r.problem.clone()))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
+        sqlx::query(
+            "update items i set status = u.status, problem = u.problem \
+             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) as u(feed_id, item_id, status, problem) \
+             where i.feed_id = u.feed_id and i.item_id = u.item_id",
+        )
+        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn replace_opportunities(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[OpportunityRow],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "delete from opportunities o using unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
+             where o.feed_id = s.feed_id and o.item_id = s.item_id",
+        )
+        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
+        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc) \
+             select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
+             case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc \
+             from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+             $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::text[]) \
+             as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) \
+             on conflict (id) do update set feed_id = excluded.feed_id, item_id = excluded.item_id, \
+             kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+             lng = excluded.lng, geo = excluded.geo, status = excluded.status, modified = excluded.modified, \
+             parent_ref = excluded.parent_ref, doc = excluded.doc",
+        )
+        .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.start_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.end_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.lat).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.lng).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.parent_ref.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
+        sqlx::query(crate::sql::FINISH_PAGE)
+            .bind(next)
+            .bind(now_secs())
+            .bind(feed_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}

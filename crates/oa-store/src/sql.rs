@@ -1,0 +1,52 @@
+//! SQL text both backends run unchanged (the dialects differ elsewhere: arrays, points, locks).
+
+use crate::FeedEvent;
+
+/// The columns of `FeedRow`, with live item counts.
+pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, f.dataset_site, f.source, f.state, \
+    f.cursor, f.caught_up, f.pages, f.last_success_at, f.last_error, f.last_error_at, f.discovered_at, f.vanished_at, \
+    (select count(*) from items i where i.feed_id = f.id and i.state = 'updated') as items_stored, \
+    (select count(*) from items i where i.feed_id = f.id and i.status = 'unusable') as items_unusable, \
+    (select count(*) from items i where i.feed_id = f.id and i.status = 'awaiting_parent') as items_awaiting_parent \
+    from feeds f";
+
+/// The query behind [`Store::opportunity`], on both backends.
+pub(crate) const DETAIL_QUERY: &str = "select o.id, o.doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
+    i.modified, i.data as item_data, \
+    (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
+    from opportunities o join feeds f on f.id = o.feed_id \
+    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id where o.id = $1";
+
+/// Adds or refreshes a discovered feed. A feed that vanished or was gone and is listed again
+/// is harvested again.
+pub(crate) const UPSERT_FEED: &str = "insert into feeds (url, kind, publisher, dataset_site, source, discovered_at) \
+    values ($1, $2, $3, $4, $5, $6) \
+    on conflict (url) do update set kind = coalesce(excluded.kind, feeds.kind), \
+    publisher = coalesce(excluded.publisher, feeds.publisher), \
+    dataset_site = coalesce(excluded.dataset_site, feeds.dataset_site), \
+    source = excluded.source, vanished_at = null, \
+    state = case when feeds.state in ('vanished', 'gone') then 'new' else feeds.state end";
+
+/// The statement recording a feed event, with its state and error text; binds are
+/// (state, error, now, feed id).
+pub(crate) fn feed_event(event: &FeedEvent) -> (&'static str, &'static str, Option<&str>) {
+    const CAUGHT_UP: &str = "update feeds set caught_up = true, state = $1, last_error = coalesce($2, last_error), \
+        last_success_at = $3 where id = $4";
+    const FAILED: &str = "update feeds set state = $1, last_error = $2, last_error_at = $3 where id = $4";
+    match event {
+        FeedEvent::CaughtUp => (CAUGHT_UP, "ok", None),
+        FeedEvent::Retrying { error } => (FAILED, "retrying", Some(error)),
+        FeedEvent::Failing { error } => (FAILED, "failing", Some(error)),
+        FeedEvent::Gone { error } => (FAILED, "gone", Some(error)),
+    }
+}
+
+/// The harvested state in canonical order (see `StoreDump`).
+pub(crate) const DUMP_ITEMS: &str = "select f.url, i.item_id, i.modified, i.state, i.status from items i \
+    join feeds f on f.id = i.feed_id order by f.url, i.item_id";
+pub(crate) const DUMP_OPPORTUNITIES: &str = "select id, start_at, doc from opportunities order by id";
+pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by url";
+
+/// Marks the feed's cursor after a stored page (binds: next, now, feed id).
+pub(crate) const FINISH_PAGE: &str = "update feeds set cursor = $1, pages = pages + 1, state = 'ok', \
+    caught_up = false, last_success_at = $2 where id = $3";

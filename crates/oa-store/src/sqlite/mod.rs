@@ -1,0 +1,189 @@
+//! The embedded default: SQLite in WAL mode, an R*Tree virtual table as the spatial index.
+//!
+//! Writes go through a pool of one connection: SQLite has a single writer anyway, and one
+//! connection means a page transaction never fails on a lock upgrade. Reads use their own pool.
+
+mod page_tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
+use crate::types::{CandidateRow, DetailRow, FeedRow};
+use crate::{
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, OpportunityDetail, PageOutcome,
+    Store, StoreDump, StoreError, now_secs, page,
+};
+
+/// SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its folder) the database a `sqlite://` URL names.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Connect)?;
+        sqlx::migrate!("../../migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// The write pool, for tests that need to reach under the trait (fault injection).
+    pub fn writer_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn sync_source_feeds(
+        &self,
+        source: &str,
+        feeds: &[DiscoveredFeed],
+    ) -> Result<Vec<FeedRecord>, StoreError> {
+        let now = now_secs();
+        let mut tx = self.writer.begin().await?;
+        for feed in feeds {
+            sqlx::query(sql::UPSERT_FEED)
+            .bind(&feed.url)
+            .bind(&feed.kind)
+            .bind(&feed.publisher)
+            .bind(&feed.dataset_site)
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut vanish = QueryBuilder::<Sqlite>::new("update feeds set state = 'vanished', vanished_at = ");
+        vanish.push_bind(now).push(" where state <> 'vanished' and source = ").push_bind(source);
+        if !feeds.is_empty() {
+            vanish.push(" and url not in (");
+            let mut list = vanish.separated(", ");
+            for feed in feeds {
+                list.push_bind(&feed.url);
+            }
+            vanish.push(")");
+        }
+        vanish.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FEED_COLUMNS} where f.source = $1 and f.state <> 'vanished' order by f.id"
+        )))
+        .bind(source)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.into_iter().map(FeedRecord::try_from).collect()
+    }
+
+    async fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(FeedRecord::try_from).collect()
+    }
+
+    async fn apply_page(
+        &self,
+        feed: &FeedRef,
+        items: Vec<PreparedItem>,
+        next: &str,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
+        let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
+        tx.0.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {
+        let (statement, state, error) = sql::feed_event(event);
+        let query = sqlx::query(statement).bind(state).bind(error).bind(now_secs()).bind(feed_id);
+        query.execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "select o.id, o.start_at, o.lat, o.lng, o.doc, f.url as feed_url, f.publisher, o.modified \
+             from opportunity_geo g join opportunities o on o.rid = g.rid join feeds f on f.id = o.feed_id \
+             where g.max_lat >= ",
+        );
+        sql.push_bind(query.bbox.min_lat)
+            .push(" and g.min_lat <= ")
+            .push_bind(query.bbox.max_lat)
+            .push(" and g.max_lng >= ")
+            .push_bind(query.bbox.min_lng)
+            .push(" and g.min_lng <= ")
+            .push_bind(query.bbox.max_lng)
+            .push(" and o.status = 'scheduled' and o.start_at >= ")
+            .push_bind(query.from)
+            .push(" and o.start_at < ")
+            .push_bind(query.to);
+        if let Some((start, id)) = &query.after {
+            sql.push(" and (o.start_at > ")
+                .push_bind(*start)
+                .push(" or (o.start_at = ")
+                .push_bind(*start)
+                .push(" and o.id > ")
+                .push_bind(id.as_str())
+                .push("))");
+        }
+        sql.push(" order by o.start_at, o.id limit ").push_bind(query.limit);
+        let rows: Vec<CandidateRow> = sql.build_query_as().fetch_all(&self.reader).await?;
+        rows.into_iter().map(Candidate::try_from).collect()
+    }
+
+    async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError> {
+        let row: Option<DetailRow> = sqlx::query_as(DETAIL_QUERY)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    async fn dump(&self) -> Result<StoreDump, StoreError> {
+        Ok(StoreDump {
+            items: sqlx::query_as(sql::DUMP_ITEMS)
+            .fetch_all(&self.reader)
+            .await?,
+            opportunities: sqlx::query_as(sql::DUMP_OPPORTUNITIES)
+                .fetch_all(&self.reader)
+                .await?,
+            cursors: sqlx::query_as(sql::DUMP_CURSORS)
+                .fetch_all(&self.reader)
+                .await?,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}

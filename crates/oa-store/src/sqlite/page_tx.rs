@@ -1,0 +1,209 @@
+//! The page transaction's SQL on SQLite: multi-row statements per page, chunked below
+//! SQLite's bound-parameter limit.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use oa_model::ItemRole;
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use crate::page::{ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent};
+use crate::{StoreError, now_secs};
+
+/// Rows per multi-row statement: 13 columns x 1000 stays under SQLite's 32766 parameters.
+const CHUNK: usize = 1000;
+
+pub(crate) struct SqlitePageTx(pub Transaction<'static, Sqlite>);
+
+fn push_list<'a>(sql: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = &'a str>) {
+    sql.push("(");
+    let mut list = sql.separated(", ");
+    for value in values {
+        list.push_bind(value.to_owned());
+    }
+    sql.push(")");
+}
+
+#[async_trait]
+impl PageTx for SqlitePageTx {
+    async fn lock_links(&mut self, _keys: &[String]) -> Result<(), StoreError> {
+        // The single writer connection already serialises every page.
+        Ok(())
+    }
+
+    async fn existing_items(&mut self, feed_id: i64, ids: &[String]) -> Result<Vec<ExistingItem>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "select item_id, modified, data_id, role from items where feed_id = ",
+            );
+            sql.push_bind(feed_id).push(" and item_id in ");
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            let rows: Vec<(String, i64, Option<String>, String)> =
+                sql.build_query_as().fetch_all(&mut *self.0).await?;
+            found.extend(rows.into_iter().map(|(item_id, modified, data_id, role)| ExistingItem {
+                item_id,
+                modified,
+                data_id,
+                role: ItemRole::parse(&role),
+            }));
+        }
+        Ok(found)
+    }
+
+    async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in data_ids.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "select data_id, data from items where role = 'parent' and state = 'updated' and data_id in ",
+            );
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            sql.push(" order by modified");
+            let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *self.0).await?;
+            found.extend(rows.into_iter().map(|(data_id, data)| StoredParent { data_id, data }));
+        }
+        Ok(found)
+    }
+
+    async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in parent_ids.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+                 join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref in ",
+            );
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> =
+                sql.build_query_as().fetch_all(&mut *self.0).await?;
+            found.extend(rows.into_iter().map(
+                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
+                    feed_id,
+                    feed_url,
+                    item_id,
+                    kind,
+                    modified,
+                    parent_ref,
+                    data,
+                },
+            ));
+        }
+        Ok(found)
+    }
+
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) ",
+            );
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(feed_id)
+                    .push_bind(r.item.id.clone())
+                    .push_bind(r.item.kind.clone())
+                    .push_bind(r.item.modified)
+                    .push_bind(r.item.state.as_str())
+                    .push_bind(r.item.role.as_str())
+                    .push_bind(r.item.data_id.clone())
+                    .push_bind(r.item.parent_ref.clone())
+                    .push_bind(r.item.data_json.clone())
+                    .push_bind(r.status)
+                    .push_bind(r.problem.clone());
+            });
+            sql.push(
+                " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
+                 state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
+                 parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
+                 problem = excluded.problem",
+            );
+            sql.build().execute(&mut *self.0).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
+        for row in rows {
+            sqlx::query("update items set status = $1, problem = $2 where feed_id = $3 and item_id = $4")
+                .bind(row.status)
+                .bind(&row.problem)
+                .bind(row.feed_id)
+                .bind(&row.item_id)
+                .execute(&mut *self.0)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn replace_opportunities(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[OpportunityRow],
+    ) -> Result<(), StoreError> {
+        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        for (feed_id, item_id) in sources {
+            by_feed.entry(*feed_id).or_default().push(item_id);
+        }
+        for (feed_id, item_ids) in &by_feed {
+            for chunk in item_ids.chunks(CHUNK) {
+                for table_sql in [
+                    "delete from opportunity_geo where rid in (select rid from opportunities where feed_id = ",
+                    "delete from opportunities where rid in (select rid from opportunities where feed_id = ",
+                ] {
+                    let mut sql = QueryBuilder::<Sqlite>::new(table_sql);
+                    sql.push_bind(*feed_id).push(" and item_id in ");
+                    push_list(&mut sql, chunk.iter().copied());
+                    sql.push(")");
+                    sql.build().execute(&mut *self.0).await?;
+                }
+            }
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) ",
+            );
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(r.id.clone())
+                    .push_bind(r.feed_id)
+                    .push_bind(r.item_id.clone())
+                    .push_bind(r.kind)
+                    .push_bind(r.start_at)
+                    .push_bind(r.end_at)
+                    .push_bind(r.lat)
+                    .push_bind(r.lng)
+                    .push_bind(r.status)
+                    .push_bind(r.modified)
+                    .push_bind(r.parent_ref.clone())
+                    .push_bind(r.doc.clone());
+            });
+            // One item can appear in two feeds' pages at once only through a publisher bug;
+            // the later write wins rather than failing the page.
+            sql.push(
+                " on conflict (id) do update set feed_id = excluded.feed_id, item_id = excluded.item_id, \
+                 kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+                 lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
+                 parent_ref = excluded.parent_ref, doc = excluded.doc",
+            );
+            sql.build().execute(&mut *self.0).await?;
+        }
+        for (feed_id, item_ids) in &by_feed {
+            for chunk in item_ids.chunks(CHUNK) {
+                let mut sql = QueryBuilder::<Sqlite>::new(
+                    "insert or replace into opportunity_geo (rid, min_lat, max_lat, min_lng, max_lng) \
+                     select rid, lat, lat, lng, lng from opportunities where lat is not null and lng is not null and feed_id = ",
+                );
+                sql.push_bind(*feed_id).push(" and item_id in ");
+                push_list(&mut sql, chunk.iter().copied());
+                sql.build().execute(&mut *self.0).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
+        sqlx::query(crate::sql::FINISH_PAGE)
+        .bind(next)
+        .bind(now_secs())
+        .bind(feed_id)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Records the store returns and queries it answers.
+
+use oa_model::Opportunity;
+use serde::Serialize;
+
+/// A feed's harvest state, as shown to operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedState {
+    /// Discovered, not yet harvested.
+    New,
+    Ok,
+    /// A fetch failed and is being retried.
+    Retrying,
+    /// Retries ran out; it will be tried again later.
+    Failing,
+    /// The publisher answered 404 or 410.
+    Gone,
+    /// Its source no longer lists it.
+    Vanished,
+}
+
+impl FeedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedState::New => "new",
+            FeedState::Ok => "ok",
+            FeedState::Retrying => "retrying",
+            FeedState::Failing => "failing",
+            FeedState::Gone => "gone",
+            FeedState::Vanished => "vanished",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            FeedState::New,
+            FeedState::Ok,
+            FeedState::Retrying,
+            FeedState::Failing,
+            FeedState::Gone,
+            FeedState::Vanished,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether the harvester should walk a feed in this state.
+    pub fn is_harvestable(self) -> bool {
+        !matches!(self, FeedState::Gone | FeedState::Vanished)
+    }
+}
+
+/// What the harvester needs to know to write a feed's pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRef {
+    pub id: i64,
+    pub url: String,
+}
+
+/// A feed as stored, with counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedRecord {
+    pub id: i64,
+    pub url: String,
+    pub kind: Option<String>,
+    pub publisher: Option<String>,
+    pub dataset_site: Option<String>,
+    pub source: String,
+    pub state: FeedState,
+    /// The next URL to request; the feed URL itself before the first page.
+    pub cursor: Option<String>,
+    /// Whether the last walk reached the end of the feed.
+    pub caught_up: bool,
+    pub pages: i64,
+    /// Items present (not deleted) in the store.
+    pub items_stored: i64,
+    /// Items that could not become opportunities (see the feed's problems).
+    pub items_unusable: i64,
+    /// Children whose parent has not arrived.
+    pub items_awaiting_parent: i64,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub discovered_at: i64,
+    pub vanished_at: Option<i64>,
+}
+
+impl FeedRecord {
+    pub fn as_ref(&self) -> FeedRef {
+        FeedRef {
+            id: self.id,
+            url: self.url.clone(),
+        }
+    }
+
+    /// Where the harvester resumes.
+    pub fn resume_url(&self) -> &str {
+        self.cursor.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// Something that happened while harvesting a feed, other than a stored page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    CaughtUp,
+    Retrying { error: String },
+    Failing { error: String },
+    Gone { error: String },
+}
+
+/// A box and window to search, with a keyset position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateQuery {
+    pub bbox: oa_geo::BoundingBox,
+    /// Unix seconds, inclusive.
+    pub from: i64,
+    /// Unix seconds, exclusive.
+    pub to: i64,
+    /// Only rows after this (start, id).
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// A scheduled opportunity inside the box.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: String,
+    pub start_at: i64,
+    pub lat: f64,
+    pub lng: f64,
+    pub opportunity: Opportunity,
+    pub feed_url: String,
+    pub publisher: Option<String>,
+    pub modified: i64,
+}
+
+/// One opportunity and its provenance.
+#[derive(Debug, Clone)]
+pub struct OpportunityDetail {
+    pub id: String,
+    pub opportunity: Opportunity,
+    pub feed_url: String,
+    pub publisher: Option<String>,
+    pub item_id: String,
+    pub item_kind: String,
+    pub modified: i64,
+    /// The publisher's item `data`, verbatim.
+    pub item_data: Option<String>,
+    /// The parent's `data`, when the opportunity inherited from a stored parent.
+    pub parent_data: Option<String>,
+}
+
+/// The harvested state in canonical order: (feed url, item id, modified, state, status) for
+/// items, (id, start, doc) for opportunities, (url, cursor) for feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreDump {
+    pub items: Vec<(String, String, i64, String, String)>,
+    pub opportunities: Vec<(String, i64, String)>,
+    pub cursors: Vec<(String, Option<String>)>,
+}
+
+/// The columns of a feed row, shared by both backends' queries.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub kind: Option<String>,
+    pub publisher: Option<String>,
+    pub dataset_site: Option<String>,
+    pub source: String,
+    pub state: String,
+    pub cursor: Option<String>,
+    pub caught_up: bool,
+    pub pages: i64,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub discovered_at: i64,
+    pub vanished_at: Option<i64>,
+    pub items_stored: i64,
+    pub items_unusable: i64,
+    pub items_awaiting_parent: i64,
+}
+
+impl TryFrom<FeedRow> for FeedRecord {
+    type Error = crate::StoreError;
+
+    fn try_from(row: FeedRow) -> Result<Self, Self::Error> {
+        let state = FeedState::parse(&row.state).ok_or_else(|| {
+            crate::StoreError::Corrupt(format!("feed {} has unknown state {:?}", row.url, row.state))
+        })?;
+        Ok(FeedRecord {
+            id: row.id,
+            url: row.url,
+            kind: row.kind,
+            publisher: row.publisher,
+            dataset_site: row.dataset_site,
+            source: row.source,
+            state,
+            cursor: row.cursor,
+            caught_up: row.caught_up,
+            pages: row.pages,
+            items_stored: row.items_stored,
+            items_unusable: row.items_unusable,
+            items_awaiting_parent: row.items_awaiting_parent,
+            last_success_at: row.last_success_at,
+            last_error: row.last_error,
+            last_error_at: row.last_error_at,
+            discovered_at: row.discovered_at,
+            vanished_at: row.vanished_at,
+        })
+    }
+}
+
+/// The columns of a search candidate, shared by both backends' queries.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CandidateRow {
+    pub id: String,
+    pub start_at: i64,
+    pub lat: f64,
+    pub lng: f64,
+    pub doc: String,
+    pub feed_url: String,
+    pub publisher: Option<String>,
+    pub modified: i64,
+}
+
+impl TryFrom<CandidateRow> for Candidate {
+    type Error = crate::StoreError;
+
+    fn try_from(row: CandidateRow) -> Result<Self, Self::Error> {
+        Ok(Candidate {
+            opportunity: parse_doc(&row.id, &row.doc)?,
+            id: row.id,
+            start_at: row.start_at,
+            lat: row.lat,
+            lng: row.lng,
+            feed_url: row.feed_url,
+            publisher: row.publisher,
+            modified: row.modified,
+        })
+    }
+}
+
+/// The columns of one opportunity with its provenance.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DetailRow {
+    pub id: String,
+    pub doc: String,
+    pub feed_url: String,
+    pub publisher: Option<String>,
+    pub item_id: String,
+    pub item_kind: String,
+    pub modified: i64,
+    pub item_data: Option<String>,
+    pub parent_data: Option<String>,
+}
+
+impl TryFrom<DetailRow> for OpportunityDetail {
+    type Error = crate::StoreError;
+
+    fn try_from(row: DetailRow) -> Result<Self, Self::Error> {
+        Ok(OpportunityDetail {
+            opportunity: parse_doc(&row.id, &row.doc)?,
+            id: row.id,
+            feed_url: row.feed_url,
+            publisher: row.publisher,
+            item_id: row.item_id,
+            item_kind: row.item_kind,
+            modified: row.modified,
+            item_data: row.item_data,
+            parent_data: row.parent_data,
+        })
+    }
+}
+
+fn parse_doc(id: &str, doc: &str) -> Result<Opportunity, crate::StoreError> {
+    serde_json::from_str(doc)
+        .map_err(|e| crate::StoreError::Corrupt(format!("opportunity {id} does not parse: {e}")))
+}

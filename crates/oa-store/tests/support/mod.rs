@@ -1,0 +1,144 @@
+//! Test stores on every backend, and item builders.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use oa_model::{DiscoveredFeed, PreparedItem, parse_page};
+use oa_store::{FeedRef, PgStore, SqliteStore, Store};
+use serde_json::{Value, json};
+
+/// One backend under test. The temp dir keeps the SQLite file alive.
+pub struct TestStore {
+    pub name: &'static str,
+    pub store: Arc<dyn Store>,
+    pub sqlite: Option<SqliteStore>,
+    pub pg: Option<PgStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// SQLite always; PostgreSQL too when `OA_TEST_DATABASE_URL` names a server. Each test gets
+/// a fresh database (SQLite file, PostgreSQL schema) so tests run in parallel.
+pub async fn stores(test: &str) -> Vec<TestStore> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let sqlite = SqliteStore::connect(&url).await.expect("sqlite store");
+    let mut all = vec![TestStore {
+        name: "sqlite",
+        store: Arc::new(sqlite.clone()),
+        sqlite: Some(sqlite),
+        pg: None,
+        _dir: Some(dir),
+    }];
+    if let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") {
+        let schema = format!(
+            "t_{}_{}_{}",
+            test,
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+        );
+        let pg = PgStore::connect_in_schema(&url, &schema).await.expect("postgres store");
+        all.push(TestStore {
+            name: "postgres",
+            store: Arc::new(pg.clone()),
+            sqlite: None,
+            pg: Some(pg),
+            _dir: None,
+        });
+    }
+    all
+}
+
+impl TestStore {
+    /// Makes the next insert of an opportunity for `item_id` fail inside the database, as a
+    /// disk or constraint failure would, mid-page.
+    pub async fn fail_on_item(&self, item_id: &str) {
+        let item_id = item_id.replace('\'', "");
+        if let Some(sqlite) = &self.sqlite {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "create trigger injected before insert on opportunities when new.item_id = '{item_id}' \
+                 begin select raise(abort, 'injected failure'); end"
+            )))
+            .execute(sqlite.writer_pool())
+            .await
+            .expect("trigger");
+        }
+        if let Some(pg) = &self.pg {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "create function injected() returns trigger language plpgsql as $$ begin \
+                 if new.item_id = '{item_id}' then raise exception 'injected failure'; end if; return new; end $$; \
+                 create trigger injected before insert on opportunities for each row execute function injected();"
+            )))
+            .execute(pg.pool())
+            .await
+            .expect("trigger");
+        }
+    }
+
+    pub async fn heal(&self) {
+        if let Some(sqlite) = &self.sqlite {
+            sqlx::query("drop trigger injected").execute(sqlite.writer_pool()).await.expect("drop");
+        }
+        if let Some(pg) = &self.pg {
+            sqlx::query("drop trigger injected on opportunities").execute(pg.pool()).await.expect("drop");
+        }
+    }
+
+    /// Registers a feed and returns its reference.
+    pub async fn feed(&self, url: &str) -> FeedRef {
+        let feeds = self
+            .store
+            .sync_source_feeds(&format!("feed:{url}"), &[DiscoveredFeed {
+                url: url.into(),
+                kind: None,
+                publisher: Some("Test Publisher".into()),
+                dataset_site: None,
+            }])
+            .await
+            .expect("sync");
+        feeds[0].as_ref()
+    }
+}
+
+/// Items prepared from RPDE item JSON values.
+pub fn prepared(items: Vec<Value>) -> Vec<PreparedItem> {
+    let page = json!({"next": "x", "items": items}).to_string();
+    parse_page(page.as_bytes())
+        .expect("page")
+        .valid_items()
+        .map(oa_normalise::prepare)
+        .collect()
+}
+
+pub fn at(hours_from_now: i64) -> DateTime<Utc> {
+    let now = Utc::now();
+    now - Duration::seconds(now.timestamp() % 60) + Duration::hours(hours_from_now)
+}
+
+pub fn event(id: &str, modified: i64, lat: f64, lng: f64, start: DateTime<Utc>) -> Value {
+    json!({"state": "updated", "kind": "Event", "id": id, "modified": modified, "data": {
+        "@type": "Event", "@id": format!("https://p.example/events/{id}"), "name": format!("Event {id}"),
+        "startDate": start.to_rfc3339(), "duration": "PT1H",
+        "activity": [{"@id": "https://openactive.io/activity-list#yoga", "prefLabel": "Yoga"}],
+        "location": {"name": "Hall", "geo": {"latitude": lat, "longitude": lng}}
+    }})
+}
+
+pub fn deleted(id: &str, kind: &str, modified: i64) -> Value {
+    json!({"state": "deleted", "kind": kind, "id": id, "modified": modified})
+}
+
+pub fn series(id: &str, modified: i64, name: &str, lat: f64, lng: f64) -> Value {
+    json!({"state": "updated", "kind": "SessionSeries", "id": id, "modified": modified, "data": {
+        "@type": "SessionSeries", "@id": format!("https://p.example/series/{id}"), "name": name,
+        "location": {"name": "Park", "geo": {"latitude": lat, "longitude": lng}},
+        "offers": [{"price": 2.5, "priceCurrency": "GBP"}]
+    }})
+}
+
+pub fn session(id: &str, modified: i64, series_id: &str, start: DateTime<Utc>) -> Value {
+    json!({"state": "updated", "kind": "ScheduledSession", "id": id, "modified": modified, "data": {
+        "@type": "ScheduledSession", "@id": format!("https://p.example/sessions/{id}"),
+        "superEvent": format!("https://p.example/series/{series_id}"),
+        "startDate": start.to_rfc3339(), "duration": "PT1H"
+    }})
+}
