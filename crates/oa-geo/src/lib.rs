@@ -51,7 +51,8 @@ impl BoundingBox {
     }
 
     pub fn contains(&self, p: Point) -> bool {
-        (self.min_lat..=self.max_lat).contains(&p.lat) && (self.min_lng..=self.max_lng).contains(&p.lng)
+        (self.min_lat..=self.max_lat).contains(&p.lat)
+            && (self.min_lng..=self.max_lng).contains(&p.lng)
     }
 }
 
@@ -80,8 +81,12 @@ mod tests {
             let b = f64::from(bearing).to_radians();
             // A point 4.999 km away along each bearing (small-distance approximation).
             let dlat = (4.999 / EARTH_RADIUS_KM).to_degrees() * b.cos();
-            let dlng = (4.999 / (EARTH_RADIUS_KM * centre.lat.to_radians().cos())).to_degrees() * b.sin();
-            assert!(bbox.contains(Point::new(centre.lat + dlat, centre.lng + dlng)), "bearing {bearing}");
+            let dlng =
+                (4.999 / (EARTH_RADIUS_KM * centre.lat.to_radians().cos())).to_degrees() * b.sin();
+            assert!(
+                bbox.contains(Point::new(centre.lat + dlat, centre.lng + dlng)),
+                "bearing {bearing}"
+            );
         }
         assert!(!bbox.contains(Point::new(53.86, -2.70)));
     }

@@ -9,9 +9,9 @@ pub mod prepared;
 pub mod rpde;
 pub mod rpde_publish;
 
+pub use feed::DiscoveredFeed;
 pub use opportunity::{
     Activity, Address, EventStatus, Location, Opportunity, OpportunityKind, Organizer, Price,
 };
-pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
-pub use feed::DiscoveredFeed;
+pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};

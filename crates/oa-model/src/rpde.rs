@@ -120,13 +120,18 @@ fn parse_item(position: usize, raw: &RawValue) -> Result<RpdeItem, ItemError> {
         id: id.to_owned(),
         reason,
     };
-    let wire: WireItem<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| fail("?", format!("not an item object: {e}")))?;
+    let wire: WireItem<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| fail("?", format!("not an item object: {e}")))?;
     let id = wire
         .id
         .and_then(|raw| scalar_text(raw.get()))
         .ok_or_else(|| fail("?", "missing or empty `id`".into()))?;
-    let state = match wire.state.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let state = match wire
+        .state
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("updated") => ItemState::Updated,
         Some("deleted") => ItemState::Deleted,
         Some(other) => return Err(fail(&id, format!("unknown `state` {other:?}"))),
@@ -222,8 +227,14 @@ mod tests {
 
     #[test]
     fn modified_beyond_2_pow_53_keeps_every_digit() {
-        assert_eq!(parse_modified("9007199254740993"), Ok(9_007_199_254_740_993));
-        assert_eq!(parse_modified("\"9007199254740993\""), Ok(9_007_199_254_740_993));
+        assert_eq!(
+            parse_modified("9007199254740993"),
+            Ok(9_007_199_254_740_993)
+        );
+        assert_eq!(
+            parse_modified("\"9007199254740993\""),
+            Ok(9_007_199_254_740_993)
+        );
         assert_eq!(
             parse_modified("\"2014-09-15T09:12:51.706+01:00\""),
             Ok(1_410_768_771_706)
@@ -240,9 +251,18 @@ mod tests {
 
     #[test]
     fn broken_envelopes_are_page_errors() {
-        assert!(matches!(parse_page(b"{\"next\":\"x\",\"items\":[{"), Err(PageError::Json(_))));
-        assert_eq!(parse_page(br#"{"items":[]}"#).err(), Some(PageError::MissingNext));
-        assert!(matches!(parse_page(br#"{"next":"x","items":{}}"#), Err(PageError::Json(_))));
+        assert!(matches!(
+            parse_page(b"{\"next\":\"x\",\"items\":[{"),
+            Err(PageError::Json(_))
+        ));
+        assert_eq!(
+            parse_page(br#"{"items":[]}"#).err(),
+            Some(PageError::MissingNext)
+        );
+        assert!(matches!(
+            parse_page(br#"{"next":"x","items":{}}"#),
+            Err(PageError::Json(_))
+        ));
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub enum FeedOrdering {
 pub enum After {
     #[default]
     Start,
-    Timestamp { modified: i64, id: String },
+    Timestamp {
+        modified: i64,
+        id: String,
+    },
     ChangeNumber(i64),
 }
 
@@ -84,7 +87,11 @@ pub fn build_page(
             body.push(',');
         }
         body.push_str("{\"state\":");
-        body.push_str(if item.data.is_some() { "\"updated\"" } else { "\"deleted\"" });
+        body.push_str(if item.data.is_some() {
+            "\"updated\""
+        } else {
+            "\"deleted\""
+        });
         body.push_str(",\"kind\":");
         push_json_string(&mut body, item.kind);
         body.push_str(",\"id\":");
@@ -126,7 +133,10 @@ fn after_url(base_url: &str, after: &After) -> String {
     match after {
         After::Start => base_url.to_owned(),
         After::Timestamp { modified, id } => {
-            format!("{base_url}?afterTimestamp={modified}&afterId={}", percent_encode(id))
+            format!(
+                "{base_url}?afterTimestamp={modified}&afterId={}",
+                percent_encode(id)
+            )
         }
         After::ChangeNumber(n) => format!("{base_url}?afterChangeNumber={n}"),
     }
@@ -196,7 +206,11 @@ mod tests {
                     id,
                     kind: "Event",
                     // Two items share a timestamp so the id tie-break is exercised.
-                    modified: if ordering == FeedOrdering::ModifiedId { (i as i64) / 2 } else { i as i64 + 10 },
+                    modified: if ordering == FeedOrdering::ModifiedId {
+                        (i as i64) / 2
+                    } else {
+                        i as i64 + 10
+                    },
                     data: (i != 3).then_some(&*data),
                 })
                 .collect();
@@ -221,6 +235,9 @@ mod tests {
     fn mixed_cursor_parameters_are_rejected() {
         assert!(parse_after(Some("afterTimestamp=1&afterChangeNumber=2")).is_err());
         assert!(parse_after(Some("afterTimestamp=x&afterId=1")).is_err());
-        assert_eq!(parse_after(Some("afterChangeNumber=5")), Ok(After::ChangeNumber(5)));
+        assert_eq!(
+            parse_after(Some("afterChangeNumber=5")),
+            Ok(After::ChangeNumber(5))
+        );
     }
 }

@@ -51,7 +51,11 @@ impl ItemType {
 /// `beta:IndividualFacilityUse`, full URLs.
 pub fn parse_type(name: &str) -> Option<ItemType> {
     let name = name.trim();
-    let tail = if name.contains("://") { local_name(name) } else { name };
+    let tail = if name.contains("://") {
+        local_name(name)
+    } else {
+        name
+    };
     let lower = tail.to_ascii_lowercase();
     let lower = lower.strip_prefix("beta:").unwrap_or(&lower);
     if lower.contains("slot") {
@@ -59,7 +63,10 @@ pub fn parse_type(name: &str) -> Option<ItemType> {
     }
     // `SessionSeries.ScheduledSession`: the child is the part after the separator.
     let last = lower.rsplit(['.', '/']).next().unwrap_or(lower);
-    let singular = last.strip_suffix('s').filter(|s| !s.ends_with("serie")).unwrap_or(last);
+    let singular = last
+        .strip_suffix('s')
+        .filter(|s| !s.ends_with("serie"))
+        .unwrap_or(last);
     match singular {
         "scheduledsession" | "session" => Some(ItemType::ScheduledSession),
         "sessionseries" | "series" => Some(ItemType::SessionSeries),
@@ -103,7 +110,10 @@ mod tests {
             ("FacilityUse.Slot", ItemType::Slot),
             ("IndividualFacilityUse", ItemType::FacilityUse),
             ("beta:IndividualFacilityUse", ItemType::FacilityUse),
-            ("https://openactive.io/ScheduledSession", ItemType::ScheduledSession),
+            (
+                "https://openactive.io/ScheduledSession",
+                ItemType::ScheduledSession,
+            ),
             ("HeadlineEvent", ItemType::Event),
             ("OnDemandEvent", ItemType::Event),
             ("CourseInstance", ItemType::CourseInstance),
@@ -126,9 +136,18 @@ mod tests {
     fn parent_reference_as_string_or_embedded_object() {
         let by_url = json!({"superEvent": "https://p/series/1"});
         let embedded = json!({"superEvent": {"@id": "https://p/series/2", "name": "x"}});
-        assert_eq!(parent_ref(ItemType::ScheduledSession, &by_url).as_deref(), Some("https://p/series/1"));
-        assert_eq!(parent_ref(ItemType::ScheduledSession, &embedded).as_deref(), Some("https://p/series/2"));
+        assert_eq!(
+            parent_ref(ItemType::ScheduledSession, &by_url).as_deref(),
+            Some("https://p/series/1")
+        );
+        assert_eq!(
+            parent_ref(ItemType::ScheduledSession, &embedded).as_deref(),
+            Some("https://p/series/2")
+        );
         let slot = json!({"facilityUse": "https://p/fu/1"});
-        assert_eq!(parent_ref(ItemType::Slot, &slot).as_deref(), Some("https://p/fu/1"));
+        assert_eq!(
+            parent_ref(ItemType::Slot, &slot).as_deref(),
+            Some("https://p/fu/1")
+        );
     }
 }

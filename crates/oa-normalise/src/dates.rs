@@ -11,14 +11,18 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&Utc));
     }
-    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
     local_to_utc(naive)
 }
 
@@ -43,7 +47,15 @@ pub fn parse_duration_minutes(text: &str) -> Option<i64> {
     let mut minutes = 0.0;
     let mut any = false;
     for (part, units) in [
-        (date_part, &[('Y', 525_600.0), ('M', 43_200.0), ('W', 10_080.0), ('D', 1_440.0)][..]),
+        (
+            date_part,
+            &[
+                ('Y', 525_600.0),
+                ('M', 43_200.0),
+                ('W', 10_080.0),
+                ('D', 1_440.0),
+            ][..],
+        ),
         (time_part, &[('H', 60.0), ('M', 1.0), ('S', 1.0 / 60.0)][..]),
     ] {
         let mut number = String::new();
@@ -70,11 +82,24 @@ mod tests {
 
     #[test]
     fn instants_in_every_published_form() {
-        let utc = |s: &str| DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).ok();
-        assert_eq!(parse_instant("2026-03-04T16:00:00+00:00"), utc("2026-03-04T16:00:00Z"));
-        assert_eq!(parse_instant("2026-03-04T16:00:00.000Z"), utc("2026-03-04T16:00:00Z"));
+        let utc = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .ok()
+        };
+        assert_eq!(
+            parse_instant("2026-03-04T16:00:00+00:00"),
+            utc("2026-03-04T16:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("2026-03-04T16:00:00.000Z"),
+            utc("2026-03-04T16:00:00Z")
+        );
         // Summer local time without offset is BST.
-        assert_eq!(parse_instant("2026-07-01T10:00:00"), utc("2026-07-01T09:00:00Z"));
+        assert_eq!(
+            parse_instant("2026-07-01T10:00:00"),
+            utc("2026-07-01T09:00:00Z")
+        );
         assert_eq!(parse_instant("2026-01-10"), utc("2026-01-10T00:00:00Z"));
         assert_eq!(parse_instant("next tuesday"), None);
     }

@@ -60,10 +60,7 @@ pub fn location(data: &Value) -> Option<Location> {
     };
     let geo = place.get("geo");
     let (lat, lng) = match geo {
-        Some(geo) => (
-            number(geo.get("latitude")),
-            number(geo.get("longitude")),
-        ),
+        Some(geo) => (number(geo.get("latitude")), number(geo.get("longitude"))),
         None => (None, None),
     };
     let (lat, lng) = match (lat, lng) {
@@ -177,7 +174,10 @@ mod tests {
 
     #[test]
     fn null_island_and_out_of_range_geo_are_dropped() {
-        for geo in [json!({"latitude": 0, "longitude": 0}), json!({"latitude": 95, "longitude": 1})] {
+        for geo in [
+            json!({"latitude": 0, "longitude": 0}),
+            json!({"latitude": 95, "longitude": 1}),
+        ] {
             let place = location(&json!({"location": {"geo": geo}})).expect("has a location");
             assert_eq!((place.lat, place.lng), (None, None));
         }
@@ -185,15 +185,25 @@ mod tests {
 
     #[test]
     fn postcode_from_a_one_line_address() {
-        assert_eq!(find_postcode("Leisure World, Cowdray Avenue, Colchester, CO1 1YH").as_deref(), Some("CO1 1YH"));
-        assert_eq!(find_postcode("12 mill lane preston pr1 5ep").as_deref(), Some("PR1 5EP"));
+        assert_eq!(
+            find_postcode("Leisure World, Cowdray Avenue, Colchester, CO1 1YH").as_deref(),
+            Some("CO1 1YH")
+        );
+        assert_eq!(
+            find_postcode("12 mill lane preston pr1 5ep").as_deref(),
+            Some("PR1 5EP")
+        );
         assert_eq!(find_postcode("Town Hall, Preston"), None);
     }
 
     #[test]
     fn prices_from_offers_in_any_shape() {
-        let p = price(&json!({"offers": [{"price": "5.00", "priceCurrency": "GBP"}, {"price": 2.5}]}));
-        assert_eq!((p.min, p.max, p.currency.as_deref()), (Some(2.5), Some(5.0), Some("GBP")));
+        let p =
+            price(&json!({"offers": [{"price": "5.00", "priceCurrency": "GBP"}, {"price": 2.5}]}));
+        assert_eq!(
+            (p.min, p.max, p.currency.as_deref()),
+            (Some(2.5), Some(5.0), Some("GBP"))
+        );
         let single = price(&json!({"offer": {"price": 0}}));
         assert_eq!(single.min, Some(0.0));
         assert_eq!(price(&json!({})).min, None);
@@ -207,15 +217,24 @@ mod tests {
             {"prefLabel": "Squash Activities ST"}
         ]}));
         assert_eq!(a.len(), 3);
-        assert_eq!(a[0].id.as_deref(), Some("https://openactive.io/activity-list#c07d63a0"));
+        assert_eq!(
+            a[0].id.as_deref(),
+            Some("https://openactive.io/activity-list#c07d63a0")
+        );
         assert_eq!(a[1].label, "Walking Football");
         assert_eq!(a[2].id, None);
     }
 
     #[test]
     fn status_from_urls_or_names() {
-        assert_eq!(status(&json!({"eventStatus": "https://schema.org/EventCancelled"})), EventStatus::Cancelled);
-        assert_eq!(status(&json!({"eventStatus": "EventPostponed"})), EventStatus::Postponed);
+        assert_eq!(
+            status(&json!({"eventStatus": "https://schema.org/EventCancelled"})),
+            EventStatus::Cancelled
+        );
+        assert_eq!(
+            status(&json!({"eventStatus": "EventPostponed"})),
+            EventStatus::Postponed
+        );
         assert_eq!(status(&json!({})), EventStatus::Scheduled);
     }
 }

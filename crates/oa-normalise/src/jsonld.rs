@@ -96,7 +96,10 @@ mod tests {
         assert_eq!(id_of(&json!({"id": "b"})), Some("b"));
         assert_eq!(id_of(&json!("https://x/1")), Some("https://x/1"));
         assert_eq!(type_of(&json!({"type": "Slot"})), Some("Slot"));
-        assert_eq!(type_of(&json!({"@type": ["Event", "Thing"]})), Some("Event"));
+        assert_eq!(
+            type_of(&json!({"@type": ["Event", "Thing"]})),
+            Some("Event")
+        );
     }
 
     #[test]
@@ -105,7 +108,13 @@ mod tests {
         assert_eq!(number(Some(&json!("£3.50"))), Some(3.5));
         assert_eq!(number(Some(&json!("free"))), None);
         assert_eq!(list(Some(&json!({"a": 1}))).len(), 1);
-        assert_eq!(local_name("https://schema.org/EventCancelled"), "EventCancelled");
-        assert_eq!(local_name("beta:IndividualFacilityUse"), "IndividualFacilityUse");
+        assert_eq!(
+            local_name("https://schema.org/EventCancelled"),
+            "EventCancelled"
+        );
+        assert_eq!(
+            local_name("beta:IndividualFacilityUse"),
+            "IndividualFacilityUse"
+        );
     }
 }

@@ -6,9 +6,7 @@ pub mod dates;
 pub mod fields;
 pub mod jsonld;
 
-use oa_model::{
-    ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem,
-};
+use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
 use serde_json::{Map, Value};
 
 use crate::classify::{ItemType, item_type, parent_ref};
@@ -17,8 +15,17 @@ use crate::jsonld::{id_of, list, text};
 /// Properties a child never takes from its parent (OpenActive inheritance rules), plus the
 /// links between them, which describe the parent itself.
 const NOT_INHERITED: &[&str] = &[
-    "@id", "id", "@type", "type", "@context", "url", "identifier", "eventSchedule", "subEvent",
-    "superEvent", "facilityUse",
+    "@id",
+    "id",
+    "@type",
+    "type",
+    "@context",
+    "url",
+    "identifier",
+    "eventSchedule",
+    "subEvent",
+    "superEvent",
+    "facilityUse",
 ];
 
 /// Classifies and parses an RPDE item for the store.
@@ -108,9 +115,10 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
 
 /// An embedded object worth inheriting from, as opposed to a bare `{"@id": ...}` reference.
 fn is_embedded_object(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|map| map.keys().any(|k| !matches!(k.as_str(), "@id" | "id" | "@type" | "type")))
+    value.as_object().is_some_and(|map| {
+        map.keys()
+            .any(|k| !matches!(k.as_str(), "@id" | "id" | "@type" | "type"))
+    })
 }
 
 /// The child with every parent property it lacks, except those OpenActive keeps per level.
@@ -137,7 +145,11 @@ fn sub_events(ty: ItemType, item: &Value, series_id: Option<String>) -> Vec<Oppo
             let occurrence = id_of(sub)
                 .map(str::to_owned)
                 .or_else(|| text(sub.get("startDate")))?;
-            let kind = if ty == ItemType::SessionSeries { ItemType::ScheduledSession } else { ty };
+            let kind = if ty == ItemType::SessionSeries {
+                ItemType::ScheduledSession
+            } else {
+                ty
+            };
             opportunity(kind, &merged, series_id.clone(), Some(occurrence)).ok()
         })
         .collect()

@@ -6,7 +6,11 @@ use serde_json::json;
 
 macro_rules! sample {
     ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/samples/", $file))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/samples/",
+            $file
+        ))
     };
 }
 
@@ -31,7 +35,10 @@ fn playwaze_session_inherits_place_price_and_activity_from_its_series() {
     assert_eq!(normalise(&kind, &session, None), Normalised::AwaitingParent);
     let found = only(normalise(&kind, &session, Some(&series)));
     assert_eq!(found.kind, OpportunityKind::Session);
-    assert_eq!(found.series_id.as_deref(), Some("https://playwaze.com/SessionSeries/jifgh8dinma"));
+    assert_eq!(
+        found.series_id.as_deref(),
+        Some("https://playwaze.com/SessionSeries/jifgh8dinma")
+    );
     assert_eq!(found.start.to_rfc3339(), "2019-11-28T19:00:00+00:00");
     assert!(found.point().is_some(), "geo comes from the series");
     assert_eq!(found.price.min, Some(0.0));
@@ -53,7 +60,10 @@ fn legend_slot_with_type_and_id_without_at_inherits_from_its_facility_use() {
     assert_eq!(found.start.to_rfc3339(), "2020-06-25T09:20:00+00:00");
     assert_eq!(found.price.min, Some(6.1));
     assert_eq!(found.price.currency.as_deref(), Some("GBP"));
-    assert!(found.organizer.and_then(|o| o.name).is_some(), "provider becomes the organizer");
+    assert!(
+        found.organizer.and_then(|o| o.name).is_some(),
+        "provider becomes the organizer"
+    );
     assert!(found.location.is_some());
 }
 
@@ -64,7 +74,10 @@ fn teamup_event_with_embedded_super_event_and_price_as_string() {
     assert_eq!(found.kind, OpportunityKind::Event);
     assert_eq!(found.price.min, Some(5.0));
     assert_eq!(found.duration_minutes, Some(60));
-    assert_eq!(found.location.and_then(|l| l.address.postcode).as_deref(), Some("CW12 1QU"));
+    assert_eq!(
+        found.location.and_then(|l| l.address.postcode).as_deref(),
+        Some("CW12 1QU")
+    );
 }
 
 #[test]
@@ -72,14 +85,25 @@ fn legacy_session_kind_holding_an_event_with_sub_events() {
     let page = parse_page(sample!("colchester-legacy-page.json").as_bytes()).expect("page parses");
     let raw = page.valid_items().next().expect("one item");
     let prepared = prepare(raw);
-    assert_eq!(prepared.role, ItemRole::Standalone, "data @type Event wins over kind `session`");
+    assert_eq!(
+        prepared.role,
+        ItemRole::Standalone,
+        "data @type Event wins over kind `session`"
+    );
     let data = prepared.data.expect("has data");
     let Normalised::Opportunities(found) = normalise(&prepared.kind, &data, None) else {
         panic!("legacy event normalises");
     };
     assert!(!found.is_empty());
-    assert!(found.iter().all(|o| o.price.min == Some(5.0)), "price \"5.00\" from a singular `offer`");
-    assert!(found.iter().all(|o| o.location.as_ref().is_some_and(|l| l.address.postcode.is_some())));
+    assert!(
+        found.iter().all(|o| o.price.min == Some(5.0)),
+        "price \"5.00\" from a singular `offer`"
+    );
+    assert!(found.iter().all(|o| {
+        o.location
+            .as_ref()
+            .is_some_and(|l| l.address.postcode.is_some())
+    }));
 }
 
 #[test]
@@ -89,7 +113,11 @@ fn series_with_embedded_sub_events_yields_them() {
         panic!("series normalises");
     };
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].name.as_deref(), Some("Wednesday Yoga"), "inherited from the series");
+    assert_eq!(
+        found[0].name.as_deref(),
+        Some("Wednesday Yoga"),
+        "inherited from the series"
+    );
     assert_eq!(found[0].start.to_rfc3339(), "2018-09-05T23:00:00+00:00");
     assert!(found[0].occurrence.is_some());
 }
@@ -97,24 +125,37 @@ fn series_with_embedded_sub_events_yields_them() {
 #[test]
 fn cancelled_and_postponed_are_recorded() {
     let event = json!({"@type": "Event", "startDate": "2026-05-01T10:00:00Z", "eventStatus": "https://schema.org/EventCancelled"});
-    assert_eq!(only(normalise("Event", &event, None)).status, EventStatus::Cancelled);
+    assert_eq!(
+        only(normalise("Event", &event, None)).status,
+        EventStatus::Cancelled
+    );
 }
 
 #[test]
 fn unusable_items_say_why() {
     let no_start = json!({"@type": "Event", "name": "x"});
-    assert_eq!(normalise("Event", &no_start, None), Normalised::Unusable("missing `startDate`".into()));
+    assert_eq!(
+        normalise("Event", &no_start, None),
+        Normalised::Unusable("missing `startDate`".into())
+    );
     let bad_start = json!({"@type": "Event", "startDate": "soon"});
-    assert!(matches!(normalise("Event", &bad_start, None), Normalised::Unusable(r) if r.contains("soon")));
+    assert!(
+        matches!(normalise("Event", &bad_start, None), Normalised::Unusable(r) if r.contains("soon"))
+    );
     let unknown = json!({"@type": "Lesson", "startDate": "2026-05-01"});
-    assert!(matches!(normalise("Lesson", &unknown, None), Normalised::Unusable(r) if r.contains("Lesson")));
+    assert!(
+        matches!(normalise("Lesson", &unknown, None), Normalised::Unusable(r) if r.contains("Lesson"))
+    );
 }
 
 #[test]
 fn end_before_start_is_not_trusted_and_duration_fills_in() {
     let event = json!({"@type": "Event", "startDate": "2026-05-01T10:00:00Z", "endDate": "2026-05-01T09:00:00Z", "duration": "PT45M"});
     let found = only(normalise("Event", &event, None));
-    assert_eq!(found.end.map(|e| e.to_rfc3339()).as_deref(), Some("2026-05-01T10:45:00+00:00"));
+    assert_eq!(
+        found.end.map(|e| e.to_rfc3339()).as_deref(),
+        Some("2026-05-01T10:45:00+00:00")
+    );
     assert_eq!(found.duration_minutes, Some(45));
 }
 
@@ -131,6 +172,10 @@ fn prepare_records_role_and_links_for_the_store() {
     assert_eq!(items[0].data_id.as_deref(), Some("https://p/s1"));
     assert_eq!(items[0].parent_ref.as_deref(), Some("https://p/series/1"));
     assert!(items[0].data_json.is_some());
-    assert_eq!(items[1].role, ItemRole::Parent, "a deleted item's role comes from its kind");
+    assert_eq!(
+        items[1].role,
+        ItemRole::Parent,
+        "a deleted item's role comes from its kind"
+    );
     assert!(items[1].data_json.is_none());
 }

@@ -22,19 +22,21 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Connect(_) => true,
-            StoreError::Database(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ) || e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .is_some_and(|code| {
-                    // SQLITE_BUSY / SQLITE_LOCKED, and PostgreSQL's connection, shutdown,
-                    // serialization and deadlock classes.
-                    matches!(code.as_ref(), "5" | "6" | "40001" | "40P01")
-                        || code.starts_with("08")
-                        || code.starts_with("57P")
-                }),
+            StoreError::Database(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+                ) || e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|code| {
+                        // SQLITE_BUSY / SQLITE_LOCKED, and PostgreSQL's connection, shutdown,
+                        // serialization and deadlock classes.
+                        matches!(code.as_ref(), "5" | "6" | "40001" | "40P01")
+                            || code.starts_with("08")
+                            || code.starts_with("57P")
+                    })
+            }
             _ => false,
         }
     }

@@ -140,7 +140,12 @@ pub(crate) async fn apply<T: PageTx>(
 
     let links: Vec<String> = items
         .iter()
-        .filter_map(|i| i.data_id.clone().filter(|_| i.role == ItemRole::Parent).or(i.parent_ref.clone()))
+        .filter_map(|i| {
+            i.data_id
+                .clone()
+                .filter(|_| i.role == ItemRole::Parent)
+                .or(i.parent_ref.clone())
+        })
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -164,7 +169,8 @@ pub(crate) async fn apply<T: PageTx>(
     let mut changed_parents: HashSet<String> = HashSet::new();
     for item in &fresh {
         let before = existing.get(&item.id);
-        if item.role == ItemRole::Parent || before.is_some_and(|e| e.role == Some(ItemRole::Parent)) {
+        if item.role == ItemRole::Parent || before.is_some_and(|e| e.role == Some(ItemRole::Parent))
+        {
             changed_parents.extend(item.data_id.clone());
             changed_parents.extend(before.and_then(|e| e.data_id.clone()));
         }
@@ -201,15 +207,20 @@ pub(crate) async fn apply<T: PageTx>(
             },
         })
         .collect();
-    work.extend(stored_children.iter().zip(&stored_children_data).map(|(c, data)| Work {
-        feed_id: c.feed_id,
-        feed_url: &c.feed_url,
-        item_id: &c.item_id,
-        kind: &c.kind,
-        modified: c.modified,
-        parent_ref: c.parent_ref.as_deref(),
-        data: Some(data),
-    }));
+    work.extend(
+        stored_children
+            .iter()
+            .zip(&stored_children_data)
+            .map(|(c, data)| Work {
+                feed_id: c.feed_id,
+                feed_url: &c.feed_url,
+                item_id: &c.item_id,
+                kind: &c.kind,
+                modified: c.modified,
+                parent_ref: c.parent_ref.as_deref(),
+                data: Some(data),
+            }),
+    );
 
     // Parents: this page's own first (they are the newest), then the stored ones.
     let mut parents: HashMap<String, Value> = fresh
@@ -232,7 +243,8 @@ pub(crate) async fn apply<T: PageTx>(
         .collect();
     if !wanted.is_empty() {
         for parent in tx.parents(&wanted).await? {
-            let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+            let data =
+                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
             parents.insert(parent.data_id, data);
         }
     }
@@ -264,8 +276,11 @@ pub(crate) async fn apply<T: PageTx>(
     }
     // Two embedded sub-events with the same key would collide on the opportunity id.
     let mut seen = HashSet::new();
-    let mut rows: Vec<OpportunityRow> =
-        rows.into_iter().rev().filter(|r| seen.insert(r.id.clone())).collect();
+    let mut rows: Vec<OpportunityRow> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| seen.insert(r.id.clone()))
+        .collect();
     rows.reverse();
     outcome.opportunities_written = rows.len();
 
@@ -275,7 +290,11 @@ pub(crate) async fn apply<T: PageTx>(
             let (status, problem) = statuses
                 .remove(&(feed.id, item.id.as_str()))
                 .unwrap_or(("ok", None));
-            ItemRow { item, status, problem }
+            ItemRow {
+                item,
+                status,
+                problem,
+            }
         })
         .collect();
     tx.upsert_items(feed.id, &item_rows).await?;
@@ -291,7 +310,10 @@ pub(crate) async fn apply<T: PageTx>(
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }
-    let sources: Vec<(i64, String)> = work.iter().map(|w| (w.feed_id, w.item_id.to_owned())).collect();
+    let sources: Vec<(i64, String)> = work
+        .iter()
+        .map(|w| (w.feed_id, w.item_id.to_owned()))
+        .collect();
     tx.replace_opportunities(&sources, &rows).await?;
     tx.finish_page(feed.id, next).await?;
     Ok(outcome)
@@ -315,8 +337,13 @@ fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
     kept
 }
 
-fn opportunity_row(w: &Work<'_>, opportunity: oa_model::Opportunity) -> Result<OpportunityRow, StoreError> {
-    let (lat, lng) = opportunity.point().map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
+fn opportunity_row(
+    w: &Work<'_>,
+    opportunity: oa_model::Opportunity,
+) -> Result<OpportunityRow, StoreError> {
+    let (lat, lng) = opportunity
+        .point()
+        .map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
     Ok(OpportunityRow {
         id: opportunity_id(w.feed_url, w.item_id, opportunity.occurrence.as_deref()),
         feed_id: w.feed_id,

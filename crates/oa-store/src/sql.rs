@@ -32,7 +32,8 @@ pub(crate) const UPSERT_FEED: &str = "insert into feeds (url, kind, publisher, d
 pub(crate) fn feed_event(event: &FeedEvent) -> (&'static str, &'static str, Option<&str>) {
     const CAUGHT_UP: &str = "update feeds set caught_up = true, state = $1, last_error = coalesce($2, last_error), \
         last_success_at = $3 where id = $4";
-    const FAILED: &str = "update feeds set state = $1, last_error = $2, last_error_at = $3 where id = $4";
+    const FAILED: &str =
+        "update feeds set state = $1, last_error = $2, last_error_at = $3 where id = $4";
     match event {
         FeedEvent::CaughtUp => (CAUGHT_UP, "ok", None),
         FeedEvent::Retrying { error } => (FAILED, "retrying", Some(error)),
@@ -44,7 +45,8 @@ pub(crate) fn feed_event(event: &FeedEvent) -> (&'static str, &'static str, Opti
 /// The harvested state in canonical order (see `StoreDump`).
 pub(crate) const DUMP_ITEMS: &str = "select f.url, i.item_id, i.modified, i.state, i.status from items i \
     join feeds f on f.id = i.feed_id order by f.url, i.item_id";
-pub(crate) const DUMP_OPPORTUNITIES: &str = "select id, start_at, doc from opportunities order by id";
+pub(crate) const DUMP_OPPORTUNITIES: &str =
+    "select id, start_at, doc from opportunities order by id";
 pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by url";
 
 /// Marks the feed's cursor after a stored page (binds: next, now, feed id).

@@ -188,7 +188,10 @@ impl TryFrom<FeedRow> for FeedRecord {
 
     fn try_from(row: FeedRow) -> Result<Self, Self::Error> {
         let state = FeedState::parse(&row.state).ok_or_else(|| {
-            crate::StoreError::Corrupt(format!("feed {} has unknown state {:?}", row.url, row.state))
+            crate::StoreError::Corrupt(format!(
+                "feed {} has unknown state {:?}",
+                row.url, row.state
+            ))
         })?;
         Ok(FeedRecord {
             id: row.id,

@@ -13,16 +13,19 @@ const NORMALISER: OpenActiveNormaliser = OpenActiveNormaliser;
 const PRESTON: (f64, f64) = (53.7632, -2.7031);
 
 async fn names(store: &dyn oa_store::Store) -> Vec<String> {
-    let page = search(store, &SearchRequest {
-        centre: Point::new(PRESTON.0, PRESTON.1),
-        radius_km: 50.0,
-        from: at(-48).timestamp(),
-        to: at(24 * 30).timestamp(),
-        activity: None,
-        sort: SortOrder::Start,
-        limit: 100,
-        after: None,
-    })
+    let page = search(
+        store,
+        &SearchRequest {
+            centre: Point::new(PRESTON.0, PRESTON.1),
+            radius_km: 50.0,
+            from: at(-48).timestamp(),
+            to: at(24 * 30).timestamp(),
+            activity: None,
+            sort: SortOrder::Start,
+            limit: 100,
+            after: None,
+        },
+    )
     .await
     .expect("search");
     page.hits
@@ -35,13 +38,41 @@ async fn names(store: &dyn oa_store::Store) -> Vec<String> {
 async fn page_stores_items_opportunities_and_cursor_together() {
     for t in stores("page_cursor").await {
         let feed = t.feed("https://p.example/events").await;
-        let items = prepared(vec![event("a", 1, PRESTON.0, PRESTON.1, at(2)), event("b", 1, PRESTON.0, PRESTON.1, at(3))]);
-        let outcome = t.store.apply_page(&feed, items, "https://p.example/events?afterChangeNumber=1", &NORMALISER).await.expect("apply");
-        assert_eq!((outcome.applied, outcome.opportunities_written), (2, 2), "{}", t.name);
+        let items = prepared(vec![
+            event("a", 1, PRESTON.0, PRESTON.1, at(2)),
+            event("b", 1, PRESTON.0, PRESTON.1, at(3)),
+        ]);
+        let outcome = t
+            .store
+            .apply_page(
+                &feed,
+                items,
+                "https://p.example/events?afterChangeNumber=1",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
+        assert_eq!(
+            (outcome.applied, outcome.opportunities_written),
+            (2, 2),
+            "{}",
+            t.name
+        );
         let feeds = t.store.feeds().await.expect("feeds");
-        assert_eq!(feeds[0].cursor.as_deref(), Some("https://p.example/events?afterChangeNumber=1"));
-        assert_eq!((feeds[0].items_stored, feeds[0].pages, feeds[0].state), (2, 1, FeedState::Ok));
-        assert_eq!(names(&*t.store).await, vec!["Event a", "Event b"], "{}", t.name);
+        assert_eq!(
+            feeds[0].cursor.as_deref(),
+            Some("https://p.example/events?afterChangeNumber=1")
+        );
+        assert_eq!(
+            (feeds[0].items_stored, feeds[0].pages, feeds[0].state),
+            (2, 1, FeedState::Ok)
+        );
+        assert_eq!(
+            names(&*t.store).await,
+            vec!["Event a", "Event b"],
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -52,18 +83,57 @@ async fn only_newer_modified_is_applied_and_deletes_are_not_resurrected() {
         let big = 1_152_921_504_606_846_976_i64; // 2^60, as database rowversions reach
         let mut newer = event("a", big + 1, PRESTON.0, PRESTON.1, at(2));
         newer["data"]["name"] = "Renamed".into();
-        t.store.apply_page(&feed, prepared(vec![event("a", big, PRESTON.0, PRESTON.1, at(2))]), "n1", &NORMALISER).await.expect("apply");
-        t.store.apply_page(&feed, prepared(vec![newer]), "n2", &NORMALISER).await.expect("apply");
+        t.store
+            .apply_page(
+                &feed,
+                prepared(vec![event("a", big, PRESTON.0, PRESTON.1, at(2))]),
+                "n1",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
+        t.store
+            .apply_page(&feed, prepared(vec![newer]), "n2", &NORMALISER)
+            .await
+            .expect("apply");
         let mut older = event("a", big - 1, PRESTON.0, PRESTON.1, at(2));
         older["data"]["name"] = "Stale".into();
-        let outcome = t.store.apply_page(&feed, prepared(vec![older]), "n3", &NORMALISER).await.expect("apply");
+        let outcome = t
+            .store
+            .apply_page(&feed, prepared(vec![older]), "n3", &NORMALISER)
+            .await
+            .expect("apply");
         assert_eq!(outcome.stale, 1);
         assert_eq!(names(&*t.store).await, vec!["Renamed"], "{}", t.name);
 
-        t.store.apply_page(&feed, prepared(vec![deleted("a", "Event", big + 2)]), "n4", &NORMALISER).await.expect("apply");
-        assert!(names(&*t.store).await.is_empty(), "{}: delete removes the opportunity", t.name);
-        t.store.apply_page(&feed, prepared(vec![event("a", big + 1, PRESTON.0, PRESTON.1, at(2))]), "n5", &NORMALISER).await.expect("apply");
-        assert!(names(&*t.store).await.is_empty(), "{}: an older update never resurrects", t.name);
+        t.store
+            .apply_page(
+                &feed,
+                prepared(vec![deleted("a", "Event", big + 2)]),
+                "n4",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
+        assert!(
+            names(&*t.store).await.is_empty(),
+            "{}: delete removes the opportunity",
+            t.name
+        );
+        t.store
+            .apply_page(
+                &feed,
+                prepared(vec![event("a", big + 1, PRESTON.0, PRESTON.1, at(2))]),
+                "n5",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
+        assert!(
+            names(&*t.store).await.is_empty(),
+            "{}: an older update never resurrects",
+            t.name
+        );
         let dump = t.store.dump().await.expect("dump");
         assert_eq!(dump.items[0].2, big + 2);
         assert_eq!(dump.items[0].3, "deleted");
@@ -79,7 +149,16 @@ async fn duplicate_ids_in_one_page_keep_the_greatest_modified() {
         let mut third = event("a", 4, PRESTON.0, PRESTON.1, at(2));
         third["data"]["name"] = "Older".into();
         t.store
-            .apply_page(&feed, prepared(vec![event("a", 3, PRESTON.0, PRESTON.1, at(2)), second, third]), "n", &NORMALISER)
+            .apply_page(
+                &feed,
+                prepared(vec![
+                    event("a", 3, PRESTON.0, PRESTON.1, at(2)),
+                    second,
+                    third,
+                ]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
         assert_eq!(names(&*t.store).await, vec!["Second"], "{}", t.name);
@@ -92,33 +171,83 @@ async fn child_before_parent_becomes_searchable_and_parent_changes_reach_childre
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
         t.store
-            .apply_page(&sessions, prepared(vec![session("s1", 1, "x", at(5)), session("s2", 1, "x", at(6))]), "n", &NORMALISER)
+            .apply_page(
+                &sessions,
+                prepared(vec![
+                    session("s1", 1, "x", at(5)),
+                    session("s2", 1, "x", at(6)),
+                ]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
         assert!(names(&*t.store).await.is_empty());
         let waiting = t.store.feeds().await.expect("feeds");
         assert_eq!(waiting[0].items_awaiting_parent, 2, "{}", t.name);
 
-        let outcome = t.store
-            .apply_page(&series_feed, prepared(vec![series("x", 1, "Walking Football", PRESTON.0, PRESTON.1)]), "n", &NORMALISER)
+        let outcome = t
+            .store
+            .apply_page(
+                &series_feed,
+                prepared(vec![series(
+                    "x",
+                    1,
+                    "Walking Football",
+                    PRESTON.0,
+                    PRESTON.1,
+                )]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
         assert_eq!(outcome.children_recomputed, 2);
-        assert_eq!(names(&*t.store).await, vec!["Walking Football", "Walking Football"], "{}", t.name);
+        assert_eq!(
+            names(&*t.store).await,
+            vec!["Walking Football", "Walking Football"],
+            "{}",
+            t.name
+        );
         let feeds = t.store.feeds().await.expect("feeds");
         assert_eq!(feeds[0].items_awaiting_parent, 0);
 
         t.store
-            .apply_page(&series_feed, prepared(vec![series("x", 2, "Walking Netball", PRESTON.0, PRESTON.1)]), "n", &NORMALISER)
+            .apply_page(
+                &series_feed,
+                prepared(vec![series(
+                    "x",
+                    2,
+                    "Walking Netball",
+                    PRESTON.0,
+                    PRESTON.1,
+                )]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
-        assert_eq!(names(&*t.store).await, vec!["Walking Netball", "Walking Netball"], "{}", t.name);
+        assert_eq!(
+            names(&*t.store).await,
+            vec!["Walking Netball", "Walking Netball"],
+            "{}",
+            t.name
+        );
 
         t.store
-            .apply_page(&series_feed, prepared(vec![deleted("x", "SessionSeries", 3)]), "n", &NORMALISER)
+            .apply_page(
+                &series_feed,
+                prepared(vec![deleted("x", "SessionSeries", 3)]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
-        assert!(names(&*t.store).await.is_empty(), "{}: children of a deleted parent go too", t.name);
+        assert!(
+            names(&*t.store).await.is_empty(),
+            "{}: children of a deleted parent go too",
+            t.name
+        );
     }
 }
 
@@ -128,14 +257,25 @@ async fn unusable_items_are_kept_with_a_reason_and_do_not_stop_the_page() {
         let feed = t.feed("https://p.example/events").await;
         let mut broken = event("bad", 1, PRESTON.0, PRESTON.1, at(2));
         broken["data"]["startDate"] = "someday".into();
-        let outcome = t.store
-            .apply_page(&feed, prepared(vec![broken, event("good", 1, PRESTON.0, PRESTON.1, at(2))]), "n", &NORMALISER)
+        let outcome = t
+            .store
+            .apply_page(
+                &feed,
+                prepared(vec![broken, event("good", 1, PRESTON.0, PRESTON.1, at(2))]),
+                "n",
+                &NORMALISER,
+            )
             .await
             .expect("apply");
         assert_eq!(outcome.unusable, 1);
         assert_eq!(names(&*t.store).await, vec!["Event good"]);
         let feeds = t.store.feeds().await.expect("feeds");
-        assert_eq!((feeds[0].items_stored, feeds[0].items_unusable), (2, 1), "{}", t.name);
+        assert_eq!(
+            (feeds[0].items_stored, feeds[0].items_unusable),
+            (2, 1),
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -143,26 +283,70 @@ async fn unusable_items_are_kept_with_a_reason_and_do_not_stop_the_page() {
 async fn a_store_failure_mid_page_rolls_back_the_whole_page() {
     for t in stores("rollback").await {
         let feed = t.feed("https://p.example/events").await;
-        t.store.apply_page(&feed, prepared(vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))]), "page2", &NORMALISER).await.expect("apply");
+        t.store
+            .apply_page(
+                &feed,
+                prepared(vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))]),
+                "page2",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
         let before = t.store.dump().await.expect("dump");
         t.fail_on_item("c").await;
-        let page = prepared(vec![event("b", 2, PRESTON.0, PRESTON.1, at(2)), event("c", 2, PRESTON.0, PRESTON.1, at(3))]);
-        let failed = t.store.apply_page(&feed, page.clone(), "page3", &NORMALISER).await;
+        let page = prepared(vec![
+            event("b", 2, PRESTON.0, PRESTON.1, at(2)),
+            event("c", 2, PRESTON.0, PRESTON.1, at(3)),
+        ]);
+        let failed = t
+            .store
+            .apply_page(&feed, page.clone(), "page3", &NORMALISER)
+            .await;
         assert!(failed.is_err(), "{}", t.name);
-        assert_eq!(t.store.dump().await.expect("dump"), before, "{}: nothing of the page landed", t.name);
+        assert_eq!(
+            t.store.dump().await.expect("dump"),
+            before,
+            "{}: nothing of the page landed",
+            t.name
+        );
         t.heal().await;
-        t.store.apply_page(&feed, page, "page3", &NORMALISER).await.expect("apply");
-        assert_eq!(names(&*t.store).await, vec!["Event a", "Event b", "Event c"]);
+        t.store
+            .apply_page(&feed, page, "page3", &NORMALISER)
+            .await
+            .expect("apply");
+        assert_eq!(
+            names(&*t.store).await,
+            vec!["Event a", "Event b", "Event c"]
+        );
     }
 }
 
 #[tokio::test]
 async fn rediscovery_adds_revives_and_marks_vanished_without_duplicates() {
     for t in stores("rediscovery").await {
-        let feed = |url: &str| DiscoveredFeed { url: url.into(), kind: Some("SessionSeries".into()), publisher: Some("P".into()), dataset_site: Some("https://p/".into()) };
-        let first = t.store.sync_source_feeds("dataset_site:https://p/", &[feed("https://p/a"), feed("https://p/b")]).await.expect("sync");
+        let feed = |url: &str| DiscoveredFeed {
+            url: url.into(),
+            kind: Some("SessionSeries".into()),
+            publisher: Some("P".into()),
+            dataset_site: Some("https://p/".into()),
+        };
+        let first = t
+            .store
+            .sync_source_feeds(
+                "dataset_site:https://p/",
+                &[feed("https://p/a"), feed("https://p/b")],
+            )
+            .await
+            .expect("sync");
         assert_eq!(first.len(), 2);
-        let second = t.store.sync_source_feeds("dataset_site:https://p/", &[feed("https://p/b"), feed("https://p/c")]).await.expect("sync");
+        let second = t
+            .store
+            .sync_source_feeds(
+                "dataset_site:https://p/",
+                &[feed("https://p/b"), feed("https://p/c")],
+            )
+            .await
+            .expect("sync");
         let urls: Vec<&str> = second.iter().map(|f| f.url.as_str()).collect();
         assert_eq!(urls, vec!["https://p/b", "https://p/c"], "{}", t.name);
         let all = t.store.feeds().await.expect("feeds");
@@ -170,7 +354,18 @@ async fn rediscovery_adds_revives_and_marks_vanished_without_duplicates() {
         let a = all.iter().find(|f| f.url == "https://p/a").expect("a kept");
         assert_eq!(a.state, FeedState::Vanished);
         assert!(a.vanished_at.is_some());
-        let third = t.store.sync_source_feeds("dataset_site:https://p/", &[feed("https://p/a"), feed("https://p/b"), feed("https://p/c")]).await.expect("sync");
+        let third = t
+            .store
+            .sync_source_feeds(
+                "dataset_site:https://p/",
+                &[
+                    feed("https://p/a"),
+                    feed("https://p/b"),
+                    feed("https://p/c"),
+                ],
+            )
+            .await
+            .expect("sync");
         assert_eq!(third.len(), 3, "{}: a reappearing feed is revived", t.name);
     }
 }
@@ -182,48 +377,89 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
         // Points due north of Preston: 0.01 degree of latitude is 1.112 km.
         let mut items = Vec::new();
         for i in 0..12 {
-            items.push(event(&format!("n{i:02}"), 1, PRESTON.0 + 0.01 * f64::from(i), PRESTON.1, at(2 + i64::from(i))));
+            items.push(event(
+                &format!("n{i:02}"),
+                1,
+                PRESTON.0 + 0.01 * f64::from(i),
+                PRESTON.1,
+                at(2 + i64::from(i)),
+            ));
         }
         let mut cancelled = event("cancelled", 1, PRESTON.0, PRESTON.1, at(2));
         cancelled["data"]["eventStatus"] = "https://schema.org/EventCancelled".into();
         items.push(cancelled);
         items.push(event("past", 1, PRESTON.0, PRESTON.1, at(-3)));
         items.push(event("far-future", 1, PRESTON.0, PRESTON.1, at(24 * 20)));
-        t.store.apply_page(&feed, prepared(items), "n", &NORMALISER).await.expect("apply");
+        t.store
+            .apply_page(&feed, prepared(items), "n", &NORMALISER)
+            .await
+            .expect("apply");
 
-        let request = |radius_km: f64, sort: SortOrder, after: Option<SearchCursor>| SearchRequest {
-            centre: Point::new(PRESTON.0, PRESTON.1),
-            radius_km,
-            from: at(0).timestamp(),
-            to: at(24 * 14).timestamp(),
-            activity: None,
-            sort,
-            limit: 5,
-            after,
-        };
+        let request =
+            |radius_km: f64, sort: SortOrder, after: Option<SearchCursor>| SearchRequest {
+                centre: Point::new(PRESTON.0, PRESTON.1),
+                radius_km,
+                from: at(0).timestamp(),
+                to: at(24 * 14).timestamp(),
+                activity: None,
+                sort,
+                limit: 5,
+                after,
+            };
         // 5.56 km holds n00..n05 (n05 is at 5.560 km; n06 at 6.672 km is outside).
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = search(&*t.store, &request(5.6, SortOrder::Start, after.clone())).await.expect("search");
-            seen.extend(page.hits.iter().map(|h| (h.candidate.opportunity.name.clone().unwrap_or_default(), (h.distance_km * 10.0).round() / 10.0)));
+            let page = search(&*t.store, &request(5.6, SortOrder::Start, after.clone()))
+                .await
+                .expect("search");
+            seen.extend(page.hits.iter().map(|h| {
+                (
+                    h.candidate.opportunity.name.clone().unwrap_or_default(),
+                    (h.distance_km * 10.0).round() / 10.0,
+                )
+            }));
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
-        let expected: Vec<(String, f64)> = (0..6).map(|i| (format!("Event n{i:02}"), (f64::from(i) * 1.112 * 10.0).round() / 10.0)).collect();
+        let expected: Vec<(String, f64)> = (0..6)
+            .map(|i| {
+                (
+                    format!("Event n{i:02}"),
+                    (f64::from(i) * 1.112 * 10.0).round() / 10.0,
+                )
+            })
+            .collect();
         assert_eq!(seen, expected, "{}", t.name);
 
         // Radius edge: exactly at n05's distance it is included, a metre less excludes it.
-        let d5 = oa_geo::distance_km(Point::new(PRESTON.0, PRESTON.1), Point::new(PRESTON.0 + 0.05, PRESTON.1));
+        let d5 = oa_geo::distance_km(
+            Point::new(PRESTON.0, PRESTON.1),
+            Point::new(PRESTON.0 + 0.05, PRESTON.1),
+        );
         let all = |radius| {
             let mut r = request(radius, SortOrder::Distance, None);
             r.limit = 100;
             r
         };
-        assert_eq!(search(&*t.store, &all(d5)).await.expect("search").hits.len(), 6);
-        assert_eq!(search(&*t.store, &all(d5 - 0.001)).await.expect("search").hits.len(), 5);
+        assert_eq!(
+            search(&*t.store, &all(d5))
+                .await
+                .expect("search")
+                .hits
+                .len(),
+            6
+        );
+        assert_eq!(
+            search(&*t.store, &all(d5 - 0.001))
+                .await
+                .expect("search")
+                .hits
+                .len(),
+            5
+        );
 
         // Distance order pages without gaps or repeats.
         let mut by_distance = Vec::new();
@@ -232,14 +468,22 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
             let mut r = request(50.0, SortOrder::Distance, after.clone());
             r.limit = 4;
             let page = search(&*t.store, &r).await.expect("search");
-            by_distance.extend(page.hits.iter().map(|h| h.candidate.opportunity.name.clone().unwrap_or_default()));
+            by_distance.extend(
+                page.hits
+                    .iter()
+                    .map(|h| h.candidate.opportunity.name.clone().unwrap_or_default()),
+            );
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
         let expected: Vec<String> = (0..12).map(|i| format!("Event n{i:02}")).collect();
-        assert_eq!(by_distance, expected, "{}: cancelled, past and beyond-window excluded", t.name);
+        assert_eq!(
+            by_distance, expected,
+            "{}: cancelled, past and beyond-window excluded",
+            t.name
+        );
     }
 }
 
@@ -248,13 +492,36 @@ async fn opportunity_detail_carries_its_source_and_parent() {
     for t in stores("detail").await {
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        t.store.apply_page(&series_feed, prepared(vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)]), "n", &NORMALISER).await.expect("apply");
-        t.store.apply_page(&sessions, prepared(vec![session("s1", 7, "x", at(5))]), "n", &NORMALISER).await.expect("apply");
+        t.store
+            .apply_page(
+                &series_feed,
+                prepared(vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)]),
+                "n",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
+        t.store
+            .apply_page(
+                &sessions,
+                prepared(vec![session("s1", 7, "x", at(5))]),
+                "n",
+                &NORMALISER,
+            )
+            .await
+            .expect("apply");
         let id = oa_model::opportunity_id("https://p.example/sessions", "s1", None);
         let detail = t.store.opportunity(&id).await.expect("found");
         assert_eq!((detail.item_id.as_str(), detail.modified), ("s1", 7));
         assert!(detail.item_data.is_some_and(|d| d.contains("superEvent")));
-        assert!(detail.parent_data.is_some_and(|d| d.contains("Yoga")), "{}", t.name);
-        assert!(matches!(t.store.opportunity("nope").await, Err(oa_store::StoreError::NotFound)));
+        assert!(
+            detail.parent_data.is_some_and(|d| d.contains("Yoga")),
+            "{}",
+            t.name
+        );
+        assert!(matches!(
+            t.store.opportunity("nope").await,
+            Err(oa_store::StoreError::NotFound)
+        ));
     }
 }

@@ -57,7 +57,9 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        sqlx::migrate!("../../migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await?;
         Ok(PgStore { pool })
     }
 
@@ -108,9 +110,10 @@ impl Store for PgStore {
     }
 
     async fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<FeedRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
@@ -176,9 +179,15 @@ impl Store for PgStore {
 
     async fn dump(&self) -> Result<StoreDump, StoreError> {
         Ok(StoreDump {
-            items: sqlx::query_as(sql::DUMP_ITEMS).fetch_all(&self.pool).await?,
-            opportunities: sqlx::query_as(sql::DUMP_OPPORTUNITIES).fetch_all(&self.pool).await?,
-            cursors: sqlx::query_as(sql::DUMP_CURSORS).fetch_all(&self.pool).await?,
+            items: sqlx::query_as(sql::DUMP_ITEMS)
+                .fetch_all(&self.pool)
+                .await?,
+            opportunities: sqlx::query_as(sql::DUMP_OPPORTUNITIES)
+                .fetch_all(&self.pool)
+                .await?,
+            cursors: sqlx::query_as(sql::DUMP_CURSORS)
+                .fetch_all(&self.pool)
+                .await?,
         })
     }
 

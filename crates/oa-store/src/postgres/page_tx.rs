@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
-use crate::page::{ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent};
+use crate::page::{
+    ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent,
+};
 use crate::{StoreError, now_secs};
 
 pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
@@ -27,7 +29,11 @@ impl PageTx for PgPageTx {
         Ok(())
     }
 
-    async fn existing_items(&mut self, feed_id: i64, ids: &[String]) -> Result<Vec<ExistingItem>, StoreError> {
+    async fn existing_items(
+        &mut self,
+        feed_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<ExistingItem>, StoreError> {
         let rows: Vec<(String, i64, Option<String>, String)> = sqlx::query_as(
             "select item_id, modified, data_id, role from items where feed_id = $1 and item_id = any($2)",
         )
@@ -54,7 +60,10 @@ impl PageTx for PgPageTx {
         .bind(data_ids)
         .fetch_all(&mut *self.0)
         .await?;
-        Ok(rows.into_iter().map(|(data_id, data)| StoredParent { data_id, data }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(data_id, data)| StoredParent { data_id, data })
+            .collect())
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
@@ -67,15 +76,17 @@ impl PageTx for PgPageTx {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
-                feed_id,
-                feed_url,
-                item_id,
-                kind,
-                modified,
-                parent_ref,
-                data,
-            })
+            .map(
+                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
+                    feed_id,
+                    feed_url,
+                    item_id,
+                    kind,
+                    modified,
+                    parent_ref,
+                    data,
+                },
+            )
             .collect())
     }
 

@@ -37,16 +37,21 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
+        if let Some(folder) = options
+            .get_filename()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Connect)?;
-        sqlx::migrate!("../../migrations/sqlite").run(&writer).await?;
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&writer)
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -72,17 +77,21 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         for feed in feeds {
             sqlx::query(sql::UPSERT_FEED)
-            .bind(&feed.url)
-            .bind(&feed.kind)
-            .bind(&feed.publisher)
-            .bind(&feed.dataset_site)
-            .bind(source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                .bind(&feed.url)
+                .bind(&feed.kind)
+                .bind(&feed.publisher)
+                .bind(&feed.dataset_site)
+                .bind(source)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
-        let mut vanish = QueryBuilder::<Sqlite>::new("update feeds set state = 'vanished', vanished_at = ");
-        vanish.push_bind(now).push(" where state <> 'vanished' and source = ").push_bind(source);
+        let mut vanish =
+            QueryBuilder::<Sqlite>::new("update feeds set state = 'vanished', vanished_at = ");
+        vanish
+            .push_bind(now)
+            .push(" where state <> 'vanished' and source = ")
+            .push_bind(source);
         if !feeds.is_empty() {
             vanish.push(" and url not in (");
             let mut list = vanish.separated(", ");
@@ -103,9 +112,10 @@ impl Store for SqliteStore {
     }
 
     async fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
-            .fetch_all(&self.reader)
-            .await?;
+        let rows: Vec<FeedRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FEED_COLUMNS} order by f.id")))
+                .fetch_all(&self.reader)
+                .await?;
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
@@ -124,7 +134,11 @@ impl Store for SqliteStore {
 
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {
         let (statement, state, error) = sql::feed_event(event);
-        let query = sqlx::query(statement).bind(state).bind(error).bind(now_secs()).bind(feed_id);
+        let query = sqlx::query(statement)
+            .bind(state)
+            .bind(error)
+            .bind(now_secs())
+            .bind(feed_id);
         query.execute(&self.writer).await?;
         Ok(())
     }
@@ -155,7 +169,8 @@ impl Store for SqliteStore {
                 .push_bind(id.as_str())
                 .push("))");
         }
-        sql.push(" order by o.start_at, o.id limit ").push_bind(query.limit);
+        sql.push(" order by o.start_at, o.id limit ")
+            .push_bind(query.limit);
         let rows: Vec<CandidateRow> = sql.build_query_as().fetch_all(&self.reader).await?;
         rows.into_iter().map(Candidate::try_from).collect()
     }
@@ -171,8 +186,8 @@ impl Store for SqliteStore {
     async fn dump(&self) -> Result<StoreDump, StoreError> {
         Ok(StoreDump {
             items: sqlx::query_as(sql::DUMP_ITEMS)
-            .fetch_all(&self.reader)
-            .await?,
+                .fetch_all(&self.reader)
+                .await?,
             opportunities: sqlx::query_as(sql::DUMP_OPPORTUNITIES)
                 .fetch_all(&self.reader)
                 .await?,

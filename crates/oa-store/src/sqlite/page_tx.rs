@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use crate::page::{ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent};
+use crate::page::{
+    ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent,
+};
 use crate::{StoreError, now_secs};
 
 /// Rows per multi-row statement: 13 columns x 1000 stays under SQLite's 32766 parameters.
@@ -31,7 +33,11 @@ impl PageTx for SqlitePageTx {
         Ok(())
     }
 
-    async fn existing_items(&mut self, feed_id: i64, ids: &[String]) -> Result<Vec<ExistingItem>, StoreError> {
+    async fn existing_items(
+        &mut self,
+        feed_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<ExistingItem>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
@@ -41,12 +47,15 @@ impl PageTx for SqlitePageTx {
             push_list(&mut sql, chunk.iter().map(String::as_str));
             let rows: Vec<(String, i64, Option<String>, String)> =
                 sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(rows.into_iter().map(|(item_id, modified, data_id, role)| ExistingItem {
-                item_id,
-                modified,
-                data_id,
-                role: ItemRole::parse(&role),
-            }));
+            found.extend(
+                rows.into_iter()
+                    .map(|(item_id, modified, data_id, role)| ExistingItem {
+                        item_id,
+                        modified,
+                        data_id,
+                        role: ItemRole::parse(&role),
+                    }),
+            );
         }
         Ok(found)
     }
@@ -60,7 +69,10 @@ impl PageTx for SqlitePageTx {
             push_list(&mut sql, chunk.iter().map(String::as_str));
             sql.push(" order by modified");
             let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(rows.into_iter().map(|(data_id, data)| StoredParent { data_id, data }));
+            found.extend(
+                rows.into_iter()
+                    .map(|(data_id, data)| StoredParent { data_id, data }),
+            );
         }
         Ok(found)
     }
@@ -121,13 +133,15 @@ impl PageTx for SqlitePageTx {
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
         for row in rows {
-            sqlx::query("update items set status = $1, problem = $2 where feed_id = $3 and item_id = $4")
-                .bind(row.status)
-                .bind(&row.problem)
-                .bind(row.feed_id)
-                .bind(&row.item_id)
-                .execute(&mut *self.0)
-                .await?;
+            sqlx::query(
+                "update items set status = $1, problem = $2 where feed_id = $3 and item_id = $4",
+            )
+            .bind(row.status)
+            .bind(&row.problem)
+            .bind(row.feed_id)
+            .bind(&row.item_id)
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
@@ -199,11 +213,11 @@ impl PageTx for SqlitePageTx {
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
         sqlx::query(crate::sql::FINISH_PAGE)
-        .bind(next)
-        .bind(now_secs())
-        .bind(feed_id)
-        .execute(&mut *self.0)
-        .await?;
+            .bind(next)
+            .bind(now_secs())
+            .bind(feed_id)
+            .execute(&mut *self.0)
+            .await?;
         Ok(())
     }
 }

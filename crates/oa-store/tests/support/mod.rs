@@ -36,7 +36,9 @@ pub async fn stores(test: &str) -> Vec<TestStore> {
             std::process::id(),
             Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
         );
-        let pg = PgStore::connect_in_schema(&url, &schema).await.expect("postgres store");
+        let pg = PgStore::connect_in_schema(&url, &schema)
+            .await
+            .expect("postgres store");
         all.push(TestStore {
             name: "postgres",
             store: Arc::new(pg.clone()),
@@ -76,10 +78,16 @@ impl TestStore {
 
     pub async fn heal(&self) {
         if let Some(sqlite) = &self.sqlite {
-            sqlx::query("drop trigger injected").execute(sqlite.writer_pool()).await.expect("drop");
+            sqlx::query("drop trigger injected")
+                .execute(sqlite.writer_pool())
+                .await
+                .expect("drop");
         }
         if let Some(pg) = &self.pg {
-            sqlx::query("drop trigger injected on opportunities").execute(pg.pool()).await.expect("drop");
+            sqlx::query("drop trigger injected on opportunities")
+                .execute(pg.pool())
+                .await
+                .expect("drop");
         }
     }
 
@@ -87,12 +95,15 @@ impl TestStore {
     pub async fn feed(&self, url: &str) -> FeedRef {
         let feeds = self
             .store
-            .sync_source_feeds(&format!("feed:{url}"), &[DiscoveredFeed {
-                url: url.into(),
-                kind: None,
-                publisher: Some("Test Publisher".into()),
-                dataset_site: None,
-            }])
+            .sync_source_feeds(
+                &format!("feed:{url}"),
+                &[DiscoveredFeed {
+                    url: url.into(),
+                    kind: None,
+                    publisher: Some("Test Publisher".into()),
+                    dataset_site: None,
+                }],
+            )
             .await
             .expect("sync");
         feeds[0].as_ref()
