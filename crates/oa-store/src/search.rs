@@ -71,33 +71,16 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
         after: None,
         limit: BATCH as i64,
     };
-    let mut hits: Vec<SearchHit> = Vec::new();
-    match (&request.sort, &request.after) {
+    let mut hits = match (&request.sort, &request.after) {
         (SortOrder::Start, after) => {
             if let Some(SearchCursor::Start { start_at, id }) = after {
                 query.after = Some((*start_at, id.clone()));
             }
             // Rows arrive in (start, id) order: stop as soon as one more than a page matched.
-            while hits.len() <= request.limit {
-                let batch = store.candidates(&query).await?;
-                let exhausted = batch.len() < BATCH;
-                query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
-                hits.extend(batch.into_iter().filter_map(|c| matching(request, c)));
-                if exhausted {
-                    break;
-                }
-            }
+            matching_in_index_order(store, request, query, Some(request.limit + 1)).await?
         }
         (SortOrder::Distance, after) => {
-            loop {
-                let batch = store.candidates(&query).await?;
-                let exhausted = batch.len() < BATCH;
-                query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
-                hits.extend(batch.into_iter().filter_map(|c| matching(request, c)));
-                if exhausted {
-                    break;
-                }
-            }
+            let mut hits = matching_in_index_order(store, request, query, None).await?;
             hits.sort_by(|a, b| {
                 a.distance_km
                     .total_cmp(&b.distance_km)
@@ -109,8 +92,9 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
                 });
                 hits.drain(..past);
             }
+            hits
         }
-    }
+    };
     let next = (hits.len() > request.limit).then(|| {
         hits.truncate(request.limit);
         let last = &hits[request.limit - 1];
@@ -126,6 +110,27 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
         }
     });
     Ok(SearchPage { hits, next })
+}
+
+/// Reads the index batch by batch in (start, id) order, keeping the candidates that match,
+/// until `enough` have matched or the index is exhausted.
+async fn matching_in_index_order(
+    store: &dyn Store,
+    request: &SearchRequest,
+    mut query: CandidateQuery,
+    enough: Option<usize>,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let mut hits = Vec::new();
+    while enough.is_none_or(|enough| hits.len() < enough) {
+        let batch = store.candidates(&query).await?;
+        let exhausted = batch.len() < BATCH;
+        query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
+        hits.extend(batch.into_iter().filter_map(|c| matching(request, c)));
+        if exhausted {
+            break;
+        }
+    }
+    Ok(hits)
 }
 
 fn matching(request: &SearchRequest, candidate: Candidate) -> Option<SearchHit> {
