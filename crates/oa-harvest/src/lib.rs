@@ -1,0 +1,10 @@
+//! Harvesting OpenActive feeds: fetching pages politely ([`fetch`]) and walking a feed by the
+//! RPDE rules ([`walker`]). No database here: pages go to a [`walker::PageSink`].
+
+pub mod error;
+pub mod fetch;
+pub mod walker;
+
+pub use error::FetchError;
+pub use fetch::{FetchConfig, Fetched, Fetcher};
+pub use walker::{PageSink, WalkError, WalkSummary, walk_to_end};

@@ -1,0 +1,81 @@
+//! Walking a feed by the RPDE rules: follow `next` verbatim, hand each page to the sink
+//! (which stores it with the cursor in one transaction), stop at the end of the feed.
+
+use async_trait::async_trait;
+use oa_model::RpdePage;
+
+use crate::{FetchError, Fetcher};
+
+/// Receives each page; `next` becomes the feed's cursor when the sink commits it.
+#[async_trait]
+pub trait PageSink: Send + Sync {
+    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String>;
+}
+
+/// How a walk to the end went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalkSummary {
+    pub pages: usize,
+    pub items: usize,
+    pub invalid_items: usize,
+    /// The URL to poll from now on (the last page).
+    pub last_url: String,
+}
+
+/// Why a walk stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    #[error("the feed is gone: {0}")]
+    Gone(FetchError),
+    #[error(transparent)]
+    Fetch(FetchError),
+    #[error("storing the page of {url} failed: {reason}")]
+    Sink { url: String, reason: String },
+}
+
+/// Walks from `start_url` (the feed URL or a stored cursor) to the end of the feed.
+pub async fn walk_to_end(
+    fetcher: &Fetcher,
+    sink: &dyn PageSink,
+    start_url: &str,
+) -> Result<WalkSummary, WalkError> {
+    let mut summary = WalkSummary::default();
+    let mut url = start_url.to_owned();
+    loop {
+        let page = fetch_page(fetcher, &url).await?;
+        if page.is_last_page(&url) {
+            summary.last_url = url;
+            return Ok(summary);
+        }
+        // A non-empty page whose `next` is itself would be fetched forever: store it once
+        // and treat it as the end (polling comes back to it later).
+        let looping = page.next == url;
+        let next = page.next.clone();
+        summary.pages += 1;
+        summary.items += page.items.len();
+        summary.invalid_items += page.items.iter().filter(|i| i.is_err()).count();
+        for error in page.items.iter().filter_map(|i| i.as_ref().err()) {
+            tracing::warn!(feed.page = %url, item.id = %error.id, "skipping an item of {url}: {error}");
+        }
+        sink.apply(&url, page)
+            .await
+            .map_err(|reason| WalkError::Sink {
+                url: url.clone(),
+                reason,
+            })?;
+        if looping {
+            tracing::warn!(feed.page = %url, "{url} is not empty but names itself as next; stopping here");
+            summary.last_url = url;
+            return Ok(summary);
+        }
+        url = next;
+    }
+}
+
+async fn fetch_page(fetcher: &Fetcher, url: &str) -> Result<RpdePage, WalkError> {
+    match fetcher.fetch_page(url).await {
+        Ok((page, _max_age)) => Ok(page),
+        Err(e) if e.is_gone() => Err(WalkError::Gone(e)),
+        Err(e) => Err(WalkError::Fetch(e)),
+    }
+}
