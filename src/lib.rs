@@ -1,0 +1,3 @@
+//! The application's wiring: what joins the harvester to the store.
+
+pub mod harvest;
