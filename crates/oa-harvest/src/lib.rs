@@ -1,10 +1,12 @@
 //! Harvesting OpenActive feeds: fetching pages politely ([`fetch`]) and walking a feed by the
 //! RPDE rules ([`walker`]). No database here: pages go to a [`walker::PageSink`].
 
+pub mod discover;
 pub mod error;
 pub mod fetch;
 pub mod walker;
 
+pub use discover::{Discovery, discover_catalog, discover_dataset_site};
 pub use error::FetchError;
 pub use fetch::{FetchConfig, Fetched, Fetcher};
 pub use walker::{PageSink, WalkError, WalkSummary, walk_to_end};
