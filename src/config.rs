@@ -1,0 +1,180 @@
+//! Configuration: the embedded `config/default.toml`, then a `--config` file, then
+//! `OA__SECTION__KEY` environment variables, the last winning.
+
+use std::collections::BTreeMap;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub harvest: HarvestConfig,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HarvestConfig {
+    pub user_agent: String,
+    pub min_poll_interval_secs: u64,
+    pub concurrency: usize,
+    pub max_page_bytes: u64,
+}
+
+/// Where feeds come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Feed(String),
+    DatasetSite(String),
+    DataCatalog(String),
+}
+
+impl Source {
+    /// The key under which the store groups the feeds this source found.
+    pub fn key(&self) -> String {
+        match self {
+            Source::Feed(url) => format!("feed:{url}"),
+            Source::DatasetSite(url) => format!("dataset_site:{url}"),
+            Source::DataCatalog(url) => format!("data_catalog:{url}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawSource {
+    #[serde(flatten)]
+    keys: BTreeMap<String, figment::value::Value>,
+}
+
+/// A configuration that cannot be used, saying where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: sources[{index}]: {problem}")]
+    Source { index: usize, problem: String },
+}
+
+const SOURCE_KEYS: [&str; 3] = ["feed", "dataset_site", "data_catalog"];
+
+impl Config {
+    /// Loads the layers; `file` is the `--config` argument.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("OA__").split("__"));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.sources()?;
+        Ok(config)
+    }
+
+    /// The sources, each checked: exactly one of `feed`, `dataset_site`, `data_catalog`,
+    /// holding an http(s) URL.
+    pub fn sources(&self) -> Result<Vec<Source>, ConfigError> {
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| {
+                let fail = |problem: String| ConfigError::Source { index, problem };
+                if let Some(unknown) = raw.keys.keys().find(|k| !SOURCE_KEYS.contains(&k.as_str())) {
+                    return Err(fail(format!(
+                        "unknown key `{unknown}`; a source has exactly one of feed, dataset_site, data_catalog"
+                    )));
+                }
+                let (key, value) = match raw.keys.iter().collect::<Vec<_>>().as_slice() {
+                    [(key, value)] => (key.as_str(), *value),
+                    [] => return Err(fail("empty; give one of feed, dataset_site, data_catalog".into())),
+                    many => {
+                        let names: Vec<&str> = many.iter().map(|(k, _)| k.as_str()).collect();
+                        return Err(fail(format!("has {}; give exactly one", names.join(" and "))));
+                    }
+                };
+                let url = value
+                    .as_str()
+                    .ok_or_else(|| fail(format!("`{key}` must be a URL string")))?;
+                match url::Url::parse(url) {
+                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                    _ => return Err(fail(format!("`{key}` = {url:?} is not an http(s) URL"))),
+                }
+                Ok(match key {
+                    "feed" => Source::Feed(url.to_owned()),
+                    "dataset_site" => Source::DatasetSite(url.to_owned()),
+                    _ => Source::DataCatalog(url.to_owned()),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_file(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("area.toml");
+        std::fs::write(&path, toml).expect("write");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_load_and_a_file_overrides_them() {
+        let config = with_file("[harvest]\nconcurrency = 4\n[[sources]]\nfeed = \"https://p.example/feeds/sessions\"\n[[sources]]\ndataset_site = \"https://p.example/openactive/\"\n")
+            .expect("valid");
+        assert_eq!(config.harvest.concurrency, 4);
+        assert_eq!(
+            config.harvest.min_poll_interval_secs, 8,
+            "from the defaults"
+        );
+        assert_eq!(config.database.url, "sqlite://data/aggregator.db");
+        assert_eq!(
+            config.sources().expect("sources"),
+            vec![
+                Source::Feed("https://p.example/feeds/sessions".into()),
+                Source::DatasetSite("https://p.example/openactive/".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_source_names_the_entry_and_the_key() {
+        let two = with_file("[[sources]]\nfeed = \"https://a/\"\n[[sources]]\nfeed = \"https://b/\"\ndata_catalog = \"https://c/\"\n")
+            .expect_err("two keys");
+        assert_eq!(
+            two.to_string(),
+            "configuration: sources[1]: has data_catalog and feed; give exactly one"
+        );
+        let unknown = with_file("[[sources]]\nfeeds = \"https://a/\"\n").expect_err("unknown");
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("configuration: sources[0]: unknown key `feeds`")
+        );
+        let not_url = with_file("[[sources]]\ndataset_site = \"ftp://a/\"\n").expect_err("scheme");
+        assert!(
+            not_url
+                .to_string()
+                .contains("sources[0]: `dataset_site` = \"ftp://a/\" is not an http(s) URL")
+        );
+        let missing = Config::load(Some(std::path::Path::new("/nonexistent/oa.toml")))
+            .expect_err("missing file");
+        assert!(missing.to_string().contains("oa.toml"));
+    }
+}
