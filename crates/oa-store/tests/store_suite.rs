@@ -83,52 +83,32 @@ async fn only_newer_modified_is_applied_and_deletes_are_not_resurrected() {
         let big = 1_152_921_504_606_846_976_i64; // 2^60, as database rowversions reach
         let mut newer = event("a", big + 1, PRESTON.0, PRESTON.1, at(2));
         newer["data"]["name"] = "Renamed".into();
-        t.store
-            .apply_page(
-                &feed,
-                prepared(vec![event("a", big, PRESTON.0, PRESTON.1, at(2))]),
-                "n1",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
-        t.store
-            .apply_page(&feed, prepared(vec![newer]), "n2", &NORMALISER)
-            .await
-            .expect("apply");
+        t.apply(
+            &feed,
+            vec![event("a", big, PRESTON.0, PRESTON.1, at(2))],
+            "n1",
+        )
+        .await;
+        t.apply(&feed, vec![newer], "n2").await;
         let mut older = event("a", big - 1, PRESTON.0, PRESTON.1, at(2));
         older["data"]["name"] = "Stale".into();
-        let outcome = t
-            .store
-            .apply_page(&feed, prepared(vec![older]), "n3", &NORMALISER)
-            .await
-            .expect("apply");
+        let outcome = t.apply(&feed, vec![older], "n3").await;
         assert_eq!(outcome.stale, 1);
         assert_eq!(names(&*t.store).await, vec!["Renamed"], "{}", t.name);
 
-        t.store
-            .apply_page(
-                &feed,
-                prepared(vec![deleted("a", "Event", big + 2)]),
-                "n4",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(&feed, vec![deleted("a", "Event", big + 2)], "n4")
+            .await;
         assert!(
             names(&*t.store).await.is_empty(),
             "{}: delete removes the opportunity",
             t.name
         );
-        t.store
-            .apply_page(
-                &feed,
-                prepared(vec![event("a", big + 1, PRESTON.0, PRESTON.1, at(2))]),
-                "n5",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &feed,
+            vec![event("a", big + 1, PRESTON.0, PRESTON.1, at(2))],
+            "n5",
+        )
+        .await;
         assert!(
             names(&*t.store).await.is_empty(),
             "{}: an older update never resurrects",
@@ -148,19 +128,12 @@ async fn duplicate_ids_in_one_page_keep_the_greatest_modified() {
         second["data"]["name"] = "Second".into();
         let mut third = event("a", 4, PRESTON.0, PRESTON.1, at(2));
         third["data"]["name"] = "Older".into();
-        t.store
-            .apply_page(
-                &feed,
-                prepared(vec![
-                    event("a", 3, PRESTON.0, PRESTON.1, at(2)),
-                    second,
-                    third,
-                ]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &feed,
+            vec![event("a", 3, PRESTON.0, PRESTON.1, at(2)), second, third],
+            "n",
+        )
+        .await;
         assert_eq!(names(&*t.store).await, vec!["Second"], "{}", t.name);
     }
 }
@@ -170,38 +143,23 @@ async fn child_before_parent_becomes_searchable_and_parent_changes_reach_childre
     for t in stores("parent_child").await {
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        t.store
-            .apply_page(
-                &sessions,
-                prepared(vec![
-                    session("s1", 1, "x", at(5)),
-                    session("s2", 1, "x", at(6)),
-                ]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &sessions,
+            vec![session("s1", 1, "x", at(5)), session("s2", 1, "x", at(6))],
+            "n",
+        )
+        .await;
         assert!(names(&*t.store).await.is_empty());
         let waiting = t.store.feeds().await.expect("feeds");
         assert_eq!(waiting[0].items_awaiting_parent, 2, "{}", t.name);
 
         let outcome = t
-            .store
-            .apply_page(
+            .apply(
                 &series_feed,
-                prepared(vec![series(
-                    "x",
-                    1,
-                    "Walking Football",
-                    PRESTON.0,
-                    PRESTON.1,
-                )]),
+                vec![series("x", 1, "Walking Football", PRESTON.0, PRESTON.1)],
                 "n",
-                &NORMALISER,
             )
-            .await
-            .expect("apply");
+            .await;
         assert_eq!(outcome.children_recomputed, 2);
         assert_eq!(
             names(&*t.store).await,
@@ -212,21 +170,12 @@ async fn child_before_parent_becomes_searchable_and_parent_changes_reach_childre
         let feeds = t.store.feeds().await.expect("feeds");
         assert_eq!(feeds[0].items_awaiting_parent, 0);
 
-        t.store
-            .apply_page(
-                &series_feed,
-                prepared(vec![series(
-                    "x",
-                    2,
-                    "Walking Netball",
-                    PRESTON.0,
-                    PRESTON.1,
-                )]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &series_feed,
+            vec![series("x", 2, "Walking Netball", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
         assert_eq!(
             names(&*t.store).await,
             vec!["Walking Netball", "Walking Netball"],
@@ -234,15 +183,8 @@ async fn child_before_parent_becomes_searchable_and_parent_changes_reach_childre
             t.name
         );
 
-        t.store
-            .apply_page(
-                &series_feed,
-                prepared(vec![deleted("x", "SessionSeries", 3)]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(&series_feed, vec![deleted("x", "SessionSeries", 3)], "n")
+            .await;
         assert!(
             names(&*t.store).await.is_empty(),
             "{}: children of a deleted parent go too",
@@ -258,15 +200,12 @@ async fn unusable_items_are_kept_with_a_reason_and_do_not_stop_the_page() {
         let mut broken = event("bad", 1, PRESTON.0, PRESTON.1, at(2));
         broken["data"]["startDate"] = "someday".into();
         let outcome = t
-            .store
-            .apply_page(
+            .apply(
                 &feed,
-                prepared(vec![broken, event("good", 1, PRESTON.0, PRESTON.1, at(2))]),
+                vec![broken, event("good", 1, PRESTON.0, PRESTON.1, at(2))],
                 "n",
-                &NORMALISER,
             )
-            .await
-            .expect("apply");
+            .await;
         assert_eq!(outcome.unusable, 1);
         assert_eq!(names(&*t.store).await, vec!["Event good"]);
         let feeds = t.store.feeds().await.expect("feeds");
@@ -283,15 +222,12 @@ async fn unusable_items_are_kept_with_a_reason_and_do_not_stop_the_page() {
 async fn a_store_failure_mid_page_rolls_back_the_whole_page() {
     for t in stores("rollback").await {
         let feed = t.feed("https://p.example/events").await;
-        t.store
-            .apply_page(
-                &feed,
-                prepared(vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))]),
-                "page2",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &feed,
+            vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))],
+            "page2",
+        )
+        .await;
         let before = t.store.dump().await.expect("dump");
         t.fail_on_item("c").await;
         let page = prepared(vec![
@@ -390,10 +326,7 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
         items.push(cancelled);
         items.push(event("past", 1, PRESTON.0, PRESTON.1, at(-3)));
         items.push(event("far-future", 1, PRESTON.0, PRESTON.1, at(24 * 20)));
-        t.store
-            .apply_page(&feed, prepared(items), "n", &NORMALISER)
-            .await
-            .expect("apply");
+        t.apply(&feed, items, "n").await;
 
         let request =
             |radius_km: f64, sort: SortOrder, after: Option<SearchCursor>| SearchRequest {
@@ -492,24 +425,14 @@ async fn opportunity_detail_carries_its_source_and_parent() {
     for t in stores("detail").await {
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        t.store
-            .apply_page(
-                &series_feed,
-                prepared(vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
-        t.store
-            .apply_page(
-                &sessions,
-                prepared(vec![session("s1", 7, "x", at(5))]),
-                "n",
-                &NORMALISER,
-            )
-            .await
-            .expect("apply");
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        t.apply(&sessions, vec![session("s1", 7, "x", at(5))], "n")
+            .await;
         let id = oa_model::opportunity_id("https://p.example/sessions", "s1", None);
         let detail = t.store.opportunity(&id).await.expect("found");
         assert_eq!((detail.item_id.as_str(), detail.modified), ("s1", 7));

@@ -91,6 +91,24 @@ impl TestStore {
         }
     }
 
+    /// Applies a page of RPDE item JSON with the OpenActive normaliser.
+    pub async fn apply(
+        &self,
+        feed: &FeedRef,
+        items: Vec<Value>,
+        next: &str,
+    ) -> oa_store::PageOutcome {
+        self.store
+            .apply_page(
+                feed,
+                prepared(items),
+                next,
+                &oa_normalise::OpenActiveNormaliser,
+            )
+            .await
+            .expect("apply")
+    }
+
     /// Registers a feed and returns its reference.
     pub async fn feed(&self, url: &str) -> FeedRef {
         let feeds = self
