@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::extract::RawQuery;
 use oa_aggregator::harvest::{StoreSink, harvest_feed};
-use oa_harvest::{FetchConfig, Fetcher, PageSink, WalkError};
+use oa_harvest::{FetchConfig, Fetcher, PageSink, Shutdown, WalkError};
 use oa_model::rpde_publish::{FeedOrdering, PublishedItem, build_page, parse_after};
 use oa_model::{DiscoveredFeed, RpdePage};
 use oa_store::{FeedState, PgStore, SqliteStore, Store};
@@ -153,9 +153,15 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
         let reference = store(backend, &dir, "reference.db").await;
         let record = feed(&reference, &url).await;
         let sink = StoreSink::new(reference.clone(), record.as_ref());
-        let summary = harvest_feed(reference.clone(), &fetcher(), &record, &sink)
-            .await
-            .expect("harvest");
+        let summary = harvest_feed(
+            reference.clone(),
+            &fetcher(),
+            &record,
+            &sink,
+            &Shutdown::never(),
+        )
+        .await
+        .expect("harvest");
         assert_eq!(summary.pages, 4, "16 items in pages of 4");
         let expected = reference.dump().await.expect("dump");
         // Four series with two sessions each, one with a single session left after the delete.
@@ -178,9 +184,15 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
                 pages: AtomicUsize::new(0),
                 die_at,
             };
-            let error = harvest_feed(resumed.clone(), &fetcher(), &record, &dying)
-                .await
-                .expect_err("killed");
+            let error = harvest_feed(
+                resumed.clone(),
+                &fetcher(),
+                &record,
+                &dying,
+                &Shutdown::never(),
+            )
+            .await
+            .expect_err("killed");
             assert!(matches!(error, WalkError::Sink { .. }));
             assert_eq!(
                 resumed.feeds().await.expect("feeds")[0].state,
@@ -190,9 +202,15 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
             // A fresh process starts from the stored cursor.
             let record = resumed.feeds().await.expect("feeds").remove(0);
             let sink = StoreSink::new(resumed.clone(), record.as_ref());
-            harvest_feed(resumed.clone(), &fetcher(), &record, &sink)
-                .await
-                .expect("resume");
+            harvest_feed(
+                resumed.clone(),
+                &fetcher(),
+                &record,
+                &sink,
+                &Shutdown::never(),
+            )
+            .await
+            .expect("resume");
             assert_eq!(
                 resumed.dump().await.expect("dump"),
                 expected,

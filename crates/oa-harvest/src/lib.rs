@@ -4,9 +4,11 @@
 pub mod discover;
 pub mod error;
 pub mod fetch;
+pub mod shutdown;
 pub mod walker;
 
 pub use discover::{Discovery, discover_catalog, discover_dataset_site};
 pub use error::FetchError;
 pub use fetch::{FetchConfig, Fetched, Fetcher};
-pub use walker::{PageSink, WalkError, WalkSummary, walk_to_end};
+pub use shutdown::{Shutdown, ShutdownTrigger};
+pub use walker::{PageSink, WalkError, WalkSummary, walk_to_end, walk_until};

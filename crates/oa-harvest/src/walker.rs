@@ -1,10 +1,12 @@
 //! Walking a feed by the RPDE rules: follow `next` verbatim, hand each page to the sink
 //! (which stores it with the cursor in one transaction), stop at the end of the feed.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use oa_model::RpdePage;
 
-use crate::{FetchError, Fetcher};
+use crate::{FetchError, Fetcher, Shutdown};
 
 /// Receives each page; `next` becomes the feed's cursor when the sink commits it.
 #[async_trait]
@@ -20,6 +22,10 @@ pub struct WalkSummary {
     pub invalid_items: usize,
     /// The URL to poll from now on (the last page).
     pub last_url: String,
+    /// The last page's `Cache-Control: max-age`, which bounds how often it is polled.
+    pub max_age: Option<Duration>,
+    /// Shutdown was requested: the walk stopped between pages, before the end.
+    pub stopped: bool,
 }
 
 /// Why a walk stopped early.
@@ -39,10 +45,31 @@ pub async fn walk_to_end(
     sink: &dyn PageSink,
     start_url: &str,
 ) -> Result<WalkSummary, WalkError> {
+    walk_until(fetcher, sink, start_url, &Shutdown::never()).await
+}
+
+/// [`walk_to_end`], stopping between pages when shutdown is requested: a page being stored
+/// is always finished, a fetch (or a retry wait) is abandoned.
+pub async fn walk_until(
+    fetcher: &Fetcher,
+    sink: &dyn PageSink,
+    start_url: &str,
+    shutdown: &Shutdown,
+) -> Result<WalkSummary, WalkError> {
     let mut summary = WalkSummary::default();
     let mut url = start_url.to_owned();
     loop {
-        let page = fetch_page(fetcher, &url).await?;
+        let fetched = tokio::select! {
+            biased;
+            () = shutdown.requested() => None,
+            fetched = fetch_page(fetcher, &url) => Some(fetched?),
+        };
+        let Some((page, max_age)) = fetched else {
+            summary.last_url = url;
+            summary.stopped = true;
+            return Ok(summary);
+        };
+        summary.max_age = max_age;
         if page.is_last_page(&url) {
             summary.last_url = url;
             return Ok(summary);
@@ -72,9 +99,12 @@ pub async fn walk_to_end(
     }
 }
 
-async fn fetch_page(fetcher: &Fetcher, url: &str) -> Result<RpdePage, WalkError> {
+async fn fetch_page(
+    fetcher: &Fetcher,
+    url: &str,
+) -> Result<(RpdePage, Option<Duration>), WalkError> {
     match fetcher.fetch_page(url).await {
-        Ok((page, _max_age)) => Ok(page),
+        Ok(fetched) => Ok(fetched),
         Err(e) if e.is_gone() => Err(WalkError::Gone(e)),
         Err(e) => Err(WalkError::Fetch(e)),
     }

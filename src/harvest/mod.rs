@@ -1,24 +1,40 @@
-//! The per-page glue between harvesting and storing: each page is normalised and handed,
-//! with its `next` URL as the new cursor, to one store transaction.
+//! Harvesting configured sources into the store: discovery ([`sources`]), one store
+//! transaction per page ([`StoreSink`]), and the schedule that walks many feeds at once
+//! ([`schedule`]).
+
+pub mod schedule;
+pub mod sources;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use oa_harvest::{Fetcher, PageSink, WalkError, WalkSummary, walk_to_end};
+use indicatif::ProgressBar;
+use oa_harvest::{Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
 use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, Store};
 
-/// Stores pages of one feed.
+/// Stores pages of one feed, each with its `next` URL as the new cursor, in one transaction.
 #[derive(Debug)]
 pub struct StoreSink {
     store: Arc<dyn Store>,
     feed: FeedRef,
+    progress: Option<ProgressBar>,
 }
 
 impl StoreSink {
     pub fn new(store: Arc<dyn Store>, feed: FeedRef) -> Self {
-        StoreSink { store, feed }
+        StoreSink {
+            store,
+            feed,
+            progress: None,
+        }
+    }
+
+    /// Counts stored pages on a terminal progress bar.
+    pub fn with_progress(mut self, bar: ProgressBar) -> Self {
+        self.progress = Some(bar);
+        self
     }
 }
 
@@ -32,19 +48,24 @@ impl PageSink for StoreSink {
             .await
             .map_err(|e| e.to_string())?;
         tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
         Ok(())
     }
 }
 
-/// Walks one feed from its stored cursor to its end and records how it went.
+/// Walks one feed from its stored cursor to its end (or to shutdown) and records how it went.
 pub async fn harvest_feed(
     store: Arc<dyn Store>,
     fetcher: &Fetcher,
     feed: &FeedRecord,
     sink: &dyn PageSink,
+    shutdown: &Shutdown,
 ) -> Result<WalkSummary, WalkError> {
-    let result = walk_to_end(fetcher, sink, feed.resume_url()).await;
+    let result = walk_until(fetcher, sink, feed.resume_url(), shutdown).await;
     let event = match &result {
+        Ok(summary) if summary.stopped => return result,
         Ok(_) => FeedEvent::CaughtUp,
         Err(WalkError::Gone(e)) => FeedEvent::Gone {
             error: e.to_string(),

@@ -1,0 +1,141 @@
+//! The harvest schedule against fake publishers: polling the end of a feed no more often
+//! than `max(min_poll_interval, max-age)`, one hanging feed not holding up another, and a
+//! shutdown that returns promptly.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::RawQuery;
+use axum::response::IntoResponse;
+use oa_aggregator::config::Source;
+use oa_aggregator::harvest::schedule::{Schedule, run_forever};
+use oa_harvest::{FetchConfig, Fetcher, ShutdownTrigger};
+use oa_store::{SqliteStore, Store};
+
+const SESSION: &str = r#"{"@type":"Event","@id":"https://p/e/1","name":"Walk","startDate":"2030-01-07T10:00:00Z","location":{"geo":{"latitude":53.76,"longitude":-2.70}}}"#;
+
+/// `/slow` never answers in time; `/feed` is one page of one item, then an empty last page
+/// with `Cache-Control: max-age=1`, whose requests are timed.
+async fn publisher(last_page_hits: Arc<Mutex<Vec<Instant>>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let feed = format!("{base}/feed");
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "{}"
+            }),
+        )
+        .route(
+            "/feed",
+            axum::routing::get(move |RawQuery(query): RawQuery| {
+                let feed = feed.clone();
+                let hits = last_page_hits.clone();
+                async move {
+                    let last = format!("{feed}?afterChangeNumber=1");
+                    if query.is_none() {
+                        let body = format!(
+                            r#"{{"next":"{last}","items":[{{"id":"e1","kind":"Event","state":"updated","modified":1,"data":{SESSION}}}],"license":"L"}}"#
+                        );
+                        return ([("cache-control", "max-age=1")], body).into_response();
+                    }
+                    hits.lock().expect("lock").push(Instant::now());
+                    let body = format!(r#"{{"next":"{last}","items":[],"license":"L"}}"#);
+                    ([("cache-control", "public, max-age=1")], body).into_response()
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+fn schedule() -> Schedule {
+    Schedule {
+        concurrency: 2,
+        min_poll_interval: Duration::from_millis(100),
+        failure_cooldown: Duration::from_secs(60),
+        max_failure_cooldown: Duration::from_secs(60),
+        rediscover_every: Duration::from_secs(3600),
+    }
+}
+
+#[tokio::test]
+async fn serving_polls_the_last_page_no_faster_than_max_age_while_a_hanging_feed_waits_alone() {
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let base = publisher(hits.clone()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    let fetcher = Fetcher::new(FetchConfig {
+        max_attempts: 1,
+        request_timeout: Duration::from_secs(20),
+        ..FetchConfig::default()
+    })
+    .expect("client");
+    let sources = vec![
+        Source::Feed(format!("{base}/slow")),
+        Source::Feed(format!("{base}/feed")),
+    ];
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    let harvester = tokio::spawn(run_forever(
+        store.clone(),
+        fetcher,
+        sources,
+        schedule(),
+        shutdown,
+    ));
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let feeds = store.feeds().await.expect("feeds");
+    let fast = feeds
+        .iter()
+        .find(|f| f.url.ends_with("/feed"))
+        .expect("fast");
+    let slow = feeds
+        .iter()
+        .find(|f| f.url.ends_with("/slow"))
+        .expect("slow");
+    assert_eq!(
+        fast.items_stored, 1,
+        "the fast feed was harvested meanwhile"
+    );
+    assert!(
+        slow.cursor.is_none(),
+        "the slow feed is still on its first page"
+    );
+
+    let polls = hits.lock().expect("lock").clone();
+    assert!(polls.len() >= 2, "the last page is polled again: {polls:?}");
+    assert!(
+        polls.len() <= 4,
+        "at most once per max-age in 3.5 s: {}",
+        polls.len()
+    );
+    for pair in polls.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(990),
+            "polled {gap:?} after the previous poll, within max-age=1"
+        );
+    }
+
+    let asked = Instant::now();
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(5), harvester)
+        .await
+        .expect("shutdown ends the harvester promptly, even mid-fetch")
+        .expect("harvester task");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    let after = store.feeds().await.expect("feeds");
+    assert_eq!(
+        after
+            .iter()
+            .find(|f| f.url.ends_with("/feed"))
+            .map(|f| f.items_stored),
+        Some(1)
+    );
+}
