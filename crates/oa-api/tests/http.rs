@@ -1,0 +1,256 @@
+//! The API over HTTP on a seeded SQLite store: results and distances checked against
+//! hand-computed answers, paging by `next` without gaps or repeats, problem+json errors.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::{DiscoveredFeed, SqliteStore, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const FEED: &str = "https://publisher.example/feeds/events";
+const LAT: f64 = 53.759;
+const LNG: f64 = -2.699;
+/// One hundredth of a degree of latitude on the mean Earth (R = 6371.0088 km).
+const KM_PER_CENTIDEGREE: f64 = 1.111_950_8;
+
+/// (id, name, latitude offset in centidegrees, start day in January 2030, status, activity)
+const EVENTS: [(&str, &str, f64, u32, &str, &str); 7] = [
+    (
+        "e1",
+        "Walking Football",
+        3.0,
+        8,
+        "Scheduled",
+        "Walking Football",
+    ),
+    ("e2", "Chair Yoga", 1.0, 10, "Scheduled", "Yoga"),
+    ("e3", "Health Walk", 4.0, 6, "Scheduled", "Walking"),
+    ("e4", "Tai Chi", 2.0, 12, "Scheduled", "Tai Chi"),
+    ("e5", "Too Far Swim", 5.0, 7, "Scheduled", "Swimming"),
+    ("e6", "Cancelled Bowls", 0.5, 9, "EventCancelled", "Bowls"),
+    ("e7", "Later Yoga", 1.5, 25, "Scheduled", "Yoga"),
+];
+
+async fn app() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    let feed = store
+        .sync_source_feeds(
+            &format!("feed:{FEED}"),
+            &[DiscoveredFeed {
+                url: FEED.into(),
+                kind: Some("Event".into()),
+                publisher: Some("Preston Active (test)".into()),
+                dataset_site: None,
+            }],
+        )
+        .await
+        .expect("sync")
+        .remove(0);
+    let items: Vec<String> = EVENTS
+        .iter()
+        .enumerate()
+        .map(|(n, (id, name, offset, day, status, activity))| {
+            let lat = LAT + offset / 100.0;
+            format!(
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"id":"https://openactive.io/activity-list#{id}","prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
+                m = n + 1
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"next":"{FEED}?afterChangeNumber=7","items":[{}],"license":"L"}}"#,
+        items.join(",")
+    );
+    let page = oa_model::parse_page(body.as_bytes()).expect("page");
+    let prepared = page.valid_items().map(oa_normalise::prepare).collect();
+    store
+        .apply_page(&feed.as_ref(), prepared, &page.next, &OpenActiveNormaliser)
+        .await
+        .expect("apply");
+    (oa_api::router(store), dir)
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, Value) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        content_type,
+        serde_json::from_slice(&bytes).expect("json"),
+    )
+}
+
+/// Every page from `uri` on, following `next`.
+async fn all_pages(app: &axum::Router, uri: &str) -> (Vec<Value>, usize) {
+    let (mut items, mut pages, mut uri) = (Vec::new(), 0, Some(uri.to_owned()));
+    while let Some(next) = uri {
+        let (status, _, body) = get(app, &next).await;
+        assert_eq!(status, StatusCode::OK, "{next}: {body}");
+        pages += 1;
+        items.extend(body["items"].as_array().expect("items").iter().cloned());
+        uri = body["next"].as_str().map(str::to_owned);
+    }
+    (items, pages)
+}
+
+fn names(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|i| i["name"].as_str().expect("name"))
+        .collect()
+}
+
+const WINDOW: &str = "lat=53.759&lng=-2.699&from=2030-01-01&to=2030-01-20";
+
+#[tokio::test]
+async fn sessions_are_soonest_first_within_radius_and_window_paged_without_gaps() {
+    let (app, _dir) = app().await;
+    let (items, pages) = all_pages(&app, &format!("/v1/sessions?{WINDOW}&limit=2")).await;
+    // Radius 5 km keeps offsets up to 4 centidegrees (4.448 km) and drops 5 (5.560 km);
+    // the cancelled one and the one after the window are never returned.
+    assert_eq!(
+        names(&items),
+        ["Health Walk", "Walking Football", "Chair Yoga", "Tai Chi"]
+    );
+    assert_eq!(pages, 2, "two full pages; the second says there is no more");
+    let distances: Vec<f64> = items
+        .iter()
+        .map(|i| i["distance_km"].as_f64().expect("km"))
+        .collect();
+    let expected: Vec<f64> = [4.0, 3.0, 1.0, 2.0]
+        .iter()
+        .map(|c| (c * KM_PER_CENTIDEGREE * 1000.0).round() / 1000.0)
+        .collect();
+    assert_eq!(distances, expected);
+    assert_eq!(items[0]["source"]["feed_url"], FEED);
+    assert_eq!(items[0]["source"]["publisher"], "Preston Active (test)");
+    assert_eq!(items[0]["start"], "2030-01-06T10:00:00Z");
+
+    let (nearest, _) = all_pages(
+        &app,
+        &format!("/v1/sessions?{WINDOW}&sort=distance&limit=3"),
+    )
+    .await;
+    assert_eq!(
+        names(&nearest),
+        ["Chair Yoga", "Tai Chi", "Walking Football", "Health Walk"]
+    );
+
+    let (wider, _) = all_pages(&app, &format!("/v1/sessions?{WINDOW}&radius_km=5.6")).await;
+    assert!(
+        names(&wider).contains(&"Too Far Swim"),
+        "5.560 km is inside 5.6 km"
+    );
+    let (edge, _) = all_pages(&app, &format!("/v1/sessions?{WINDOW}&radius_km=5.55")).await;
+    assert!(
+        !names(&edge).contains(&"Too Far Swim"),
+        "5.560 km is outside 5.55 km"
+    );
+}
+
+#[tokio::test]
+async fn activity_matches_an_activity_list_id_or_a_label() {
+    let (app, _dir) = app().await;
+    let window = "lat=53.759&lng=-2.699&from=2030-01-01&to=2030-01-31";
+    let (by_label, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity=yoga")).await;
+    assert_eq!(names(&by_label), ["Chair Yoga", "Later Yoga"]);
+    let id = "https%3A%2F%2Fopenactive.io%2Factivity-list%23e4";
+    let (by_id, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity={id}")).await;
+    assert_eq!(names(&by_id), ["Tai Chi"]);
+}
+
+#[tokio::test]
+async fn a_session_comes_with_its_source_item_and_unknown_ids_are_404() {
+    let (app, _dir) = app().await;
+    let (_, _, list) = get(&app, &format!("/v1/sessions?{WINDOW}&activity=Tai%20Chi")).await;
+    let id = list["items"][0]["id"].as_str().expect("id").to_owned();
+    let (status, _, detail) = get(&app, &format!("/v1/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["name"], "Tai Chi");
+    assert_eq!(detail["source"]["item_id"], "e4");
+    assert_eq!(
+        detail["source"]["item"]["@id"],
+        "https://publisher.example/events/e4"
+    );
+
+    let (status, content_type, problem) = get(&app, "/v1/sessions/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["status"], 404);
+}
+
+#[tokio::test]
+async fn bad_parameters_answer_400_problem_json_naming_the_parameter() {
+    let (app, _dir) = app().await;
+    for (query, parameter, detail) in [
+        ("lat=95&lng=-2.7", "lat", "95 is outside -90..90"),
+        (
+            "lat=53.7&lng=-2.7&radius_km=80",
+            "radius_km",
+            "80 is not in (0, 50] km",
+        ),
+        ("lat=53.7&lng=-2.7&cursor=bm9wZQ", "cursor", "malformed"),
+        ("lat=53.7&lng=-2.7&limit=0", "limit", "not a whole number"),
+        (
+            "lat=53.7&lng=-2.7&postcode=PR1",
+            "postcode",
+            "unknown parameter",
+        ),
+    ] {
+        let (status, content_type, problem) = get(&app, &format!("/v1/sessions?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(content_type, "application/problem+json", "{query}");
+        assert_eq!(problem["parameter"], parameter, "{query}");
+        let text = problem["detail"].as_str().expect("detail");
+        assert!(text.contains(detail), "{query}: {text}");
+    }
+    let (_, _, first) = get(&app, &format!("/v1/sessions?{WINDOW}&limit=1")).await;
+    let cursor = first["next_cursor"].as_str().expect("cursor");
+    let (status, _, problem) = get(
+        &app,
+        &format!("/v1/sessions?{WINDOW}&sort=distance&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["parameter"], "cursor");
+}
+
+#[tokio::test]
+async fn feeds_and_health_report_the_harvest() {
+    let (app, _dir) = app().await;
+    let (status, _, body) = get(&app, "/v1/feeds").await;
+    assert_eq!(status, StatusCode::OK);
+    let feed = &body["feeds"][0];
+    assert_eq!(feed["url"], FEED);
+    assert_eq!(feed["items_stored"], 7);
+    assert_eq!(feed["cursor"], format!("{FEED}?afterChangeNumber=7"));
+    assert_eq!(feed["publisher"], "Preston Active (test)");
+    let (status, _, health) = get(&app, "/health").await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, content_type, _) = get(&app, "/v2/nothing").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::NOT_FOUND, "application/problem+json")
+    );
+}
