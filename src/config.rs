@@ -14,8 +14,15 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub harvest: HarvestConfig,
+    pub demo: DemoConfig,
     #[serde(default)]
     sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DemoConfig {
+    /// `serve --demo` harvests into this database, emptied first, never into `database.url`.
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

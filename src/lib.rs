@@ -1,4 +1,7 @@
-//! The application's wiring: what joins the harvester to the store.
+//! The `oa-aggregator` service: configuration, harvesting configured sources into the store,
+//! the demo publishers and the command line that ties them to the API.
 
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod harvest;

@@ -1,24 +1,24 @@
-//! `oa-aggregator`: the command line. Today it only prepares a database; harvesting,
-//! serving and the demo land with the rest of issue 2 (see README, "Status").
+//! `oa-aggregator`: parses the command line, sets up logging, runs the command.
 
-use anyhow::Context;
+use std::io::IsTerminal;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    match (args.next().as_deref(), args.next()) {
-        (Some("migrate"), Some(url)) => {
-            oa_store::connect(&url)
-                .await
-                .with_context(|| format!("while preparing {}", oa_store::redact(&url)))?;
-            println!("database {} is up to date", oa_store::redact(&url));
-            Ok(())
-        }
-        _ => {
-            eprintln!(
-                "usage: oa-aggregator migrate DATABASE_URL\n\
-                 (`serve`, `serve --demo` and `harvest --once` are not built yet: see README, \"Status\")"
-            );
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = oa_aggregator::cli::Cli::parse();
+    match oa_aggregator::cli::run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,248 @@
+//! The command line: `serve` (harvester + API), `serve --demo`, `harvest [--once]`, `migrate`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::MultiProgress;
+use oa_harvest::{FetchConfig, Fetcher, Shutdown, ShutdownTrigger};
+use oa_store::Store;
+
+use crate::config::{Config, Source};
+use crate::harvest::schedule::{FeedOutcome, Schedule, run_forever, run_once};
+use crate::harvest::sources::{SourceOutcome, discover_sources};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "OpenActive aggregator for physical-activity social prescribing"
+)]
+pub struct Cli {
+    /// A TOML file layered over the embedded defaults (then OA__SECTION__KEY variables).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Harvest the configured sources and serve the API until Ctrl-C or SIGTERM.
+    Serve {
+        /// Serve bundled demo publishers from this process and harvest them instead.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Harvest the configured sources without serving the API.
+    Harvest {
+        /// Walk every feed to its end once, print a summary and exit (1 if any failed).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Create or update the database schema and exit.
+    Migrate,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { demo } => serve(config, demo).await.map(|()| 0),
+        Command::Harvest { once: true } => harvest_once(config).await,
+        Command::Harvest { once: false } => harvest_forever(config).await.map(|()| 0),
+        Command::Migrate => {
+            open_store(&config.database.url).await?;
+            println!(
+                "database {} is up to date",
+                oa_store::redact(&config.database.url)
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    oa_store::connect(url)
+        .await
+        .with_context(|| format!("opening the database {}", oa_store::redact(url)))
+}
+
+fn fetcher(config: &Config) -> anyhow::Result<Fetcher> {
+    Ok(Fetcher::new(FetchConfig {
+        user_agent: config.harvest.user_agent.clone(),
+        max_page_bytes: config.harvest.max_page_bytes,
+        ..FetchConfig::default()
+    })?)
+}
+
+fn schedule(config: &Config) -> Schedule {
+    Schedule {
+        concurrency: config.harvest.concurrency,
+        min_poll_interval: Duration::from_secs(config.harvest.min_poll_interval_secs),
+        failure_cooldown: Duration::from_secs(60),
+        max_failure_cooldown: Duration::from_secs(3600),
+        rediscover_every: Duration::from_secs(6 * 3600),
+    }
+}
+
+/// Triggers shutdown on Ctrl-C or SIGTERM.
+fn shutdown_on_signals() -> Shutdown {
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing the pages being stored");
+        trigger.trigger();
+    });
+    shutdown
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    let mut sources = config.sources()?;
+    if demo {
+        let publishers = crate::demo::start().await?;
+        tracing::info!(publishers = %publishers.base_url, "demo publishers serving {} feeds", publishers.sources.len());
+        sources = publishers.sources;
+        config.database.url = config.demo.database_url.clone();
+        remove_sqlite_files(&config.database.url)?;
+    }
+    let store = open_store(&config.database.url).await?;
+    let shutdown = shutdown_on_signals();
+    let harvester = tokio::spawn(run_forever(
+        store.clone(),
+        fetcher(&config)?,
+        sources,
+        schedule(&config),
+        shutdown.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    tracing::info!(listen = %config.server.listen, "API on http://{}/v1/sessions", config.server.listen);
+    let api_shutdown = shutdown.clone();
+    axum::serve(listener, oa_api::router(store))
+        .with_graceful_shutdown(async move { api_shutdown.requested().await })
+        .await
+        .context("serving the API")?;
+    harvester.await.context("the harvester task")?;
+    Ok(())
+}
+
+/// Empties the demo database, so dates from an earlier run never linger.
+fn remove_sqlite_files(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .with_context(|| format!("demo.database_url {url:?} must be a sqlite:// URL"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("removing the old demo database {file}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn harvest_forever(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config.database.url).await?;
+    run_forever(
+        store,
+        fetcher(&config)?,
+        config.sources()?,
+        schedule(&config),
+        shutdown_on_signals(),
+    )
+    .await;
+    Ok(())
+}
+
+async fn harvest_once(config: Config) -> anyhow::Result<i32> {
+    let store = open_store(&config.database.url).await?;
+    let fetcher = fetcher(&config)?;
+    let sources: Vec<Source> = config.sources()?;
+    let discovered = discover_sources(&store, &fetcher, &sources).await?;
+    let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
+    let outcomes = run_once(
+        store,
+        fetcher,
+        config.harvest.concurrency,
+        bars.as_ref(),
+        &shutdown_on_signals(),
+    )
+    .await?;
+    let failed = print_summary(&discovered, &outcomes);
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Prints what happened per source and per feed; true if anything failed.
+fn print_summary(sources: &[SourceOutcome], feeds: &[FeedOutcome]) -> bool {
+    let mut failed = false;
+    for source in sources {
+        for error in &source.errors {
+            failed = true;
+            println!("source {}: {error}", source.source);
+        }
+    }
+    let (mut pages, mut items) = (0, 0);
+    for outcome in feeds {
+        match &outcome.result {
+            Ok(summary) => {
+                pages += summary.pages;
+                items += summary.items;
+                let note = if summary.stopped { " (stopped)" } else { "" };
+                println!(
+                    "ok      {}  {} pages, {} items{note}",
+                    outcome.feed.url, summary.pages, summary.items
+                );
+            }
+            Err(e) => {
+                failed = true;
+                println!("FAILED  {}  {e}", outcome.feed.url);
+            }
+        }
+    }
+    let bad = feeds.iter().filter(|f| f.result.is_err()).count();
+    println!(
+        "{} feeds from {} sources: {} caught up, {bad} failed; {pages} pages, {items} items",
+        feeds.len(),
+        sources.len(),
+        feeds.len() - bad,
+    );
+    failed
+}

@@ -1,0 +1,180 @@
+//! The binary as users run it: `harvest --once` with its summary and exit code, and
+//! `serve --demo` answering searches, then shutting down cleanly on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_oa-aggregator");
+
+async fn publisher() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let last = format!("{base}/feed?afterChangeNumber=1");
+    let app = axum::Router::new().route(
+        "/feed",
+        axum::routing::get(move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+            let last = last.clone();
+            async move {
+                let items = if query.is_none() {
+                    r#"{"id":"e1","kind":"Event","state":"updated","modified":1,"data":{"@type":"Event","name":"Walk","startDate":"2030-01-07T10:00:00Z","location":{"geo":{"latitude":53.76,"longitude":-2.7}}}}"#
+                } else {
+                    ""
+                };
+                format!(r#"{{"next":"{last}","items":[{items}],"license":"L"}}"#)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn harvest_once_prints_a_summary_and_exits_non_zero_when_a_feed_failed() {
+    let base = publisher().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("area.toml");
+    std::fs::write(
+        &config,
+        format!("[[sources]]\nfeed = \"{base}/feed\"\n[[sources]]\nfeed = \"{base}/missing\"\n"),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}", dir.path().join("h.db").display());
+    let run = |config: &std::path::Path| {
+        let config = config.to_owned();
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(["harvest", "--once", "--config"])
+                .arg(config)
+                .env("OA__DATABASE__URL", db)
+                .output()
+                .expect("run")
+        })
+    };
+    let output = run(&config).await.expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a 404 feed fails the run: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("ok      {base}/feed  1 pages, 1 items")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FAILED  {base}/missing")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 feeds from 2 sources: 1 caught up, 1 failed"),
+        "{stdout}"
+    );
+
+    std::fs::write(&config, format!("[[sources]]\nfeed = \"{base}/feed\"\n")).expect("config");
+    let output = run(&config).await.expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("ok      {base}/feed  0 pages, 0 items")),
+        "resumed at the end: {stdout}"
+    );
+}
+
+#[test]
+fn a_bad_config_line_is_named_and_exits_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[sources]]\nfeed = \"https://a.example/\"\ndataset_site = \"https://b.example/\"\n",
+    )
+    .expect("write");
+    let output = Command::new(BIN)
+        .args(["harvest", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sources[0]: has dataset_site and feed; give exactly one"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_demo_answers_searches_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo"])
+        .env("OA__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "OA__DEMO__DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("demo.db").display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let seed: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/demo/seed.json")).expect("seed");
+    let venue = &seed["publishers"][0]["venues"][0];
+    let url = format!(
+        "http://127.0.0.1:{port}/v1/sessions?lat={}&lng={}&radius_km=2&to={}",
+        venue["lat"],
+        venue["lng"],
+        (chrono::Utc::now() + chrono::Duration::days(28)).format("%Y-%m-%d")
+    );
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = 0;
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(&url).send().await
+            && let Ok(bytes) = response.bytes().await
+            && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        {
+            found = body["items"].as_array().map_or(0, Vec::len);
+            if found > 0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(found > 0, "the demo serves sessions near its first venue");
+    let feeds = client
+        .get(format!("http://127.0.0.1:{port}/v1/feeds"))
+        .send()
+        .await
+        .expect("feeds")
+        .bytes()
+        .await
+        .expect("body");
+    let feeds: serde_json::Value = serde_json::from_slice(&feeds).expect("json");
+    assert!(feeds["feeds"].as_array().is_some_and(|f| f.len() >= 2));
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let stopped = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "a clean exit after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "stops within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
