@@ -139,3 +139,69 @@ async fn serving_polls_the_last_page_no_faster_than_max_age_while_a_hanging_feed
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn a_feed_shows_as_retrying_while_it_waits_and_ok_once_it_succeeds() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/feed", listener.local_addr().expect("addr"));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next = url.clone();
+    let app = axum::Router::new().route(
+        "/feed",
+        axum::routing::get(move || {
+            let calls = calls.clone();
+            let next = next.clone();
+            async move {
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "2")],
+                        String::new(),
+                    )
+                        .into_response();
+                }
+                format!(r#"{{"next":"{next}","items":[],"license":"L"}}"#).into_response()
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&db).await.expect("store"));
+    let fetcher = Fetcher::new(FetchConfig {
+        max_attempts: 3,
+        min_retry_delay: Duration::from_millis(10),
+        ..FetchConfig::default()
+    })
+    .expect("client");
+    let (_trigger, shutdown) = ShutdownTrigger::new();
+    let harvester = tokio::spawn(run_forever(
+        store.clone(),
+        fetcher,
+        vec![Source::Feed(url.clone())],
+        schedule(),
+        shutdown,
+    ));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let during = store.feeds().await.expect("feeds").remove(0);
+    assert_eq!(during.state, oa_store::FeedState::Retrying);
+    assert!(
+        during
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("503")),
+        "{:?}",
+        during.last_error
+    );
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let after = store.feeds().await.expect("feeds").remove(0);
+    assert_eq!(
+        after.state,
+        oa_store::FeedState::Ok,
+        "caught up after the wait"
+    );
+    harvester.abort();
+}

@@ -5,14 +5,17 @@
 pub mod schedule;
 pub mod sources;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use indicatif::ProgressBar;
-use oa_harvest::{Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
+use std::time::Duration;
+
+use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
 use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, Store};
+use tokio::task::JoinHandle;
 
 /// Stores pages of one feed, each with its `next` URL as the new cursor, in one transaction.
 #[derive(Debug)]
@@ -20,6 +23,8 @@ pub struct StoreSink {
     store: Arc<dyn Store>,
     feed: FeedRef,
     progress: Option<ProgressBar>,
+    /// "Retrying" writes in flight; settled before the walk's final state is recorded.
+    retry_notes: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl StoreSink {
@@ -28,6 +33,7 @@ impl StoreSink {
             store,
             feed,
             progress: None,
+            retry_notes: Mutex::default(),
         }
     }
 
@@ -52,6 +58,32 @@ impl PageSink for StoreSink {
             bar.inc(1);
         }
         Ok(())
+    }
+
+    /// Shows the feed as retrying while the fetcher waits; the write must not delay the retry.
+    fn retrying(&self, error: &FetchError, _delay: Duration) {
+        let (store, feed) = (self.store.clone(), self.feed.clone());
+        let event = FeedEvent::Retrying {
+            error: error.to_string(),
+        };
+        let note = tokio::spawn(async move {
+            if let Err(e) = store.record_feed_event(feed.id, &event).await {
+                tracing::warn!(feed.url = %feed.url, error = %e, "could not record that {} is retrying: {e}", feed.url);
+            }
+        });
+        if let Ok(mut notes) = self.retry_notes.lock() {
+            notes.push(note);
+        }
+    }
+
+    async fn settle(&self) {
+        let notes = match self.retry_notes.lock() {
+            Ok(mut notes) => std::mem::take(&mut *notes),
+            Err(_) => Vec::new(),
+        };
+        for note in notes {
+            let _ = note.await;
+        }
     }
 }
 

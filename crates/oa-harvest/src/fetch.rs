@@ -75,24 +75,43 @@ impl Fetcher {
 
     /// Fetches `url`, retrying what may pass; gives up after `max_attempts`.
     pub async fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
-        self.with_retries(url, || self.fetch_once(url)).await
+        self.with_retries(url, || self.fetch_once(url), &|_, _| {})
+            .await
     }
 
     /// Fetches and parses one RPDE page. Parsing is part of each attempt, because a page
     /// that does not parse is most often a transfer cut short.
     pub async fn fetch_page(&self, url: &str) -> Result<(RpdePage, Option<Duration>), FetchError> {
-        self.with_retries(url, || async {
-            let fetched = self.fetch_once(url).await?;
-            let page = parse_page(&fetched.body).map_err(|e| FetchError::Page {
-                url: url.to_owned(),
-                reason: e.to_string(),
-            })?;
-            Ok((page, fetched.max_age))
-        })
+        self.fetch_page_noting_retries(url, &|_, _| {}).await
+    }
+
+    /// [`Fetcher::fetch_page`], calling `on_retry` before each wait to try again.
+    pub async fn fetch_page_noting_retries(
+        &self,
+        url: &str,
+        on_retry: &(dyn Fn(&FetchError, Duration) + Sync),
+    ) -> Result<(RpdePage, Option<Duration>), FetchError> {
+        self.with_retries(
+            url,
+            || async {
+                let fetched = self.fetch_once(url).await?;
+                let page = parse_page(&fetched.body).map_err(|e| FetchError::Page {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                Ok((page, fetched.max_age))
+            },
+            on_retry,
+        )
         .await
     }
 
-    async fn with_retries<T, F, Fut>(&self, url: &str, attempt: F) -> Result<T, FetchError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        url: &str,
+        attempt: F,
+        on_retry: &(dyn Fn(&FetchError, Duration) + Sync),
+    ) -> Result<T, FetchError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, FetchError>>,
@@ -116,6 +135,7 @@ impl Fetcher {
             })
             .notify(|error, delay| {
                 tracing::warn!(feed.page = %url, %error, "retrying {url} in {delay:?}: {error}");
+                on_retry(error, delay);
             })
             .await
     }

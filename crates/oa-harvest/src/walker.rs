@@ -12,6 +12,12 @@ use crate::{FetchError, Fetcher, Shutdown};
 #[async_trait]
 pub trait PageSink: Send + Sync {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String>;
+
+    /// A fetch of the feed failed and will be tried again after `delay`.
+    fn retrying(&self, _error: &FetchError, _delay: Duration) {}
+
+    /// Called once when a walk ends, however it ends: finish anything `retrying` started.
+    async fn settle(&self) {}
 }
 
 /// How a walk to the end went.
@@ -56,13 +62,24 @@ pub async fn walk_until(
     start_url: &str,
     shutdown: &Shutdown,
 ) -> Result<WalkSummary, WalkError> {
+    let result = walk(fetcher, sink, start_url, shutdown).await;
+    sink.settle().await;
+    result
+}
+
+async fn walk(
+    fetcher: &Fetcher,
+    sink: &dyn PageSink,
+    start_url: &str,
+    shutdown: &Shutdown,
+) -> Result<WalkSummary, WalkError> {
     let mut summary = WalkSummary::default();
     let mut url = start_url.to_owned();
     loop {
         let fetched = tokio::select! {
             biased;
             () = shutdown.requested() => None,
-            fetched = fetch_page(fetcher, &url) => Some(fetched?),
+            fetched = fetch_page(fetcher, sink, &url) => Some(fetched?),
         };
         let Some((page, max_age)) = fetched else {
             summary.last_url = url;
@@ -101,9 +118,11 @@ pub async fn walk_until(
 
 async fn fetch_page(
     fetcher: &Fetcher,
+    sink: &dyn PageSink,
     url: &str,
 ) -> Result<(RpdePage, Option<Duration>), WalkError> {
-    match fetcher.fetch_page(url).await {
+    let on_retry = |error: &FetchError, delay: Duration| sink.retrying(error, delay);
+    match fetcher.fetch_page_noting_retries(url, &on_retry).await {
         Ok(fetched) => Ok(fetched),
         Err(e) if e.is_gone() => Err(WalkError::Gone(e)),
         Err(e) => Err(WalkError::Fetch(e)),
