@@ -161,6 +161,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_area_config_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example-area.toml");
+        let config = Config::load(Some(&path)).expect("example loads");
+        let sources = config.sources().expect("sources");
+        assert_eq!(sources.len(), 3);
+        assert!(matches!(sources[2], Source::DataCatalog(_)));
+    }
+
+    #[test]
     fn a_bad_source_names_the_entry_and_the_key() {
         let two = with_file("[[sources]]\nfeed = \"https://a/\"\n[[sources]]\nfeed = \"https://b/\"\ndata_catalog = \"https://c/\"\n")
             .expect_err("two keys");
