@@ -158,6 +158,15 @@ pub(crate) async fn apply<T: PageTx>(
         .into_iter()
         .map(|e| (e.item_id.clone(), e))
         .collect();
+    // A deleted (or re-identified) parent is known only by its stored `@id`: lock that too,
+    // so a child page in another feed cannot link to it while it goes.
+    let stored_parent_links: Vec<String> = existing
+        .values()
+        .filter(|e| e.role == Some(ItemRole::Parent))
+        .filter_map(|e| e.data_id.clone())
+        .filter(|id| !links.contains(id))
+        .collect();
+    tx.lock_links(&stored_parent_links).await?;
     let fresh: Vec<&PreparedItem> = items
         .iter()
         .filter(|i| existing.get(&i.id).is_none_or(|e| i.modified > e.modified))
