@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn the_example_area_config_loads() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example-area.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example-area.toml");
         let config = Config::load(Some(&path)).expect("example loads");
         let sources = config.sources().expect("sources");
         assert_eq!(sources.len(), 3);
