@@ -9,9 +9,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::MultiProgress;
 use oa_harvest::{FetchConfig, Fetcher, Shutdown, ShutdownTrigger};
+use oa_normalise::{OpenActiveNormaliser, TagRules};
 use oa_store::Store;
 
 use crate::config::{Config, Source};
+use crate::harvest::Harvester;
 use crate::harvest::schedule::{FeedOutcome, Schedule, run_forever, run_once};
 use crate::harvest::sources::{SourceOutcome, discover_sources};
 
@@ -78,12 +80,34 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         .with_context(|| format!("opening the database {}", oa_store::redact(url)))
 }
 
-fn fetcher(config: &Config) -> anyhow::Result<Fetcher> {
-    Ok(Fetcher::new(FetchConfig {
+/// The store, fetcher and normaliser (with the area's tag rules) the configuration names.
+async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
+    let fetcher = Fetcher::new(FetchConfig {
         user_agent: config.harvest.user_agent.clone(),
         max_page_bytes: config.harvest.max_page_bytes,
         ..FetchConfig::default()
-    })?)
+    })?;
+    Ok(Harvester {
+        store: open_store(&config.database.url).await?,
+        fetcher,
+        normaliser: normaliser(config)?,
+    })
+}
+
+/// The shipped tag rules, or the area's `normalise.tags_file`.
+fn normaliser(config: &Config) -> anyhow::Result<OpenActiveNormaliser> {
+    let Some(path) = config
+        .normalise
+        .tags_file
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(OpenActiveNormaliser::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading normalise.tags_file {path}"))?;
+    let rules = TagRules::from_toml(&text).with_context(|| format!("in {path}"))?;
+    Ok(OpenActiveNormaliser::with_rules(rules))
 }
 
 fn schedule(config: &Config) -> Schedule {
@@ -138,11 +162,11 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         config.database.url = config.demo.database_url.clone();
         remove_sqlite_files(&config.database.url)?;
     }
-    let store = open_store(&config.database.url).await?;
+    let harvester = harvester(&config).await?;
+    let store = harvester.store.clone();
     let shutdown = shutdown_on_signals();
     let harvester = tokio::spawn(run_forever(
-        store.clone(),
-        fetcher(&config)?,
+        harvester,
         sources,
         schedule(&config),
         shutdown.clone(),
@@ -180,10 +204,8 @@ fn remove_sqlite_files(url: &str) -> anyhow::Result<()> {
 }
 
 async fn harvest_forever(config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config.database.url).await?;
     run_forever(
-        store,
-        fetcher(&config)?,
+        harvester(&config).await?,
         config.sources()?,
         schedule(&config),
         shutdown_on_signals(),
@@ -193,14 +215,12 @@ async fn harvest_forever(config: Config) -> anyhow::Result<()> {
 }
 
 async fn harvest_once(config: Config) -> anyhow::Result<i32> {
-    let store = open_store(&config.database.url).await?;
-    let fetcher = fetcher(&config)?;
+    let harvester = harvester(&config).await?;
     let sources: Vec<Source> = config.sources()?;
-    let discovered = discover_sources(&store, &fetcher, &sources).await?;
+    let discovered = discover_sources(&harvester.store, &harvester.fetcher, &sources).await?;
     let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
     let outcomes = run_once(
-        store,
-        fetcher,
+        &harvester,
         config.harvest.concurrency,
         bars.as_ref(),
         &shutdown_on_signals(),

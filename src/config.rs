@@ -16,7 +16,15 @@ pub struct Config {
     pub harvest: HarvestConfig,
     pub demo: DemoConfig,
     #[serde(default)]
+    pub normalise: NormaliseConfig,
+    #[serde(default)]
     sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NormaliseConfig {
+    /// An area's own tag rules (a copy of `config/tags.toml`); the shipped ones when absent.
+    pub tags_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::extract::RawQuery;
 use axum::response::IntoResponse;
 use oa_aggregator::config::Source;
+use oa_aggregator::harvest::Harvester;
 use oa_aggregator::harvest::schedule::{Schedule, run_forever};
 use oa_harvest::{FetchConfig, Fetcher, ShutdownTrigger};
 use oa_store::{SqliteStore, Store};
@@ -82,8 +83,11 @@ async fn serving_polls_the_last_page_no_faster_than_max_age_while_a_hanging_feed
     ];
     let (trigger, shutdown) = ShutdownTrigger::new();
     let harvester = tokio::spawn(run_forever(
-        store.clone(),
-        fetcher,
+        Harvester {
+            store: store.clone(),
+            fetcher,
+            normaliser: Default::default(),
+        },
         sources,
         schedule(),
         shutdown,
@@ -179,8 +183,11 @@ async fn a_feed_shows_as_retrying_while_it_waits_and_ok_once_it_succeeds() {
     .expect("client");
     let (_trigger, shutdown) = ShutdownTrigger::new();
     let harvester = tokio::spawn(run_forever(
-        store.clone(),
-        fetcher,
+        Harvester {
+            store: store.clone(),
+            fetcher,
+            normaliser: Default::default(),
+        },
         vec![Source::Feed(url.clone())],
         schedule(),
         shutdown,

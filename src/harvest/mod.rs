@@ -17,11 +17,27 @@ use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, Store};
 use tokio::task::JoinHandle;
 
+/// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Harvester {
+    pub store: Arc<dyn Store>,
+    pub fetcher: Fetcher,
+    pub normaliser: OpenActiveNormaliser,
+}
+
+impl Harvester {
+    /// A sink storing pages of `feed`.
+    pub fn sink(&self, feed: FeedRef) -> StoreSink {
+        StoreSink::new(self.store.clone(), feed).with_normaliser(self.normaliser.clone())
+    }
+}
+
 /// Stores pages of one feed, each with its `next` URL as the new cursor, in one transaction.
 #[derive(Debug)]
 pub struct StoreSink {
     store: Arc<dyn Store>,
     feed: FeedRef,
+    normaliser: OpenActiveNormaliser,
     progress: Option<ProgressBar>,
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
@@ -32,9 +48,16 @@ impl StoreSink {
         StoreSink {
             store,
             feed,
+            normaliser: OpenActiveNormaliser::default(),
             progress: None,
             retry_notes: Mutex::default(),
         }
+    }
+
+    /// Normalises with an area's own tag rules.
+    pub fn with_normaliser(mut self, normaliser: OpenActiveNormaliser) -> Self {
+        self.normaliser = normaliser;
+        self
     }
 
     /// Counts stored pages on a terminal progress bar.
@@ -50,7 +73,7 @@ impl PageSink for StoreSink {
         let items = page.valid_items().map(oa_normalise::prepare).collect();
         let outcome = self
             .store
-            .apply_page(&self.feed, items, &page.next, &OpenActiveNormaliser)
+            .apply_page(&self.feed, items, &page.next, &self.normaliser)
             .await
             .map_err(|e| e.to_string())?;
         tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use oa_harvest::{Fetcher, Shutdown, WalkError, WalkSummary};
-use oa_store::{FeedRecord, Store};
+use oa_harvest::{Shutdown, WalkError, WalkSummary};
+use oa_store::FeedRecord;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::sources::discover_sources;
-use super::{StoreSink, harvest_feed};
+use super::{Harvester, harvest_feed};
 use crate::config::Source;
 
 /// How often and how hard to harvest.
@@ -54,13 +54,13 @@ pub struct FeedOutcome {
 
 /// Walks every harvestable feed once, to its end. With `progress`, one bar per feed.
 pub async fn run_once(
-    store: Arc<dyn Store>,
-    fetcher: Fetcher,
+    harvester: &Harvester,
     concurrency: usize,
     progress: Option<&MultiProgress>,
     shutdown: &Shutdown,
 ) -> Result<Vec<FeedOutcome>, oa_store::StoreError> {
-    let feeds: Vec<FeedRecord> = store
+    let feeds: Vec<FeedRecord> = harvester
+        .store
         .feeds()
         .await?
         .into_iter()
@@ -69,20 +69,22 @@ pub async fn run_once(
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for feed in feeds {
-        let (store, fetcher, slots, shutdown) = (
-            store.clone(),
-            fetcher.clone(),
-            slots.clone(),
-            shutdown.clone(),
-        );
+        let (harvester, slots, shutdown) = (harvester.clone(), slots.clone(), shutdown.clone());
         let bar = progress.map(|bars| bars.add(feed_bar(&feed.url)));
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let mut sink = StoreSink::new(store.clone(), feed.as_ref());
+            let mut sink = harvester.sink(feed.as_ref());
             if let Some(bar) = &bar {
                 sink = sink.with_progress(bar.clone());
             }
-            let result = harvest_feed(store, &fetcher, &feed, &sink, &shutdown).await;
+            let result = harvest_feed(
+                harvester.store.clone(),
+                &harvester.fetcher,
+                &feed,
+                &sink,
+                &shutdown,
+            )
+            .await;
             if let Some(bar) = bar {
                 bar.finish_with_message(match &result {
                     Ok(_) => "done".to_owned(),
@@ -127,8 +129,7 @@ fn log_outcome(feed: &FeedRecord, result: &Result<WalkSummary, WalkError>) {
 /// Harvests until shutdown: discovers sources now and every `rediscover_every`, keeps one
 /// task per live feed that walks to the end, polls the last page, and cools down on failure.
 pub async fn run_forever(
-    store: Arc<dyn Store>,
-    fetcher: Fetcher,
+    harvester: Harvester,
     sources: Vec<Source>,
     schedule: Schedule,
     shutdown: Shutdown,
@@ -136,10 +137,10 @@ pub async fn run_forever(
     let slots = Arc::new(Semaphore::new(schedule.concurrency.max(1)));
     let mut running: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {
-        if let Err(e) = discover_sources(&store, &fetcher, &sources).await {
+        if let Err(e) = discover_sources(&harvester.store, &harvester.fetcher, &sources).await {
             tracing::error!(error = %e, "recording discovered feeds failed: {e}");
         }
-        match store.feeds().await {
+        match harvester.store.feeds().await {
             Ok(feeds) => {
                 running.retain(|_, task| !task.is_finished());
                 for feed in feeds {
@@ -151,8 +152,7 @@ pub async fn run_forever(
                     }
                     running.entry(feed.id).or_insert_with(|| {
                         let follower = FeedFollower {
-                            store: store.clone(),
-                            fetcher: fetcher.clone(),
+                            harvester: harvester.clone(),
                             slots: slots.clone(),
                             schedule: schedule.clone(),
                             shutdown: shutdown.clone(),
@@ -175,8 +175,7 @@ pub async fn run_forever(
 
 /// Keeps one feed harvested until shutdown or until it is gone.
 struct FeedFollower {
-    store: Arc<dyn Store>,
-    fetcher: Fetcher,
+    harvester: Harvester,
     slots: Arc<Semaphore>,
     schedule: Schedule,
     shutdown: Shutdown,
@@ -190,10 +189,10 @@ impl FeedFollower {
                 () = self.shutdown.requested() => return,
                 slot = self.slots.clone().acquire_owned() => slot,
             };
-            let sink = StoreSink::new(self.store.clone(), feed.as_ref());
+            let sink = self.harvester.sink(feed.as_ref());
             let result = harvest_feed(
-                self.store.clone(),
-                &self.fetcher,
+                self.harvester.store.clone(),
+                &self.harvester.fetcher,
                 &feed,
                 &sink,
                 &self.shutdown,
@@ -227,7 +226,7 @@ impl FeedFollower {
 
     /// After a failure the stored cursor is the truth: pages before it committed.
     async fn refresh_cursor(&self, feed: &mut FeedRecord) {
-        match self.store.feeds().await {
+        match self.harvester.store.feeds().await {
             Ok(feeds) => {
                 if let Some(stored) = feeds.into_iter().find(|f| f.id == feed.id) {
                     *feed = stored;

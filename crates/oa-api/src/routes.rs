@@ -10,6 +10,7 @@ use oa_model::Opportunity;
 use oa_store::search::{SearchHit, search};
 use oa_store::{FeedRecord, Store, StoreError};
 use serde::Serialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::problem::ApiError;
@@ -18,8 +19,8 @@ use crate::{cursor, params};
 pub type AppState = Arc<dyn Store>;
 
 #[derive(Serialize)]
-pub struct SessionList<'a> {
-    items: Vec<SessionSummary<'a>>,
+pub struct SessionList {
+    items: Vec<Value>,
     /// Pass as `cursor` (with the same other parameters) for the next page.
     next_cursor: Option<String>,
     /// The next page's path and query, ready to request.
@@ -54,11 +55,27 @@ pub async fn sessions(
         .as_deref()
         .map(|c| next_link(query.as_deref(), c));
     let body = SessionList {
-        items: page.hits.iter().map(summary).collect(),
+        items: page.hits.iter().map(summary).map(brief_tags).collect(),
         next_cursor,
         next,
     };
     Ok(Json(body).into_response())
+}
+
+/// Search results carry tag names; reasons are in `/v1/sessions/{id}`.
+fn brief_tags(summary: SessionSummary<'_>) -> Value {
+    let mut value = serde_json::to_value(&summary).unwrap_or(Value::Null);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("withheld_tags");
+        let names: Vec<Value> = summary
+            .opportunity
+            .tags
+            .iter()
+            .map(|t| Value::String(t.name.clone()))
+            .collect();
+        fields.insert("tags".into(), Value::Array(names));
+    }
+    value
 }
 
 fn summary(hit: &SearchHit) -> SessionSummary<'_> {

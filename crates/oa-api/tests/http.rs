@@ -57,7 +57,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
         .map(|(n, (id, name, offset, day, status, activity))| {
             let lat = LAT + offset / 100.0;
             format!(
-                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"id":"https://openactive.io/activity-list#{id}","prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","description":"<p>Friendly group &amp; all abilities welcome.</p>","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"id":"https://openactive.io/activity-list#{id}","prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
                 m = n + 1
             )
         })
@@ -69,7 +69,12 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     let page = oa_model::parse_page(body.as_bytes()).expect("page");
     let prepared = page.valid_items().map(oa_normalise::prepare).collect();
     store
-        .apply_page(&feed.as_ref(), prepared, &page.next, &OpenActiveNormaliser)
+        .apply_page(
+            &feed.as_ref(),
+            prepared,
+            &page.next,
+            &OpenActiveNormaliser::default(),
+        )
         .await
         .expect("apply");
     (oa_api::router(store), dir)

@@ -8,6 +8,7 @@ pub mod opportunity;
 pub mod prepared;
 pub mod rpde;
 pub mod rpde_publish;
+pub mod tags;
 
 pub use feed::DiscoveredFeed;
 pub use opportunity::{
@@ -15,3 +16,4 @@ pub use opportunity::{
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};
+pub use tags::{Effect, Evidence, Tag, TagReason};

@@ -144,9 +144,20 @@ pub struct Opportunity {
     /// Where to find out more or book.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Tags it carries, each with its reasons.
+    #[serde(default)]
+    pub tags: Vec<crate::Tag>,
+    /// Tags some evidence suggested but other evidence ruled out, with both sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld_tags: Vec<crate::Tag>,
 }
 
 impl Opportunity {
+    /// Whether it carries the tag.
+    pub fn has_tag(&self, name: &str) -> bool {
+        self.tags.iter().any(|t| t.name == name)
+    }
+
     /// Latitude and longitude when both are known.
     pub fn point(&self) -> Option<(f64, f64)> {
         let location = self.location.as_ref()?;

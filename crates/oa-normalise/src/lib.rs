@@ -5,12 +5,16 @@ pub mod classify;
 pub mod dates;
 pub mod fields;
 pub mod jsonld;
+pub mod tags;
+
+use std::sync::Arc;
 
 use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
 use serde_json::{Map, Value};
 
 use crate::classify::{ItemType, item_type, parent_ref};
 use crate::jsonld::{id_of, list, text};
+pub use crate::tags::{TagRules, Tagging};
 
 /// Properties a child never takes from its parent (OpenActive inheritance rules), plus the
 /// links between them, which describe the parent itself.
@@ -57,17 +61,46 @@ pub fn prepare(item: &RpdeItem) -> PreparedItem {
 }
 
 /// The OpenActive normaliser the store calls for each item it (re)computes.
-#[derive(Debug, Default, Clone)]
-pub struct OpenActiveNormaliser;
+#[derive(Debug, Clone)]
+pub struct OpenActiveNormaliser {
+    rules: Arc<TagRules>,
+}
 
-impl Normaliser for OpenActiveNormaliser {
-    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        normalise(kind, item, parent)
+impl OpenActiveNormaliser {
+    /// With an area's own tag rules.
+    pub fn with_rules(rules: TagRules) -> Self {
+        OpenActiveNormaliser {
+            rules: Arc::new(rules),
+        }
     }
 }
 
-/// Opportunities for one item, given its stored parent when it has one.
+impl Default for OpenActiveNormaliser {
+    /// With the shipped tag rules.
+    fn default() -> Self {
+        OpenActiveNormaliser::with_rules(TagRules::shipped().clone())
+    }
+}
+
+impl Normaliser for OpenActiveNormaliser {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+        normalise_with(&self.rules, kind, item, parent)
+    }
+}
+
+/// Opportunities for one item, given its stored parent when it has one, tagged by the
+/// shipped rules.
 pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+    normalise_with(TagRules::shipped(), kind, item, parent)
+}
+
+/// [`normalise`] with the given tag rules.
+pub fn normalise_with(
+    rules: &TagRules,
+    kind: &str,
+    item: &Value,
+    parent: Option<&Value>,
+) -> Normalised {
     let Some(ty) = item_type(kind, Some(item)) else {
         let published = jsonld::type_of(item).unwrap_or(kind);
         return Normalised::Unusable(format!("unknown type {published:?}"));
@@ -88,16 +121,16 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
                 return Normalised::AwaitingParent;
             };
             let merged = inherit(item, Some(parent));
-            match opportunity(ty, &merged, series_id, None) {
+            match opportunity(rules, ty, &merged, series_id, None) {
                 Ok(found) => Normalised::Opportunities(vec![found]),
                 Err(reason) => Normalised::Unusable(reason),
             }
         }
         ItemRole::Standalone => {
             let merged = inherit(item, parent);
-            let mut found = sub_events(ty, &merged, series_id.clone());
+            let mut found = sub_events(rules, ty, &merged, series_id.clone());
             if merged.get("startDate").is_some() || found.is_empty() {
-                match opportunity(ty, &merged, series_id, None) {
+                match opportunity(rules, ty, &merged, series_id, None) {
                     Ok(own) => found.insert(0, own),
                     Err(reason) if found.is_empty() => return Normalised::Unusable(reason),
                     Err(_) => {}
@@ -108,7 +141,7 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
         // A parent is not an opportunity itself; embedded sessions are (schedules that
         // expand into occurrences come with the full normaliser).
         ItemRole::Parent => {
-            Normalised::Opportunities(sub_events(ty, item, id_of(item).map(str::to_owned)))
+            Normalised::Opportunities(sub_events(rules, ty, item, id_of(item).map(str::to_owned)))
         }
     }
 }
@@ -136,7 +169,12 @@ fn inherit(child: &Value, parent: Option<&Value>) -> Value {
 }
 
 /// Opportunities from `subEvent`s embedded in an item, each inheriting from it.
-fn sub_events(ty: ItemType, item: &Value, series_id: Option<String>) -> Vec<Opportunity> {
+fn sub_events(
+    rules: &TagRules,
+    ty: ItemType,
+    item: &Value,
+    series_id: Option<String>,
+) -> Vec<Opportunity> {
     list(item.get("subEvent"))
         .into_iter()
         .filter(|sub| sub.is_object())
@@ -150,12 +188,13 @@ fn sub_events(ty: ItemType, item: &Value, series_id: Option<String>) -> Vec<Oppo
             } else {
                 ty
             };
-            opportunity(kind, &merged, series_id.clone(), Some(occurrence)).ok()
+            opportunity(rules, kind, &merged, series_id.clone(), Some(occurrence)).ok()
         })
         .collect()
 }
 
 fn opportunity(
+    rules: &TagRules,
     ty: ItemType,
     data: &Value,
     series_id: Option<String>,
@@ -170,6 +209,7 @@ fn opportunity(
         .filter(|end| *end >= start)
         .or_else(|| duration.map(|minutes| start + chrono::Duration::minutes(minutes)));
     let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
+    let tagging = rules.tag(data);
     Ok(Opportunity {
         kind: ty.opportunity_kind(),
         occurrence,
@@ -186,6 +226,8 @@ fn opportunity(
         price: fields::price(data),
         status: fields::status(data),
         url: text(data.get("url")),
+        tags: tagging.tags,
+        withheld_tags: tagging.withheld,
     })
 }
 

@@ -9,7 +9,8 @@ use oa_store::search::{SearchCursor, SearchRequest, SortOrder, search};
 use oa_store::{DiscoveredFeed, FeedState};
 use support::*;
 
-const NORMALISER: OpenActiveNormaliser = OpenActiveNormaliser;
+static NORMALISER: std::sync::LazyLock<OpenActiveNormaliser> =
+    std::sync::LazyLock::new(OpenActiveNormaliser::default);
 const PRESTON: (f64, f64) = (53.7632, -2.7031);
 
 async fn names(store: &dyn oa_store::Store) -> Vec<String> {
@@ -48,7 +49,7 @@ async fn page_stores_items_opportunities_and_cursor_together() {
                 &feed,
                 items,
                 "https://p.example/events?afterChangeNumber=1",
-                &NORMALISER,
+                &*NORMALISER,
             )
             .await
             .expect("apply");
@@ -236,7 +237,7 @@ async fn a_store_failure_mid_page_rolls_back_the_whole_page() {
         ]);
         let failed = t
             .store
-            .apply_page(&feed, page.clone(), "page3", &NORMALISER)
+            .apply_page(&feed, page.clone(), "page3", &*NORMALISER)
             .await;
         assert!(failed.is_err(), "{}", t.name);
         assert_eq!(
@@ -247,7 +248,7 @@ async fn a_store_failure_mid_page_rolls_back_the_whole_page() {
         );
         t.heal().await;
         t.store
-            .apply_page(&feed, page, "page3", &NORMALISER)
+            .apply_page(&feed, page, "page3", &*NORMALISER)
             .await
             .expect("apply");
         assert_eq!(

@@ -103,7 +103,7 @@ impl TestStore {
                 feed,
                 prepared(items),
                 next,
-                &oa_normalise::OpenActiveNormaliser,
+                &oa_normalise::OpenActiveNormaliser::default(),
             )
             .await
             .expect("apply")
