@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use oa_geo::Point;
-use oa_store::search::{SearchRequest, SortOrder};
+use oa_normalise::ActivityList;
+use oa_store::search::{ActivityFilter, SearchRequest, SortOrder};
 
 use crate::cursor;
 use crate::problem::ApiError;
@@ -125,11 +126,29 @@ pub fn search_request(query: Option<&str>, now: DateTime<Utc>) -> Result<SearchR
         radius_km,
         from: from.timestamp(),
         to: to.timestamp(),
-        activity: get("activity").map(str::to_owned),
+        activity: get("activity").map(activity_filter),
         sort,
         limit,
         after,
     })
+}
+
+/// A concept (by id or label) with everything beneath it; otherwise the label as free text.
+fn activity_filter(wanted: &str) -> ActivityFilter {
+    let list = ActivityList::shipped();
+    let ids = list
+        .resolve(wanted)
+        .map(|concept| {
+            list.with_narrower(&concept.id)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| std::iter::once(wanted.to_owned()).collect());
+    ActivityFilter {
+        ids,
+        label: wanted.to_owned(),
+    }
 }
 
 fn number(value: Option<&str>, parameter: &'static str) -> Result<Option<f64>, ApiError> {

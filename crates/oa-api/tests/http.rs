@@ -57,7 +57,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
         .map(|(n, (id, name, offset, day, status, activity))| {
             let lat = LAT + offset / 100.0;
             format!(
-                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","description":"<p>Friendly group &amp; all abilities welcome.</p>","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"id":"https://openactive.io/activity-list#{id}","prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","description":"<p>Friendly group &amp; all abilities welcome.</p>","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
                 m = n + 1
             )
         })
@@ -172,14 +172,22 @@ async fn sessions_are_soonest_first_within_radius_and_window_paged_without_gaps(
 }
 
 #[tokio::test]
-async fn activity_matches_an_activity_list_id_or_a_label() {
+async fn activity_matches_a_concept_with_everything_beneath_it_by_id_or_label() {
     let (app, _dir) = app().await;
     let window = "lat=53.759&lng=-2.699&from=2030-01-01&to=2030-01-31";
     let (by_label, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity=yoga")).await;
     assert_eq!(names(&by_label), ["Chair Yoga", "Later Yoga"]);
-    let id = "https%3A%2F%2Fopenactive.io%2Factivity-list%23e4";
-    let (by_id, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity={id}")).await;
+    // Published by label only: matched to the list, so its concept id finds it.
+    let tai_chi =
+        "https%3A%2F%2Fopenactive.io%2Factivity-list%23c16df6ed-a4a0-4275-a8c3-1c8cff56856f";
+    let (by_id, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity={tai_chi}")).await;
     assert_eq!(names(&by_id), ["Tai Chi"]);
+    let (broader, _) = all_pages(&app, &format!("/v1/sessions?{window}&activity=football")).await;
+    assert_eq!(
+        names(&broader),
+        ["Walking Football"],
+        "Football includes Walking Football"
+    );
 }
 
 #[tokio::test]

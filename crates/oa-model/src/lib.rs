@@ -12,7 +12,8 @@ pub mod tags;
 
 pub use feed::DiscoveredFeed;
 pub use opportunity::{
-    Activity, Address, EventStatus, Location, Opportunity, OpportunityKind, Organizer, Price,
+    Activity, ActivityMatch, Address, EventStatus, Location, Opportunity, OpportunityKind,
+    Organizer, Price,
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};

@@ -54,10 +54,43 @@ impl EventStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
-    /// Activity-list concept id, when the publisher gave one.
+    /// Activity-list concept id: the publisher's, or the one its label matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The list's preferred label when matched, else the publisher's.
     pub label: String,
+    /// How it was matched to the Activity List.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<ActivityMatch>,
+    /// The publisher's label, when it differs from the list's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_label: Option<String>,
+}
+
+/// How a published activity was matched to the OpenActive Activity List.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityMatch {
+    /// By its concept id.
+    Id,
+    /// By its label, equal (ignoring case, punctuation, plurals) to a preferred label.
+    PrefLabel,
+    /// By its label, equal to an alternative label.
+    AltLabel,
+    /// Not in the list: kept as free text.
+    Unknown,
+}
+
+impl Activity {
+    /// An activity as published, before matching.
+    pub fn published(id: Option<String>, label: String) -> Self {
+        Activity {
+            id,
+            label,
+            matched: None,
+            published_label: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

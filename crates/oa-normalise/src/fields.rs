@@ -9,20 +9,17 @@ pub fn activities(data: &Value) -> Vec<Activity> {
     list(data.get("activity"))
         .into_iter()
         .filter_map(|concept| match concept {
-            Value::String(label) => Some(Activity {
-                id: None,
-                label: label.trim().to_owned(),
-            })
-            .filter(|a| !a.label.is_empty()),
+            Value::String(label) => Some(Activity::published(None, label.trim().to_owned()))
+                .filter(|a| !a.label.is_empty()),
             Value::Object(_) => {
                 let id = id_of(concept).map(str::to_owned);
                 let label = text(concept.get("prefLabel")).or_else(|| text(concept.get("name")));
                 match (id, label) {
-                    (id, Some(label)) => Some(Activity { id, label }),
-                    (Some(id), None) => Some(Activity {
-                        label: local_name(&id).to_owned(),
-                        id: Some(id),
-                    }),
+                    (id, Some(label)) => Some(Activity::published(id, label)),
+                    (Some(id), None) => Some(Activity::published(
+                        Some(id.clone()),
+                        local_name(&id).to_owned(),
+                    )),
                     (None, None) => None,
                 }
             }

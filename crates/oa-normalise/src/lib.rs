@@ -1,6 +1,7 @@
 //! From raw OpenActive items to opportunities: classification, inheritance from parents,
 //! and the fields link workers search on. Pure functions: no I/O, no clock.
 
+pub mod activities;
 pub mod classify;
 pub mod dates;
 pub mod fields;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
 use serde_json::{Map, Value};
 
+pub use crate::activities::ActivityList;
 use crate::classify::{ItemType, item_type, parent_ref};
 use crate::jsonld::{id_of, list, text};
 pub use crate::tags::{TagRules, Tagging};
@@ -84,19 +86,34 @@ impl Default for OpenActiveNormaliser {
 
 impl Normaliser for OpenActiveNormaliser {
     fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        normalise_with(&self.rules, kind, item, parent)
+        let vocabulary = Vocabulary {
+            tags: &self.rules,
+            activities: ActivityList::shipped(),
+        };
+        normalise_with(&vocabulary, kind, item, parent)
     }
 }
 
 /// Opportunities for one item, given its stored parent when it has one, tagged by the
 /// shipped rules.
 pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-    normalise_with(TagRules::shipped(), kind, item, parent)
+    let vocabulary = Vocabulary {
+        tags: TagRules::shipped(),
+        activities: ActivityList::shipped(),
+    };
+    normalise_with(&vocabulary, kind, item, parent)
 }
 
-/// [`normalise`] with the given tag rules.
+/// The vocabularies normalisation reads: tag rules and the Activity List.
+#[derive(Debug, Clone, Copy)]
+pub struct Vocabulary<'a> {
+    pub tags: &'a TagRules,
+    pub activities: &'a ActivityList,
+}
+
+/// [`normalise`] with the given vocabularies.
 pub fn normalise_with(
-    rules: &TagRules,
+    vocabulary: &Vocabulary<'_>,
     kind: &str,
     item: &Value,
     parent: Option<&Value>,
@@ -121,16 +138,16 @@ pub fn normalise_with(
                 return Normalised::AwaitingParent;
             };
             let merged = inherit(item, Some(parent));
-            match opportunity(rules, ty, &merged, series_id, None) {
+            match opportunity(vocabulary, ty, &merged, series_id, None) {
                 Ok(found) => Normalised::Opportunities(vec![found]),
                 Err(reason) => Normalised::Unusable(reason),
             }
         }
         ItemRole::Standalone => {
             let merged = inherit(item, parent);
-            let mut found = sub_events(rules, ty, &merged, series_id.clone());
+            let mut found = sub_events(vocabulary, ty, &merged, series_id.clone());
             if merged.get("startDate").is_some() || found.is_empty() {
-                match opportunity(rules, ty, &merged, series_id, None) {
+                match opportunity(vocabulary, ty, &merged, series_id, None) {
                     Ok(own) => found.insert(0, own),
                     Err(reason) if found.is_empty() => return Normalised::Unusable(reason),
                     Err(_) => {}
@@ -140,9 +157,12 @@ pub fn normalise_with(
         }
         // A parent is not an opportunity itself; embedded sessions are (schedules that
         // expand into occurrences come with the full normaliser).
-        ItemRole::Parent => {
-            Normalised::Opportunities(sub_events(rules, ty, item, id_of(item).map(str::to_owned)))
-        }
+        ItemRole::Parent => Normalised::Opportunities(sub_events(
+            vocabulary,
+            ty,
+            item,
+            id_of(item).map(str::to_owned),
+        )),
     }
 }
 
@@ -170,7 +190,7 @@ fn inherit(child: &Value, parent: Option<&Value>) -> Value {
 
 /// Opportunities from `subEvent`s embedded in an item, each inheriting from it.
 fn sub_events(
-    rules: &TagRules,
+    vocabulary: &Vocabulary<'_>,
     ty: ItemType,
     item: &Value,
     series_id: Option<String>,
@@ -188,13 +208,20 @@ fn sub_events(
             } else {
                 ty
             };
-            opportunity(rules, kind, &merged, series_id.clone(), Some(occurrence)).ok()
+            opportunity(
+                vocabulary,
+                kind,
+                &merged,
+                series_id.clone(),
+                Some(occurrence),
+            )
+            .ok()
         })
         .collect()
 }
 
 fn opportunity(
-    rules: &TagRules,
+    vocabulary: &Vocabulary<'_>,
     ty: ItemType,
     data: &Value,
     series_id: Option<String>,
@@ -209,7 +236,7 @@ fn opportunity(
         .filter(|end| *end >= start)
         .or_else(|| duration.map(|minutes| start + chrono::Duration::minutes(minutes)));
     let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
-    let tagging = rules.tag(data);
+    let tagging = vocabulary.tags.tag(data);
     Ok(Opportunity {
         kind: ty.opportunity_kind(),
         occurrence,
@@ -220,7 +247,7 @@ fn opportunity(
         start,
         end,
         duration_minutes,
-        activities: fields::activities(data),
+        activities: vocabulary.activities.resolve_all(fields::activities(data)),
         location: fields::location(data),
         organizer: fields::organizer(data),
         price: fields::price(data),

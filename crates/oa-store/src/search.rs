@@ -1,6 +1,8 @@
 //! Radius search, written once over [`Store::candidates`]: the backend's spatial index
 //! narrows to a box, the exact great-circle distance decides, keyset cursors page.
 
+use std::collections::HashSet;
+
 use oa_geo::{BoundingBox, Point, distance_km};
 
 use crate::{Candidate, CandidateQuery, Store, StoreError};
@@ -39,11 +41,30 @@ pub struct SearchRequest {
     pub from: i64,
     /// Unix seconds, exclusive.
     pub to: i64,
-    /// Activity-list concept id or label (case-insensitive).
-    pub activity: Option<String>,
+    /// Only opportunities with one of these activities.
+    pub activity: Option<ActivityFilter>,
     pub sort: SortOrder,
     pub limit: usize,
     pub after: Option<SearchCursor>,
+}
+
+/// Activities a search accepts: concept ids (a concept and everything beneath it), or a
+/// free-text label for activities the Activity List does not know.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub ids: HashSet<String>,
+    pub label: String,
+}
+
+impl ActivityFilter {
+    fn accepts(&self, activity: &oa_model::Activity) -> bool {
+        activity.id.as_ref().is_some_and(|id| self.ids.contains(id))
+            || activity.label.eq_ignore_ascii_case(&self.label)
+            || activity
+                .published_label
+                .as_ref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(&self.label))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,13 +159,14 @@ fn matching(request: &SearchRequest, candidate: Candidate) -> Option<SearchHit> 
     if distance_km > request.radius_km {
         return None;
     }
-    if let Some(wanted) = &request.activity {
-        let found = candidate.opportunity.activities.iter().any(|a| {
-            a.id.as_deref() == Some(wanted.as_str()) || a.label.eq_ignore_ascii_case(wanted)
-        });
-        if !found {
-            return None;
-        }
+    if let Some(wanted) = &request.activity
+        && !candidate
+            .opportunity
+            .activities
+            .iter()
+            .any(|a| wanted.accepts(a))
+    {
+        return None;
     }
     Some(SearchHit {
         candidate,
