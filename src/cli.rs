@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::MultiProgress;
+use oa_geo::{Gazetteer, Point, Postcode};
 use oa_harvest::{FetchConfig, Fetcher, Shutdown, ShutdownTrigger};
 use oa_normalise::{OpenActiveNormaliser, TagRules};
 use oa_store::Store;
@@ -46,6 +47,22 @@ pub enum Command {
     },
     /// Create or update the database schema and exit.
     Migrate,
+    /// Load reference data into the database.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Full postcode centroids: a CSV with postcode,latitude,longitude columns (or the ONS
+    /// Postcode Directory's pcds/pcd, lat, long). Sessions without usable geo are located
+    /// from them at their next normalisation.
+    Postcodes {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -54,6 +71,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve { demo } => serve(config, demo).await.map(|()| 0),
         Command::Harvest { once: true } => harvest_once(config).await,
         Command::Harvest { once: false } => harvest_forever(config).await.map(|()| 0),
+        Command::Import {
+            what: ImportCommand::Postcodes { file },
+        } => import_postcodes(&config, &file).await,
         Command::Migrate => {
             open_store(&config.database.url).await?;
             println!(
@@ -87,27 +107,73 @@ async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
         max_page_bytes: config.harvest.max_page_bytes,
         ..FetchConfig::default()
     })?;
+    let store = open_store(&config.database.url).await?;
     Ok(Harvester {
-        store: open_store(&config.database.url).await?,
+        normaliser: normaliser(config, store.as_ref()).await?,
+        store,
         fetcher,
-        normaliser: normaliser(config)?,
     })
 }
 
-/// The shipped tag rules, or the area's `normalise.tags_file`.
-fn normaliser(config: &Config) -> anyhow::Result<OpenActiveNormaliser> {
-    let Some(path) = config
+/// The area's tag rules (`normalise.tags_file`, else the shipped ones), its bounds, and the
+/// bundled postcode centroids with any imported full postcodes.
+async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenActiveNormaliser> {
+    let mut normaliser = OpenActiveNormaliser::default();
+    if let Some(path) = config
         .normalise
         .tags_file
         .as_deref()
         .filter(|p| !p.is_empty())
-    else {
-        return Ok(OpenActiveNormaliser::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading normalise.tags_file {path}"))?;
-    let rules = TagRules::from_toml(&text).with_context(|| format!("in {path}"))?;
-    Ok(OpenActiveNormaliser::with_rules(rules))
+    {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading normalise.tags_file {path}"))?;
+        let rules = TagRules::from_toml(&text).with_context(|| format!("in {path}"))?;
+        normaliser = normaliser.with_rules(rules);
+    }
+    if let Some(bounds) = config.normalise.bounds()? {
+        normaliser = normaliser.with_bounds(bounds);
+    }
+    let postcodes = store
+        .postcodes()
+        .await
+        .context("loading imported postcodes")?;
+    if !postcodes.is_empty() {
+        tracing::info!(
+            postcodes = postcodes.len(),
+            "locating sessions with {} imported postcodes",
+            postcodes.len()
+        );
+        let places =
+            Gazetteer::with_postcodes(postcodes.into_iter().filter_map(|(code, lat, lng)| {
+                Some((Postcode::parse(&code)?, Point::new(lat, lng)))
+            }));
+        normaliser = normaliser.with_places(places);
+    }
+    Ok(normaliser)
+}
+
+async fn import_postcodes(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let read = crate::import::read_postcodes(std::io::BufReader::new(input))
+        .with_context(|| format!("in {}", file.display()))?;
+    for problem in read.skipped.iter().take(20) {
+        eprintln!("{}: {problem}", file.display());
+    }
+    if read.skipped.len() > 20 {
+        eprintln!(
+            "{}: … and {} more rows skipped",
+            file.display(),
+            read.skipped.len() - 20
+        );
+    }
+    let store = open_store(&config.database.url).await?;
+    let imported = store.import_postcodes(&read.rows).await?;
+    println!(
+        "imported {imported} postcodes from {} ({} rows skipped)",
+        file.display(),
+        read.skipped.len()
+    );
+    Ok(0)
 }
 
 fn schedule(config: &Config) -> Schedule {

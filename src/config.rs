@@ -25,6 +25,35 @@ pub struct Config {
 pub struct NormaliseConfig {
     /// An area's own tag rules (a copy of `config/tags.toml`); the shipped ones when absent.
     pub tags_file: Option<String>,
+    /// `[min_lat, min_lng, max_lat, max_lng]`: item coordinates outside are not believed.
+    pub geo_bounds: Option<Vec<f64>>,
+}
+
+impl NormaliseConfig {
+    pub fn bounds(&self) -> Result<Option<oa_geo::BoundingBox>, ConfigError> {
+        let Some(values) = &self.geo_bounds else {
+            return Ok(None);
+        };
+        match values.as_slice() {
+            [min_lat, min_lng, max_lat, max_lng]
+                if min_lat < max_lat
+                    && min_lng < max_lng
+                    && (-90.0..=90.0).contains(min_lat)
+                    && (-90.0..=90.0).contains(max_lat) =>
+            {
+                Ok(Some(oa_geo::BoundingBox {
+                    min_lat: *min_lat,
+                    max_lat: *max_lat,
+                    min_lng: *min_lng,
+                    max_lng: *max_lng,
+                }))
+            }
+            _ => Err(ConfigError::Invalid {
+                key: "normalise.geo_bounds",
+                problem: format!("{values:?} is not [min_lat, min_lng, max_lat, max_lng]"),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +110,8 @@ struct RawSource {
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] Box<figment::Error>),
+    #[error("configuration: {key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
     #[error("configuration: sources[{index}]: {problem}")]
     Source { index: usize, problem: String },
 }
@@ -97,6 +128,7 @@ impl Config {
         figment = figment.merge(Env::prefixed("OA__").split("__"));
         let config: Config = figment.extract().map_err(Box::new)?;
         config.sources()?;
+        config.normalise.bounds()?;
         Ok(config)
     }
 

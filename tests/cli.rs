@@ -178,3 +178,86 @@ async fn serve_demo_answers_searches_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[tokio::test]
+async fn imported_postcodes_locate_sessions_that_have_no_geo() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let last = format!("{base}/feed?afterChangeNumber=1");
+    let app = axum::Router::new().route(
+        "/feed",
+        axum::routing::get(move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+            let last = last.clone();
+            async move {
+                let items = if query.is_none() {
+                    r#"{"id":"e1","kind":"Event","state":"updated","modified":1,"data":{"@type":"Event","name":"Postcode only","startDate":"2030-01-07T10:00:00Z","location":{"name":"Hall","address":{"postalCode":"pr1 2xx"}}}}"#
+                } else {
+                    ""
+                };
+                format!(r#"{{"next":"{last}","items":[{items}],"license":"L"}}"#)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().expect("dir");
+    let csv = dir.path().join("postcodes.csv");
+    std::fs::write(
+        &csv,
+        "pcds,lat,long\nPR1 2XX,53.7001,-2.7002\nrubbish,1,2\n",
+    )
+    .expect("csv");
+    let config = dir.path().join("area.toml");
+    std::fs::write(&config, format!("[[sources]]\nfeed = \"{base}/feed\"\n")).expect("config");
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let run = move |args: Vec<String>| {
+        let (db, config) = (db.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(&args)
+                .arg("--config")
+                .arg(config)
+                .env("OA__DATABASE__URL", db)
+                .output()
+                .expect("run")
+        })
+    };
+    let import = run(vec![
+        "import".into(),
+        "postcodes".into(),
+        csv.display().to_string(),
+    ])
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&import.stdout);
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(import.status.success(), "{stderr}");
+    assert!(stdout.contains("imported 1 postcodes"), "{stdout}");
+    assert!(
+        stderr.contains("line 3: \"rubbish\" is not a UK postcode"),
+        "{stderr}"
+    );
+    let harvest = run(vec!["harvest".into(), "--once".into()])
+        .await
+        .expect("join");
+    assert!(
+        harvest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&harvest.stdout)
+    );
+
+    let store =
+        oa_store::SqliteStore::connect(&format!("sqlite://{}", dir.path().join("p.db").display()))
+            .await
+            .expect("store");
+    let id = oa_model::opportunity_id(&format!("{base}/feed"), "e1", None);
+    let detail = oa_store::Store::opportunity(&store, &id)
+        .await
+        .expect("stored");
+    let location = detail.opportunity.location.expect("location");
+    assert_eq!((location.lat, location.lng), (Some(53.7001), Some(-2.7002)));
+    assert_eq!(location.precision, oa_model::GeoPrecision::Postcode);
+    assert_eq!(location.address.postcode.as_deref(), Some("PR1 2XX"));
+}

@@ -1,4 +1,9 @@
-//! Great-circle distances and the bounding boxes that pre-filter a radius search.
+//! Great-circle distances, the bounding boxes that pre-filter a radius search, and UK
+//! postcodes located from imported and bundled centroids ([`postcode`]).
+
+pub mod postcode;
+
+pub use postcode::{Gazetteer, Postcode, Precision};
 
 /// Mean Earth radius (IUGG), in kilometres.
 const EARTH_RADIUS_KM: f64 = 6371.0088;

@@ -12,8 +12,8 @@ pub mod tags;
 
 pub use feed::DiscoveredFeed;
 pub use opportunity::{
-    Activity, ActivityMatch, Address, EventStatus, Location, Opportunity, OpportunityKind,
-    Organizer, Price,
+    Activity, ActivityMatch, Address, EventStatus, GeoPrecision, Location, Opportunity,
+    OpportunityKind, Organizer, Price, QualityProblem,
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};

@@ -116,6 +116,44 @@ pub struct Location {
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lng: Option<f64>,
+    /// How exactly `lat`/`lng` are known.
+    #[serde(default)]
+    pub precision: GeoPrecision,
+}
+
+/// Where a location's coordinates came from, most exact first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoPrecision {
+    /// The publisher's own `geo`.
+    Exact,
+    /// The full postcode's centroid.
+    Postcode,
+    /// The postcode sector's centroid.
+    Sector,
+    /// The postcode district's centroid.
+    District,
+    /// Not located.
+    #[default]
+    None,
+}
+
+/// A data-quality problem found while normalising; it never hides an opportunity that can
+/// still be shown honestly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityProblem {
+    /// A stable code, e.g. `missing_geo`, `geo_postcode_mismatch`.
+    pub code: String,
+    pub detail: String,
+}
+
+impl QualityProblem {
+    pub fn new(code: &str, detail: impl Into<String>) -> Self {
+        QualityProblem {
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -183,6 +221,9 @@ pub struct Opportunity {
     /// Tags some evidence suggested but other evidence ruled out, with both sides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld_tags: Vec<crate::Tag>,
+    /// Data-quality problems found in the item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<QualityProblem>,
 }
 
 impl Opportunity {

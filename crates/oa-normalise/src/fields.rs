@@ -1,6 +1,6 @@
 //! Reading the fields of an (already inherited) item into the opportunity's parts.
 
-use oa_model::{Activity, Address, EventStatus, Location, Organizer, Price};
+use oa_model::{Activity, Address, EventStatus, GeoPrecision, Location, Organizer, Price};
 use serde_json::Value;
 
 use crate::jsonld::{boolean, id_of, list, local_name, number, text};
@@ -69,6 +69,11 @@ pub fn location(data: &Value) -> Option<Location> {
         address,
         lat,
         lng,
+        precision: if lat.is_some() {
+            GeoPrecision::Exact
+        } else {
+            GeoPrecision::None
+        },
     })
 }
 

@@ -6,10 +6,12 @@ pub mod classify;
 pub mod dates;
 pub mod fields;
 pub mod jsonld;
+pub mod place;
 pub mod tags;
 
 use std::sync::Arc;
 
+use oa_geo::{BoundingBox, Gazetteer};
 use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
 use serde_json::{Map, Value};
 
@@ -66,21 +68,38 @@ pub fn prepare(item: &RpdeItem) -> PreparedItem {
 #[derive(Debug, Clone)]
 pub struct OpenActiveNormaliser {
     rules: Arc<TagRules>,
+    places: Arc<Gazetteer>,
+    bounds: BoundingBox,
 }
 
 impl OpenActiveNormaliser {
     /// With an area's own tag rules.
-    pub fn with_rules(rules: TagRules) -> Self {
-        OpenActiveNormaliser {
-            rules: Arc::new(rules),
-        }
+    pub fn with_rules(mut self, rules: TagRules) -> Self {
+        self.rules = Arc::new(rules);
+        self
+    }
+
+    /// With full postcodes (from the postcode table) besides the bundled centroids.
+    pub fn with_places(mut self, places: Gazetteer) -> Self {
+        self.places = Arc::new(places);
+        self
+    }
+
+    /// Where item coordinates are believable (the UK by default).
+    pub fn with_bounds(mut self, bounds: BoundingBox) -> Self {
+        self.bounds = bounds;
+        self
     }
 }
 
 impl Default for OpenActiveNormaliser {
-    /// With the shipped tag rules.
+    /// The shipped tag rules, bundled postcode centroids, UK bounds.
     fn default() -> Self {
-        OpenActiveNormaliser::with_rules(TagRules::shipped().clone())
+        OpenActiveNormaliser {
+            rules: Arc::new(TagRules::shipped().clone()),
+            places: Arc::new(Gazetteer::bundled().clone()),
+            bounds: place::UK_BOUNDS,
+        }
     }
 }
 
@@ -89,6 +108,8 @@ impl Normaliser for OpenActiveNormaliser {
         let vocabulary = Vocabulary {
             tags: &self.rules,
             activities: ActivityList::shipped(),
+            places: &self.places,
+            bounds: &self.bounds,
         };
         normalise_with(&vocabulary, kind, item, parent)
     }
@@ -100,6 +121,8 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
     let vocabulary = Vocabulary {
         tags: TagRules::shipped(),
         activities: ActivityList::shipped(),
+        places: Gazetteer::bundled(),
+        bounds: &place::UK_BOUNDS,
     };
     normalise_with(&vocabulary, kind, item, parent)
 }
@@ -109,6 +132,8 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
 pub struct Vocabulary<'a> {
     pub tags: &'a TagRules,
     pub activities: &'a ActivityList,
+    pub places: &'a Gazetteer,
+    pub bounds: &'a BoundingBox,
 }
 
 /// [`normalise`] with the given vocabularies.
@@ -237,6 +262,9 @@ fn opportunity(
         .or_else(|| duration.map(|minutes| start + chrono::Duration::minutes(minutes)));
     let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
     let tagging = vocabulary.tags.tag(data);
+    let mut problems = Vec::new();
+    let location = fields::location(data)
+        .map(|l| place::locate(l, vocabulary.places, vocabulary.bounds, &mut problems));
     Ok(Opportunity {
         kind: ty.opportunity_kind(),
         occurrence,
@@ -248,13 +276,14 @@ fn opportunity(
         end,
         duration_minutes,
         activities: vocabulary.activities.resolve_all(fields::activities(data)),
-        location: fields::location(data),
+        location,
         organizer: fields::organizer(data),
         price: fields::price(data),
         status: fields::status(data),
         url: text(data.get("url")),
         tags: tagging.tags,
         withheld_tags: tagging.withheld,
+        problems,
     })
 }
 

@@ -65,6 +65,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The whole harvested state in a canonical order, for comparing runs.
     async fn dump(&self) -> Result<StoreDump, StoreError>;
 
+    /// Adds or replaces full postcode centroids (normalised postcodes); returns how many.
+    async fn import_postcodes(&self, rows: &[(String, f64, f64)]) -> Result<u64, StoreError>;
+
+    /// Every imported postcode centroid.
+    async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError>;
+
     /// Cheap round trip to the database.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -449,3 +449,27 @@ async fn opportunity_detail_carries_its_source_and_parent() {
         ));
     }
 }
+
+#[tokio::test]
+async fn imported_postcodes_are_upserted_and_listed() {
+    for t in stores("postcodes").await {
+        let first = vec![
+            ("PR1 2XX".to_owned(), 53.76, -2.70),
+            ("LA1 1AA".to_owned(), 54.05, -2.80),
+        ];
+        assert_eq!(t.store.import_postcodes(&first).await.expect("import"), 2);
+        let again = vec![("PR1 2XX".to_owned(), 53.77, -2.71)];
+        t.store.import_postcodes(&again).await.expect("re-import");
+        let mut stored = t.store.postcodes().await.expect("list");
+        stored.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            stored,
+            [
+                ("LA1 1AA".to_owned(), 54.05, -2.80),
+                ("PR1 2XX".to_owned(), 53.77, -2.71),
+            ],
+            "{}",
+            t.name
+        );
+    }
+}

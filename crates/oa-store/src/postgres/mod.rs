@@ -191,6 +191,33 @@ impl Store for PgStore {
         })
     }
 
+    async fn import_postcodes(&self, rows: &[(String, f64, f64)]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(10_000) {
+            let postcodes: Vec<&str> = chunk.iter().map(|r| r.0.as_str()).collect();
+            let lats: Vec<f64> = chunk.iter().map(|r| r.1).collect();
+            let lngs: Vec<f64> = chunk.iter().map(|r| r.2).collect();
+            sqlx::query(
+                "insert into postcodes (postcode, lat, lng) \
+                 select * from unnest($1::text[], $2::float8[], $3::float8[]) \
+                 on conflict (postcode) do update set lat = excluded.lat, lng = excluded.lng",
+            )
+            .bind(&postcodes)
+            .bind(&lats)
+            .bind(&lngs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        Ok(sqlx::query_as("select postcode, lat, lng from postcodes")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())

@@ -197,6 +197,27 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn import_postcodes(&self, rows: &[(String, f64, f64)]) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        // 3 binds a row keeps each statement far below SQLite's 32766-parameter limit.
+        for chunk in rows.chunks(2000) {
+            let mut insert =
+                sqlx::QueryBuilder::new("insert or replace into postcodes (postcode, lat, lng) ");
+            insert.push_values(chunk, |mut row, (postcode, lat, lng)| {
+                row.push_bind(postcode).push_bind(lat).push_bind(lng);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        Ok(sqlx::query_as("select postcode, lat, lng from postcodes")
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.reader).await?;
         Ok(())
