@@ -154,10 +154,15 @@ impl TagRules {
             }
             // An ignored phrase ("free parking") or, for a giving phrase, an excluding one
             // ("not suitable for beginners") covering this hit takes it over.
+            // A longer phrase of the same tag containing this one ("not just for beginners"
+            // around "beginners") speaks for it.
             let covered = found.iter().any(|other| {
                 overlaps(hit, other)
                     && (other.role == PhraseRole::Ignored
-                        || (hit.role == PhraseRole::Gives && other.role == PhraseRole::Excludes))
+                        || (hit.role == PhraseRole::Gives && other.role == PhraseRole::Excludes)
+                        || (other.from <= hit.from
+                            && hit.to <= other.to
+                            && other.to - other.from > hit.to - hit.from))
             });
             if covered {
                 continue;
