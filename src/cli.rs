@@ -47,6 +47,9 @@ pub enum Command {
     },
     /// Create or update the database schema and exit.
     Migrate,
+    /// Normalise every stored item again with the current tag rules, postcodes and code
+    /// (after editing `normalise.tags_file` or importing postcodes).
+    Renormalise,
     /// Load reference data into the database.
     Import {
         #[command(subcommand)]
@@ -74,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import {
             what: ImportCommand::Postcodes { file },
         } => import_postcodes(&config, &file).await,
+        Command::Renormalise => renormalise(&config).await,
         Command::Migrate => {
             open_store(&config.database.url).await?;
             println!(
@@ -150,6 +154,36 @@ async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenAc
         normaliser = normaliser.with_places(places);
     }
     Ok(normaliser)
+}
+
+/// Items per renormalise transaction: large enough to amortise the commit, small enough
+/// that the harvester (on SQLite's single writer) waits briefly.
+const RENORMALISE_BATCH: usize = 2000;
+
+async fn renormalise(config: &Config) -> anyhow::Result<i32> {
+    let harvester = harvester(config).await?;
+    let started = std::time::Instant::now();
+    let (mut after, mut items, mut opportunities, mut unusable) = (None, 0, 0, 0);
+    loop {
+        let batch = harvester
+            .store
+            .renormalise_batch(after.take(), RENORMALISE_BATCH, &harvester.normaliser)
+            .await
+            .context("renormalising")?;
+        items += batch.items;
+        opportunities += batch.opportunities;
+        unusable += batch.unusable;
+        tracing::debug!(items, "renormalised {items} items");
+        match batch.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    println!(
+        "renormalised {items} items into {opportunities} opportunities ({unusable} unusable) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }
 
 async fn import_postcodes(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {

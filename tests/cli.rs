@@ -261,3 +261,66 @@ async fn imported_postcodes_locate_sessions_that_have_no_geo() {
     assert_eq!(location.precision, oa_model::GeoPrecision::Postcode);
     assert_eq!(location.address.postcode.as_deref(), Some("PR1 2XX"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renormalise_applies_an_areas_edited_tag_rules_to_stored_sessions() {
+    let base = publisher().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("area.toml");
+    std::fs::write(&config, format!("[[sources]]\nfeed = \"{base}/feed\"\n")).expect("config");
+    let db_path = dir.path().join("r.db");
+    let db = format!("sqlite://{}", db_path.display());
+    let run = |args: &[&str], tags_file: &str| {
+        let output = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("OA__DATABASE__URL", &db)
+            .env("OA__NORMALISE__TAGS_FILE", tags_file)
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let base_clone = base.clone();
+    let tags = move |db: &str| {
+        let db = db.to_owned();
+        let base = base_clone.clone();
+        async move {
+            let store = oa_store::SqliteStore::connect(&db).await.expect("store");
+            let id = oa_model::opportunity_id(&format!("{base}/feed"), "e1", None);
+            let detail = oa_store::Store::opportunity(&store, &id)
+                .await
+                .expect("stored");
+            detail
+                .opportunity
+                .tags
+                .into_iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    tokio::task::block_in_place(|| run(&["harvest", "--once"], ""));
+    assert!(
+        tags(&db).await.is_empty(),
+        "\"Walk\" earns nothing from the shipped rules"
+    );
+
+    let area_rules = dir.path().join("area-tags.toml");
+    std::fs::write(
+        &area_rules,
+        "low_cost_max = 3.0\nnegators = [\"not\"]\nnegation_window = 3\n[[tags]]\nname = \"social\"\nphrases = [\"walk\"]\n",
+    )
+    .expect("rules");
+    let out =
+        tokio::task::block_in_place(|| run(&["renormalise"], &area_rules.display().to_string()));
+    assert!(
+        out.contains("renormalised 1 items into 1 opportunities"),
+        "{out}"
+    );
+    assert_eq!(tags(&db).await, ["social"], "the area's rule now applies");
+}

@@ -8,6 +8,7 @@
 mod error;
 mod page;
 mod postgres;
+mod renormalise;
 pub mod search;
 mod sql;
 mod sqlite;
@@ -22,6 +23,7 @@ use oa_model::{Normaliser, PreparedItem};
 pub use error::StoreError;
 pub use page::PageOutcome;
 pub use postgres::PgStore;
+pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
     Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, OpportunityDetail,
@@ -51,6 +53,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError>;
+
+    /// Normalises stored items again, `limit` at a time after a (feed id, item id) position,
+    /// in one transaction per call.
+    async fn renormalise_batch(
+        &self,
+        after: Option<(i64, String)>,
+        limit: usize,
+        normaliser: &dyn Normaliser,
+    ) -> Result<RenormaliseBatch, StoreError>;
 
     /// Records a harvest event (caught up, retrying, failing, gone) against a feed.
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError>;

@@ -87,6 +87,12 @@ pub(crate) trait PageTx: Send {
     ) -> Result<Vec<ExistingItem>, StoreError>;
     /// Live parents by `@id`.
     async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError>;
+    /// Live (not deleted) items after a (feed id, item id) position, in that order.
+    async fn live_items_after(
+        &mut self,
+        after: (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<StoredChild>, StoreError>;
     /// Live children pointing at any of these parent `@id`s.
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError>;
@@ -116,14 +122,62 @@ pub struct PageOutcome {
 }
 
 /// One item to normalise: from the page, or a stored child of a changed parent.
-struct Work<'a> {
-    feed_id: i64,
-    feed_url: &'a str,
-    item_id: &'a str,
-    kind: &'a str,
-    modified: i64,
-    parent_ref: Option<&'a str>,
-    data: Option<&'a Value>,
+pub(crate) struct Work<'a> {
+    pub feed_id: i64,
+    pub feed_url: &'a str,
+    pub item_id: &'a str,
+    pub kind: &'a str,
+    pub modified: i64,
+    pub parent_ref: Option<&'a str>,
+    /// `None` for a deleted item.
+    pub data: Option<&'a Value>,
+}
+
+/// Each item's new status, keyed by (feed, item id).
+pub(crate) type Statuses<'a> = HashMap<(i64, &'a str), (&'static str, Option<String>)>;
+
+/// Normalises every work item with its parent (when stored): each item's status and the
+/// opportunity rows to write, one per id.
+pub(crate) fn normalise_work<'a>(
+    work: &'a [Work<'a>],
+    parents: &HashMap<String, Value>,
+    normaliser: &dyn Normaliser,
+    outcome: &mut PageOutcome,
+) -> Result<(Statuses<'a>, Vec<OpportunityRow>), StoreError> {
+    let mut statuses: Statuses<'a> = HashMap::new();
+    let mut rows: Vec<OpportunityRow> = Vec::new();
+    for w in work {
+        let Some(data) = w.data else {
+            outcome.deleted += 1;
+            statuses.insert((w.feed_id, w.item_id), ("deleted", None));
+            continue;
+        };
+        let parent = w.parent_ref.and_then(|r| parents.get(r));
+        let status = match normaliser.normalise(w.kind, data, parent) {
+            Normalised::Opportunities(found) => {
+                for opportunity in found {
+                    rows.push(opportunity_row(w, opportunity)?);
+                }
+                ("ok", None)
+            }
+            Normalised::AwaitingParent => ("awaiting_parent", None),
+            Normalised::Unusable(reason) => {
+                outcome.unusable += 1;
+                tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
+                ("unusable", Some(reason))
+            }
+        };
+        statuses.insert((w.feed_id, w.item_id), status);
+    }
+    // Two embedded sub-events with the same key would collide on the opportunity id.
+    let mut seen = HashSet::new();
+    let mut rows: Vec<OpportunityRow> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| seen.insert(r.id.clone()))
+        .collect();
+    rows.reverse();
+    Ok((statuses, rows))
 }
 
 pub(crate) async fn apply<T: PageTx>(
@@ -258,39 +312,7 @@ pub(crate) async fn apply<T: PageTx>(
         }
     }
 
-    let mut statuses: HashMap<(i64, &str), (&'static str, Option<String>)> = HashMap::new();
-    let mut rows: Vec<OpportunityRow> = Vec::new();
-    for w in &work {
-        let Some(data) = w.data else {
-            outcome.deleted += 1;
-            statuses.insert((w.feed_id, w.item_id), ("deleted", None));
-            continue;
-        };
-        let parent = w.parent_ref.and_then(|r| parents.get(r));
-        let status = match normaliser.normalise(w.kind, data, parent) {
-            Normalised::Opportunities(found) => {
-                for opportunity in found {
-                    rows.push(opportunity_row(w, opportunity)?);
-                }
-                ("ok", None)
-            }
-            Normalised::AwaitingParent => ("awaiting_parent", None),
-            Normalised::Unusable(reason) => {
-                outcome.unusable += 1;
-                tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
-                ("unusable", Some(reason))
-            }
-        };
-        statuses.insert((w.feed_id, w.item_id), status);
-    }
-    // Two embedded sub-events with the same key would collide on the opportunity id.
-    let mut seen = HashSet::new();
-    let mut rows: Vec<OpportunityRow> = rows
-        .into_iter()
-        .rev()
-        .filter(|r| seen.insert(r.id.clone()))
-        .collect();
-    rows.reverse();
+    let (mut statuses, rows) = normalise_work(&work, &parents, normaliser, &mut outcome)?;
     outcome.opportunities_written = rows.len();
 
     let item_rows: Vec<ItemRow<'_>> = fresh
@@ -369,7 +391,7 @@ fn opportunity_row(
     })
 }
 
-fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("stored JSON of {what} does not parse: {e}"))
 }
 

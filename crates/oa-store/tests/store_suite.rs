@@ -473,3 +473,75 @@ async fn imported_postcodes_are_upserted_and_listed() {
         );
     }
 }
+
+/// Tags every opportunity "renormalised", to see which items a pass reached.
+#[derive(Debug)]
+struct Marking;
+
+impl oa_model::Normaliser for Marking {
+    fn normalise(
+        &self,
+        kind: &str,
+        item: &serde_json::Value,
+        parent: Option<&serde_json::Value>,
+    ) -> oa_model::Normalised {
+        match NORMALISER.normalise(kind, item, parent) {
+            oa_model::Normalised::Opportunities(mut found) => {
+                for o in &mut found {
+                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
+                }
+                oa_model::Normalised::Opportunities(found)
+            }
+            other => other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn renormalising_in_batches_reaches_every_live_item_once() {
+    for t in stores("renormalise").await {
+        let sessions = t.feed("https://p.example/sessions").await;
+        let series_feed = t.feed("https://p.example/series").await;
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let children: Vec<_> = (0..5)
+            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
+            .collect();
+        t.apply(&sessions, children, "n").await;
+        let before = t.store.dump().await.expect("dump");
+
+        let (mut after, mut batches, mut items) = (None, 0, 0);
+        loop {
+            let batch = t
+                .store
+                .renormalise_batch(after.take(), 2, &Marking)
+                .await
+                .expect("batch");
+            batches += 1;
+            items += batch.items;
+            match batch.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(items, 6, "one series and five sessions: {}", t.name);
+        assert!(batches >= 3, "{}", t.name);
+        let names = names(t.store.as_ref()).await;
+        assert_eq!(names.len(), 5);
+        assert!(
+            names.iter().all(|n| n.ends_with("(renormalised)")),
+            "{names:?}"
+        );
+
+        // With the normaliser unchanged, renormalising leaves the store exactly as it was.
+        t.store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+    }
+}

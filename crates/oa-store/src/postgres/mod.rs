@@ -12,6 +12,7 @@ use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
@@ -128,6 +129,18 @@ impl Store for PgStore {
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         Ok(outcome)
+    }
+
+    async fn renormalise_batch(
+        &self,
+        after: Option<(i64, String)>,
+        limit: usize,
+        normaliser: &dyn Normaliser,
+    ) -> Result<RenormaliseBatch, StoreError> {
+        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
+        tx.0.commit().await?;
+        Ok(batch)
     }
 
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
+use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
@@ -130,6 +131,18 @@ impl Store for SqliteStore {
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         Ok(outcome)
+    }
+
+    async fn renormalise_batch(
+        &self,
+        after: Option<(i64, String)>,
+        limit: usize,
+        normaliser: &dyn Normaliser,
+    ) -> Result<RenormaliseBatch, StoreError> {
+        let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
+        let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
+        tx.0.commit().await?;
+        Ok(batch)
     }
 
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {
