@@ -7,12 +7,16 @@ pub mod dates;
 pub mod fields;
 pub mod jsonld;
 pub mod place;
+pub mod quality;
 pub mod tags;
 
 use std::sync::Arc;
 
 use oa_geo::{BoundingBox, Gazetteer};
-use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
+use oa_model::{
+    ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, QualityProblem,
+    RpdeItem,
+};
 use serde_json::{Map, Value};
 
 pub use crate::activities::ActivityList;
@@ -265,7 +269,7 @@ fn opportunity(
     let mut problems = Vec::new();
     let location = fields::location(data)
         .map(|l| place::locate(l, vocabulary.places, vocabulary.bounds, &mut problems));
-    Ok(Opportunity {
+    let mut opportunity = Opportunity {
         kind: ty.opportunity_kind(),
         occurrence,
         data_id: id_of(data).map(str::to_owned),
@@ -284,7 +288,14 @@ fn opportunity(
         tags: tagging.tags,
         withheld_tags: tagging.withheld,
         problems,
-    })
+    };
+    let mut problems = std::mem::take(&mut opportunity.problems);
+    if opportunity.location.is_none() {
+        problems.push(QualityProblem::new("missing_location", "no location"));
+    }
+    quality::problems(data, &opportunity, &mut problems);
+    opportunity.problems = problems;
+    Ok(opportunity)
 }
 
 #[cfg(test)]

@@ -1,0 +1,144 @@
+//! Data-quality problems in an item that can still be shown: each a stable code and a
+//! detail, so publishers can be told precisely what to fix and managers can count them.
+
+use oa_model::{ActivityMatch, Opportunity, QualityProblem};
+use serde_json::Value;
+
+use crate::jsonld::text;
+
+/// Problems in dates, activities, prices, text and organiser (location ones come from
+/// [`crate::place`]).
+pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityProblem>) {
+    if let Some(start) = text(data.get("startDate"))
+        && !has_offset(&start)
+    {
+        into.push(QualityProblem::new(
+            "no_timezone",
+            format!("startDate {start:?} has no offset; read as UK local time"),
+        ));
+    }
+    if let Some(end) = text(data.get("endDate"))
+        && let Some(end_at) = crate::dates::parse_instant(&end)
+        && end_at < opportunity.start
+    {
+        into.push(QualityProblem::new(
+            "end_before_start",
+            format!("endDate {end:?} is before startDate; ignored"),
+        ));
+    }
+    if opportunity.duration_minutes == Some(0) {
+        into.push(QualityProblem::new(
+            "zero_duration",
+            "the session lasts 0 minutes",
+        ));
+    }
+    for activity in &opportunity.activities {
+        if activity.matched == Some(ActivityMatch::Unknown) {
+            into.push(QualityProblem::new(
+                "unknown_activity",
+                format!(
+                    "{:?} is not in the OpenActive Activity List",
+                    activity.label
+                ),
+            ));
+        }
+    }
+    if opportunity.activities.is_empty() {
+        into.push(QualityProblem::new("missing_activity", "no activity given"));
+    }
+    let price = &opportunity.price;
+    if price.max.is_some_and(|p| p > 0.0) && price.currency.is_none() {
+        into.push(QualityProblem::new(
+            "price_without_currency",
+            "a priced offer has no priceCurrency",
+        ));
+    }
+    for field in ["name", "description"] {
+        if text(data.get(field)).is_some_and(|t| has_html(&t)) {
+            into.push(QualityProblem::new(
+                "html_in_text",
+                format!("{field} contains HTML markup"),
+            ));
+        }
+    }
+    let reachable = opportunity
+        .organizer
+        .as_ref()
+        .is_some_and(|o| o.url.is_some() || o.email.is_some() || o.telephone.is_some());
+    if !reachable {
+        into.push(QualityProblem::new(
+            "missing_organizer_contact",
+            "no organizer url, email or telephone",
+        ));
+    }
+}
+
+/// `Z` or `±hh:mm` after the time.
+fn has_offset(date: &str) -> bool {
+    let Some((_, time)) = date.split_once('T') else {
+        return false;
+    };
+    time.ends_with('Z') || time.ends_with('z') || time.contains('+') || time.contains('-')
+}
+
+fn has_html(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "<p>", "<p ", "</", "<br", "<li", "<ul", "<strong", "<b>", "<i>", "<div", "<span", "<a ",
+    ]
+    .iter()
+    .any(|tag| lower.contains(tag))
+        || ["&amp;", "&nbsp;", "&lt;", "&gt;", "&#"]
+            .iter()
+            .any(|e| lower.contains(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn codes(item: serde_json::Value) -> Vec<String> {
+        let crate::Normalised::Opportunities(found) = crate::normalise("Event", &item, None) else {
+            panic!("usable");
+        };
+        found[0].problems.iter().map(|p| p.code.clone()).collect()
+    }
+
+    #[test]
+    fn a_clean_item_has_no_problems() {
+        let clean = json!({
+            "@type": "Event", "name": "Tai Chi", "startDate": "2030-01-07T10:00:00Z", "duration": "PT1H",
+            "activity": [{"prefLabel": "Tai Chi"}],
+            "location": {"geo": {"latitude": 53.76, "longitude": -2.70}, "address": {"postalCode": "PR1 2XX"}},
+            "organizer": {"name": "Club", "url": "https://club.example"},
+            "offers": [{"price": 3, "priceCurrency": "GBP"}],
+        });
+        assert_eq!(codes(clean), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_problem_is_recorded_with_its_code() {
+        let messy = json!({
+            "@type": "Event", "name": "Session", "description": "<p>Fun &amp; games</p>",
+            "startDate": "2030-01-07T10:00:00", "endDate": "2030-01-07T09:00:00Z",
+            "activity": [{"prefLabel": "Underwater hockey-ish"}],
+            "organizer": {"name": "Club"},
+            "offers": [{"price": 3}],
+        });
+        assert_eq!(
+            codes(messy),
+            [
+                "missing_location",
+                "no_timezone",
+                "end_before_start",
+                "unknown_activity",
+                "price_without_currency",
+                "html_in_text",
+                "missing_organizer_contact",
+            ]
+        );
+        let zero = json!({"@type": "Event", "startDate": "2030-01-07T10:00:00Z", "duration": "PT0M",
+            "activity": ["Yoga"], "organizer": {"email": "a@b.example"}, "location": {"geo": {"latitude": 53.7, "longitude": -2.7}}});
+        assert_eq!(codes(zero), ["zero_duration"]);
+    }
+}
