@@ -1,7 +1,9 @@
 //! The HTTP API link-worker tools query: `/v1/sessions` (near a point, in a window, keyset
-//! paged), `/v1/sessions/{id}`, `/v1/feeds` and `/health`. Errors are problem+json.
+//! paged), `/v1/sessions/{id}`, `/v1/feeds` (with data-quality counts and each feed's
+//! problems), `/about` (data sources and licences) and `/health`. Errors are problem+json.
 
 mod cursor;
+mod feeds;
 mod params;
 mod problem;
 mod routes;
@@ -18,7 +20,9 @@ pub fn router(store: AppState) -> Router {
         .route("/health", get(routes::health))
         .route("/v1/sessions", get(routes::sessions))
         .route("/v1/sessions/{id}", get(routes::session))
-        .route("/v1/feeds", get(routes::feeds))
+        .route("/v1/feeds", get(feeds::feeds))
+        .route("/v1/feeds/{id}/problems", get(feeds::problems))
+        .route("/about", get(routes::about))
         .fallback(routes::not_found)
         .with_state(store)
 }

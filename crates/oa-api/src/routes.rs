@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use oa_model::Opportunity;
 use oa_store::search::{SearchHit, search};
-use oa_store::{FeedRecord, Store, StoreError};
+use oa_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -160,54 +160,6 @@ fn raw(json: Option<&str>) -> Option<Box<RawValue>> {
 }
 
 #[derive(Serialize)]
-pub struct FeedList {
-    feeds: Vec<FeedView>,
-}
-
-#[derive(Serialize)]
-struct FeedView {
-    url: String,
-    kind: Option<String>,
-    publisher: Option<String>,
-    dataset_site: Option<String>,
-    state: &'static str,
-    cursor: Option<String>,
-    items_stored: i64,
-    items_unusable: i64,
-    items_awaiting_parent: i64,
-    last_success: Option<DateTime<Utc>>,
-    last_error: Option<String>,
-    last_error_at: Option<DateTime<Utc>>,
-}
-
-impl From<FeedRecord> for FeedView {
-    fn from(feed: FeedRecord) -> Self {
-        let at = |secs: Option<i64>| secs.and_then(|s| DateTime::from_timestamp(s, 0));
-        FeedView {
-            state: feed.state.as_str(),
-            last_success: at(feed.last_success_at),
-            last_error_at: at(feed.last_error_at),
-            url: feed.url,
-            kind: feed.kind,
-            publisher: feed.publisher,
-            dataset_site: feed.dataset_site,
-            cursor: feed.cursor,
-            items_stored: feed.items_stored,
-            items_unusable: feed.items_unusable,
-            items_awaiting_parent: feed.items_awaiting_parent,
-            last_error: feed.last_error,
-        }
-    }
-}
-
-pub async fn feeds(State(store): State<AppState>) -> Result<Json<FeedList>, ApiError> {
-    let feeds = store.feeds().await?;
-    Ok(Json(FeedList {
-        feeds: feeds.into_iter().map(FeedView::from).collect(),
-    }))
-}
-
-#[derive(Serialize)]
 pub struct Health {
     status: &'static str,
 }
@@ -219,4 +171,32 @@ pub async fn health(State(store): State<AppState>) -> Result<Json<Health>, ApiEr
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("this path".into())
+}
+
+/// Where the data comes from and the attribution its licences require.
+pub async fn about() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "service": "oa-aggregator: OpenActive sessions for physical-activity social prescribing",
+        "sources": [
+            {
+                "what": "sessions",
+                "from": "each publisher's OpenActive RPDE feeds; the licence of each is in its feed and dataset site",
+                "feeds": "/v1/feeds"
+            },
+            {
+                "what": "OpenActive Activity List and Accessibility Support list",
+                "licence": "CC-BY-4.0 https://creativecommons.org/licenses/by/4.0/",
+                "attribution": "© OpenActive"
+            },
+            {
+                "what": "postcode sector and district centroids (ONS Postcode Directory, November 2025)",
+                "licence": "Open Government Licence v3.0 https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+                "attribution": [
+                    "Contains OS data © Crown copyright and database right 2025",
+                    "Contains Royal Mail data © Royal Mail copyright and database right 2025",
+                    "Source: Office for National Statistics licensed under the Open Government Licence v.3.0"
+                ]
+            }
+        ]
+    }))
 }

@@ -267,3 +267,47 @@ async fn feeds_and_health_report_the_harvest() {
         (StatusCode::NOT_FOUND, "application/problem+json")
     );
 }
+
+#[tokio::test]
+async fn feeds_count_data_quality_problems_and_list_them_paged() {
+    let (app, _dir) = app().await;
+    let (_, _, body) = get(&app, "/v1/feeds").await;
+    let feed = &body["feeds"][0];
+    assert_eq!(feed["problems"]["missing_organizer_contact"], 7);
+    assert_eq!(
+        feed["problems"]["html_in_text"], 7,
+        "every description is <p>...</p>"
+    );
+    let id = feed["id"].as_i64().expect("id");
+
+    let mut seen = Vec::new();
+    let mut uri = format!("/v1/feeds/{id}/problems?limit=5");
+    loop {
+        let (status, _, page) = get(&app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for item in page["items"].as_array().expect("items") {
+            seen.push(format!("{}/{}", item["item_id"], item["code"]));
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/feeds/{id}/problems?limit=5&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (14, 14),
+        "every problem once: {seen:?}"
+    );
+
+    let (status, _, problem) = get(&app, &format!("/v1/feeds/{id}/problems?limit=0")).await;
+    assert_eq!(
+        (status, problem["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
+    let (status, _, _) = get(&app, "/v1/feeds/999/problems").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, about) = get(&app, "/about").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(about.to_string().contains("Contains Royal Mail data"));
+}

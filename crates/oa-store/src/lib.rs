@@ -26,8 +26,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, OpportunityDetail,
-    StoreDump,
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, ItemProblem,
+    OpportunityDetail, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -81,6 +81,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every imported postcode centroid.
     async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError>;
+
+    /// How many items of each feed have each data-quality problem: (feed id, code, count).
+    async fn problem_counts(&self) -> Result<Vec<(i64, String, i64)>, StoreError>;
+
+    /// One feed's item problems ordered by (item id, code), after a keyset position.
+    async fn feed_problems(
+        &self,
+        feed_id: i64,
+        after: Option<(String, String)>,
+        limit: i64,
+    ) -> Result<Vec<ItemProblem>, StoreError>;
 
     /// Cheap round trip to the database.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -97,6 +97,12 @@ pub(crate) trait PageTx: Send {
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
+    /// Deletes every problem of these source items, then inserts `rows`.
+    async fn replace_problems(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[ProblemRow],
+    ) -> Result<(), StoreError>;
     /// Deletes every opportunity of these source items, then inserts `rows`.
     async fn replace_opportunities(
         &mut self,
@@ -121,6 +127,15 @@ pub struct PageOutcome {
     pub opportunities_written: usize,
 }
 
+/// A data-quality problem of a stored item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProblemRow {
+    pub feed_id: i64,
+    pub item_id: String,
+    pub code: String,
+    pub detail: String,
+}
+
 /// One item to normalise: from the page, or a stored child of a changed parent.
 pub(crate) struct Work<'a> {
     pub feed_id: i64,
@@ -136,16 +151,37 @@ pub(crate) struct Work<'a> {
 /// Each item's new status, keyed by (feed, item id).
 pub(crate) type Statuses<'a> = HashMap<(i64, &'a str), (&'static str, Option<String>)>;
 
-/// Normalises every work item with its parent (when stored): each item's status and the
-/// opportunity rows to write, one per id.
+/// What normalising a batch of work produced.
+pub(crate) struct Normalisation<'a> {
+    pub statuses: Statuses<'a>,
+    /// One per opportunity id.
+    pub rows: Vec<OpportunityRow>,
+    /// One per (feed, item, code).
+    pub problems: Vec<ProblemRow>,
+}
+
+/// Normalises every work item with its parent (when stored): each item's status, the
+/// opportunity rows to write and the item's data-quality problems.
 pub(crate) fn normalise_work<'a>(
     work: &'a [Work<'a>],
     parents: &HashMap<String, Value>,
     normaliser: &dyn Normaliser,
     outcome: &mut PageOutcome,
-) -> Result<(Statuses<'a>, Vec<OpportunityRow>), StoreError> {
+) -> Result<Normalisation<'a>, StoreError> {
     let mut statuses: Statuses<'a> = HashMap::new();
     let mut rows: Vec<OpportunityRow> = Vec::new();
+    let mut problems: Vec<ProblemRow> = Vec::new();
+    let mut problem_keys: HashSet<(i64, &str, String)> = HashSet::new();
+    let mut problem = |w: &Work<'a>, code: &str, detail: String| {
+        if problem_keys.insert((w.feed_id, w.item_id, code.to_owned())) {
+            problems.push(ProblemRow {
+                feed_id: w.feed_id,
+                item_id: w.item_id.to_owned(),
+                code: code.to_owned(),
+                detail,
+            });
+        }
+    };
     for w in work {
         let Some(data) = w.data else {
             outcome.deleted += 1;
@@ -156,13 +192,21 @@ pub(crate) fn normalise_work<'a>(
         let status = match normaliser.normalise(w.kind, data, parent) {
             Normalised::Opportunities(found) => {
                 for opportunity in found {
+                    for p in &opportunity.problems {
+                        problem(w, &p.code, p.detail.clone());
+                    }
                     rows.push(opportunity_row(w, opportunity)?);
                 }
                 ("ok", None)
             }
-            Normalised::AwaitingParent => ("awaiting_parent", None),
+            Normalised::AwaitingParent => {
+                let parent = w.parent_ref.unwrap_or("its parent");
+                problem(w, "orphan_child", format!("waiting for {parent}"));
+                ("awaiting_parent", None)
+            }
             Normalised::Unusable(reason) => {
                 outcome.unusable += 1;
+                problem(w, "unusable", reason.clone());
                 tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
                 ("unusable", Some(reason))
             }
@@ -177,7 +221,11 @@ pub(crate) fn normalise_work<'a>(
         .filter(|r| seen.insert(r.id.clone()))
         .collect();
     rows.reverse();
-    Ok((statuses, rows))
+    Ok(Normalisation {
+        statuses,
+        rows,
+        problems,
+    })
 }
 
 pub(crate) async fn apply<T: PageTx>(
@@ -312,7 +360,11 @@ pub(crate) async fn apply<T: PageTx>(
         }
     }
 
-    let (mut statuses, rows) = normalise_work(&work, &parents, normaliser, &mut outcome)?;
+    let Normalisation {
+        mut statuses,
+        rows,
+        problems,
+    } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
     outcome.opportunities_written = rows.len();
 
     let item_rows: Vec<ItemRow<'_>> = fresh
@@ -346,6 +398,7 @@ pub(crate) async fn apply<T: PageTx>(
         .map(|w| (w.feed_id, w.item_id.to_owned()))
         .collect();
     tx.replace_opportunities(&sources, &rows).await?;
+    tx.replace_problems(&sources, &problems).await?;
     tx.finish_page(feed.id, next).await?;
     Ok(outcome)
 }

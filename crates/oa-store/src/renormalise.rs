@@ -8,7 +8,7 @@ use oa_model::Normaliser;
 use serde_json::Value;
 
 use crate::StoreError;
-use crate::page::{PageOutcome, PageTx, StatusRow, Work, corrupt, normalise_work};
+use crate::page::{Normalisation, PageOutcome, PageTx, StatusRow, Work, corrupt, normalise_work};
 
 /// What one batch did, and where the next one starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,7 +63,11 @@ pub(crate) async fn batch<T: PageTx>(
         }
     }
     let mut outcome = PageOutcome::default();
-    let (statuses, rows) = normalise_work(&work, &parents, normaliser, &mut outcome)?;
+    let Normalisation {
+        statuses,
+        rows,
+        problems,
+    } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
     let awaiting_parent = statuses
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
@@ -85,6 +89,7 @@ pub(crate) async fn batch<T: PageTx>(
         .map(|w| (w.feed_id, w.item_id.to_owned()))
         .collect();
     tx.replace_opportunities(&sources, &rows).await?;
+    tx.replace_problems(&sources, &problems).await?;
     Ok(RenormaliseBatch {
         items: stored.len(),
         opportunities: rows.len(),

@@ -52,3 +52,11 @@ pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by ur
 /// Marks the feed's cursor after a stored page (binds: next, now, feed id).
 pub(crate) const FINISH_PAGE: &str = "update feeds set cursor = $1, pages = pages + 1, state = 'ok', \
     caught_up = false, last_success_at = $2 where id = $3";
+
+/// Items with each data-quality problem, per feed.
+pub(crate) const PROBLEM_COUNTS: &str = "select feed_id, code, count(*) from item_problems \
+    group by feed_id, code order by feed_id, code";
+
+/// One feed's item problems after a keyset position.
+pub(crate) const FEED_PROBLEMS: &str = "select item_id, code, detail from item_problems \
+    where feed_id = $1 and (item_id, code) > ($2, $3) order by item_id, code limit $4";

@@ -151,6 +151,14 @@ pub struct OpportunityDetail {
     pub parent_data: Option<String>,
 }
 
+/// A data-quality problem of one stored item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ItemProblem {
+    pub item_id: String,
+    pub code: String,
+    pub detail: String,
+}
+
 /// The harvested state in canonical order: (feed url, item id, modified, state, status) for
 /// items, (id, start, doc) for opportunities, (url, cursor) for feeds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -545,3 +545,75 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn item_problems_follow_the_item_and_are_counted_and_paged_per_feed() {
+    for t in stores("problems").await {
+        let sessions = t.feed("https://p.example/sessions").await;
+        let series_feed = t.feed("https://p.example/series").await;
+        t.apply(&sessions, vec![session("s1", 1, "x", at(5))], "n")
+            .await;
+        let problems = t
+            .store
+            .feed_problems(sessions.id, None, 10)
+            .await
+            .expect("list");
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["orphan_child"], "{}", t.name);
+        assert_eq!(problems[0].detail, "waiting for https://p.example/series/x");
+
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let problems = t
+            .store
+            .feed_problems(sessions.id, None, 10)
+            .await
+            .expect("list");
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
+        // The series gives a location and price but no activity or organiser contact.
+        assert_eq!(
+            codes,
+            ["missing_activity", "missing_organizer_contact"],
+            "{}",
+            t.name
+        );
+
+        let counts = t.store.problem_counts().await.expect("counts");
+        assert!(
+            counts.contains(&(sessions.id, "missing_activity".to_owned(), 1)),
+            "{counts:?}"
+        );
+        assert!(!counts.iter().any(|(_, code, _)| code == "orphan_child"));
+
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = t
+                .store
+                .feed_problems(sessions.id, after.clone(), 1)
+                .await
+                .expect("page");
+            let Some(last) = page.last() else { break };
+            after = Some((last.item_id.clone(), last.code.clone()));
+            paged.extend(page);
+        }
+        assert_eq!(
+            paged, problems,
+            "paging one at a time sees each problem once"
+        );
+
+        t.apply(&sessions, vec![deleted("s1", "ScheduledSession", 2)], "n")
+            .await;
+        assert!(
+            t.store
+                .feed_problems(sessions.id, None, 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+    }
+}

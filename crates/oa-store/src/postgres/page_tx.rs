@@ -6,7 +6,7 @@ use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
 use crate::page::{
-    ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent,
+    ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild, StoredParent,
 };
 use crate::{StoreError, now_secs};
 
@@ -161,6 +161,35 @@ impl PageTx for PgPageTx {
         .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn replace_problems(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[ProblemRow],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "delete from item_problems p using unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
+             where p.feed_id = s.feed_id and p.item_id = s.item_id",
+        )
+        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
+        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "insert into item_problems (feed_id, item_id, code, detail) \
+             select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[])",
+        )
+        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.code.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.detail.clone()).collect::<Vec<_>>())
         .execute(&mut *self.0)
         .await?;
         Ok(())

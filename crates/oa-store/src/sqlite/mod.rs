@@ -17,8 +17,8 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, OpportunityDetail, PageOutcome,
-    Store, StoreDump, StoreError, now_secs, page,
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, ItemProblem, OpportunityDetail,
+    PageOutcome, Store, StoreDump, StoreError, now_secs, page,
 };
 
 /// SQLite store.
@@ -227,6 +227,28 @@ impl Store for SqliteStore {
 
     async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
         Ok(sqlx::query_as("select postcode, lat, lng from postcodes")
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn problem_counts(&self) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(sql::PROBLEM_COUNTS)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn feed_problems(
+        &self,
+        feed_id: i64,
+        after: Option<(String, String)>,
+        limit: i64,
+    ) -> Result<Vec<ItemProblem>, StoreError> {
+        let (item_id, code) = after.unwrap_or_default();
+        Ok(sqlx::query_as(sql::FEED_PROBLEMS)
+            .bind(feed_id)
+            .bind(item_id)
+            .bind(code)
+            .bind(limit)
             .fetch_all(&self.reader)
             .await?)
     }

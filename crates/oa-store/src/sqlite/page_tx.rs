@@ -8,7 +8,7 @@ use oa_model::ItemRole;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use crate::page::{
-    ExistingItem, ItemRow, OpportunityRow, PageTx, StatusRow, StoredChild, StoredParent,
+    ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild, StoredParent,
 };
 use crate::{StoreError, now_secs};
 
@@ -173,6 +173,39 @@ impl PageTx for SqlitePageTx {
             .bind(&row.item_id)
             .execute(&mut *self.0)
             .await?;
+        }
+        Ok(())
+    }
+
+    async fn replace_problems(
+        &mut self,
+        sources: &[(i64, String)],
+        rows: &[ProblemRow],
+    ) -> Result<(), StoreError> {
+        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        for (feed_id, item_id) in sources {
+            by_feed.entry(*feed_id).or_default().push(item_id);
+        }
+        for (feed_id, item_ids) in &by_feed {
+            for chunk in item_ids.chunks(CHUNK) {
+                let mut sql =
+                    QueryBuilder::<Sqlite>::new("delete from item_problems where feed_id = ");
+                sql.push_bind(*feed_id).push(" and item_id in ");
+                push_list(&mut sql, chunk.iter().copied());
+                sql.build().execute(&mut *self.0).await?;
+            }
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "insert into item_problems (feed_id, item_id, code, detail) ",
+            );
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(r.feed_id)
+                    .push_bind(r.item_id.clone())
+                    .push_bind(r.code.clone())
+                    .push_bind(r.detail.clone());
+            });
+            sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
     }
