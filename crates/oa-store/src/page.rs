@@ -97,6 +97,11 @@ pub(crate) trait PageTx: Send {
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
+    /// The stored opportunities (feed id, item id, opportunity id, doc) of these items.
+    async fn opportunity_docs(
+        &mut self,
+        sources: &[(i64, String)],
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError>;
     /// Deletes every problem of these source items, then inserts `rows`.
     async fn replace_problems(
         &mut self,

@@ -8,12 +8,15 @@ use oa_model::Normaliser;
 use serde_json::Value;
 
 use crate::StoreError;
+use crate::page::OpportunityRow;
 use crate::page::{Normalisation, PageOutcome, PageTx, StatusRow, Work, corrupt, normalise_work};
 
 /// What one batch did, and where the next one starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenormaliseBatch {
     pub items: usize,
+    /// Items whose opportunities came out exactly as stored, so were not rewritten.
+    pub unchanged: usize,
     pub opportunities: usize,
     pub unusable: usize,
     pub awaiting_parent: usize,
@@ -68,6 +71,7 @@ pub(crate) async fn batch<T: PageTx>(
         rows,
         problems,
     } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
+    let opportunities_computed = rows.len();
     let awaiting_parent = statuses
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
@@ -84,19 +88,64 @@ pub(crate) async fn batch<T: PageTx>(
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }
-    let sources: Vec<(i64, String)> = work
+    let all: Vec<(i64, String)> = work
         .iter()
         .map(|w| (w.feed_id, w.item_id.to_owned()))
+        .collect();
+    let unchanged = unchanged_sources(tx, &all, &rows).await?;
+    let sources: Vec<(i64, String)> = all.into_iter().filter(|s| !unchanged.contains(s)).collect();
+    let rows: Vec<OpportunityRow> = rows
+        .into_iter()
+        .filter(|r| !unchanged.contains(&(r.feed_id, r.item_id.clone())))
+        .collect();
+    let problems: Vec<_> = problems
+        .into_iter()
+        .filter(|p| !unchanged.contains(&(p.feed_id, p.item_id.clone())))
         .collect();
     tx.replace_opportunities(&sources, &rows).await?;
     tx.replace_problems(&sources, &problems).await?;
     Ok(RenormaliseBatch {
         items: stored.len(),
-        opportunities: rows.len(),
+        unchanged: unchanged.len(),
+        opportunities: opportunities_computed,
         unusable: outcome.unusable,
         awaiting_parent,
         next: (stored.len() == limit)
             .then(|| stored.last().map(|i| (i.feed_id, i.item_id.clone())))
             .flatten(),
     })
+}
+
+/// Items whose recomputed opportunities equal the stored ones, doc for doc. Only items with
+/// opportunities qualify: an item with none (parent, orphan, unusable) is always rewritten,
+/// so its status and problems stay exact.
+async fn unchanged_sources<T: PageTx>(
+    tx: &mut T,
+    sources: &[(i64, String)],
+    rows: &[OpportunityRow],
+) -> Result<HashSet<(i64, String)>, StoreError> {
+    let mut fresh: HashMap<(i64, &str), Vec<(&str, &str)>> = HashMap::new();
+    for row in rows {
+        fresh
+            .entry((row.feed_id, row.item_id.as_str()))
+            .or_default()
+            .push((row.id.as_str(), row.doc.as_str()));
+    }
+    let stored_docs = tx.opportunity_docs(sources).await?;
+    let mut stored: HashMap<(i64, &str), Vec<(&str, &str)>> = HashMap::new();
+    for (feed_id, item_id, id, doc) in &stored_docs {
+        stored
+            .entry((*feed_id, item_id.as_str()))
+            .or_default()
+            .push((id.as_str(), doc.as_str()));
+    }
+    Ok(fresh
+        .into_iter()
+        .filter_map(|(key, mut docs)| {
+            let mut before = stored.remove(&key)?;
+            docs.sort_unstable();
+            before.sort_unstable();
+            (docs == before).then(|| (key.0, key.1.to_owned()))
+        })
+        .collect())
 }

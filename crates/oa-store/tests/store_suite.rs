@@ -537,11 +537,22 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
             "{names:?}"
         );
 
-        // With the normaliser unchanged, renormalising leaves the store exactly as it was.
-        t.store
+        // Back to the real normaliser: every session is rewritten, and the store is exactly
+        // as it was before the marking pass.
+        let back = t
+            .store
             .renormalise_batch(None, 100, &*NORMALISER)
             .await
             .expect("batch");
+        assert_eq!(back.unchanged, 0, "{}", t.name);
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+        // Again with nothing changed: the five sessions are recognised and not rewritten.
+        let again = t
+            .store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!((again.items, again.unchanged), (6, 5), "{}", t.name);
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
     }
 }

@@ -63,7 +63,20 @@ impl TagRules {
     }
 
     pub fn from_toml(toml_text: &str) -> Result<TagRules, RulesError> {
-        let config: TagConfig = toml::from_str(toml_text)?;
+        let mut config: TagConfig = toml::from_str(toml_text)?;
+        for rule in &mut config.tags {
+            for list in [
+                &mut rule.categories,
+                &mut rule.levels,
+                &mut rule.excluding_levels,
+                &mut rule.activities,
+                &mut rule.accessibility_support,
+            ] {
+                for value in list.iter_mut() {
+                    *value = structured::fold(value);
+                }
+            }
+        }
         let mut seen = HashSet::new();
         for rule in &config.tags {
             if !seen.insert(rule.name.clone()) {
@@ -98,8 +111,9 @@ impl TagRules {
             .iter()
             .map(|_| Gathered::default())
             .collect();
+        let facts = structured::Facts::read(data);
         for (rule, evidence) in self.config.tags.iter().zip(gathered.iter_mut()) {
-            structured::gather(rule, data, self.config.low_cost_max, evidence);
+            structured::gather(rule, &facts, self.config.low_cost_max, evidence);
         }
         for field in TEXT_FIELDS {
             let values = list(data.get(field));

@@ -1,7 +1,8 @@
 //! Structured evidence for a tag: properties with a defined meaning (category, level,
-//! amenities, activity, boolean flags, accessibility support, gender, age, offers).
+//! amenities, activity, boolean flags, accessibility support, gender, age, offers). The
+//! item's facts are read once ([`Facts`]) and every rule is checked against them.
 
-use oa_model::{Effect, Evidence, TagReason};
+use oa_model::{Effect, Evidence};
 use serde_json::Value;
 
 use super::rules::TagRule;
@@ -9,177 +10,199 @@ use super::text::phrase_words;
 use super::{Gathered, reason};
 use crate::jsonld::{boolean, list, local_name, number, text};
 
-pub(super) fn gather(rule: &TagRule, data: &Value, low_cost_max: f64, into: &mut Gathered) {
+/// A value as published and in its folded form (see [`fold`]).
+#[derive(Debug)]
+struct Label {
+    raw: String,
+    folded: String,
+}
+
+/// What an item says in structured properties, read once for all rules.
+#[derive(Debug)]
+pub(super) struct Facts<'a> {
+    data: &'a Value,
+    categories: Vec<Label>,
+    levels: Vec<Label>,
+    activities: Vec<Label>,
+    /// (type, value is not false)
+    amenities: Vec<(String, bool)>,
+    /// (label, id) of each accessibility support concept.
+    accessibility: Vec<(Option<String>, Option<String>)>,
+    gender: Option<String>,
+    min_age: Option<f64>,
+    /// (offer name, price) of adult offers.
+    adult_prices: Vec<(String, f64)>,
+    accessible_for_free: Option<bool>,
+}
+
+impl<'a> Facts<'a> {
+    pub(super) fn read(data: &'a Value) -> Facts<'a> {
+        Facts {
+            data,
+            categories: labels(data.get("category")),
+            levels: labels(data.get("level")),
+            activities: labels(data.get("activity")),
+            amenities: list(data.get("amenityFeature"))
+                .into_iter()
+                .filter_map(|a| {
+                    let kind = text(a.get("@type").or_else(|| a.get("type")))?;
+                    Some((kind, boolean(a.get("value")) != Some(false)))
+                })
+                .collect(),
+            accessibility: list(data.get("accessibilitySupport"))
+                .into_iter()
+                .map(|s| {
+                    (
+                        text(s.get("prefLabel")).or_else(|| text(Some(s))),
+                        text(s.get("@id").or_else(|| s.get("id"))),
+                    )
+                })
+                .collect(),
+            gender: text(data.get("genderRestriction")),
+            min_age: number(data.get("ageRange").and_then(|a| a.get("minValue"))),
+            adult_prices: adult_prices(data),
+            accessible_for_free: boolean(data.get("isAccessibleForFree")),
+        }
+    }
+}
+
+pub(super) fn gather(rule: &TagRule, facts: &Facts<'_>, low_cost_max: f64, into: &mut Gathered) {
     let name = rule.name.as_str();
-    let rule_of = |part: &str| format!("{name}.{part}");
     let structured = |effect, field: &str, value: String, part: &str| {
         reason(
             Evidence::Structured,
             effect,
             field,
             value,
-            rule_of(part),
+            format!("{name}.{part}"),
             None,
         )
     };
+    let gives = |into: &mut Gathered, field: &str, value: String, part: &str| {
+        into.structured_for
+            .push(structured(Effect::Gives, field, value, part));
+    };
+    let withholds = |into: &mut Gathered, field: &str, value: String, part: &str| {
+        into.structured_against
+            .push(structured(Effect::Withholds, field, value, part));
+    };
 
-    for value in labels(data.get("category")) {
-        if contains_folded(&rule.categories, &value) {
-            into.structured_for
-                .push(structured(Effect::Gives, "category", value, "categories"));
-        }
+    for label in facts
+        .categories
+        .iter()
+        .filter(|l| rule.categories.contains(&l.folded))
+    {
+        gives(into, "category", label.raw.clone(), "categories");
     }
-    let levels = labels(data.get("level"));
-    for value in &levels {
-        if contains_folded(&rule.levels, value) {
-            into.structured_for
-                .push(structured(Effect::Gives, "level", value.clone(), "levels"));
-        }
+    for label in facts
+        .levels
+        .iter()
+        .filter(|l| rule.levels.contains(&l.folded))
+    {
+        gives(into, "level", label.raw.clone(), "levels");
     }
     if !rule.excluding_levels.is_empty()
-        && !levels.is_empty()
-        && levels
+        && !facts.levels.is_empty()
+        && facts
+            .levels
             .iter()
-            .all(|l| contains_folded(&rule.excluding_levels, l))
+            .all(|l| rule.excluding_levels.contains(&l.folded))
     {
-        into.structured_against.push(structured(
-            Effect::Withholds,
-            "level",
-            levels.join(", "),
-            "excluding_levels",
-        ));
+        let all: Vec<&str> = facts.levels.iter().map(|l| l.raw.as_str()).collect();
+        withholds(into, "level", all.join(", "), "excluding_levels");
     }
-    for amenity in list(data.get("amenityFeature")) {
-        let kind = text(amenity.get("@type").or_else(|| amenity.get("type"))).unwrap_or_default();
+    for (kind, present) in &facts.amenities {
         let wanted = rule
             .amenities
             .iter()
-            .any(|a| a == &kind || local_name(a) == local_name(&kind));
-        if wanted && boolean(amenity.get("value")) != Some(false) {
-            into.structured_for.push(structured(
-                Effect::Gives,
-                "amenityFeature",
-                kind,
-                "amenities",
-            ));
+            .any(|a| a == kind || local_name(a) == local_name(kind));
+        if wanted && *present {
+            gives(into, "amenityFeature", kind.clone(), "amenities");
         }
     }
-    for activity in labels(data.get("activity")) {
-        if contains_folded(&rule.activities, &activity) {
-            into.structured_for.push(structured(
-                Effect::Gives,
-                "activity",
-                activity,
-                "activities",
-            ));
-        }
+    for label in facts
+        .activities
+        .iter()
+        .filter(|l| rule.activities.contains(&l.folded))
+    {
+        gives(into, "activity", label.raw.clone(), "activities");
     }
     for property in &rule.properties {
-        match boolean(data.get(property)) {
-            Some(true) => into.structured_for.push(structured(
-                Effect::Gives,
-                property,
-                "true".into(),
-                "properties",
-            )),
-            Some(false) => into.structured_against.push(structured(
-                Effect::Withholds,
-                property,
-                "false".into(),
-                "properties",
-            )),
+        match boolean(facts.data.get(property)) {
+            Some(true) => gives(into, property, "true".into(), "properties"),
+            Some(false) => withholds(into, property, "false".into(), "properties"),
             None => {}
         }
     }
-    for support in list(data.get("accessibilitySupport")) {
-        let label = text(support.get("prefLabel")).or_else(|| text(Some(support)));
-        let id = text(support.get("@id").or_else(|| support.get("id")));
-        let matched = [&label, &id].into_iter().flatten().find(|v| {
-            contains_folded(&rule.accessibility_support, v)
-                || rule.accessibility_support.contains(v)
-        });
-        if let Some(value) = matched {
-            into.structured_for.push(structured(
-                Effect::Gives,
-                "accessibilitySupport",
-                value.clone(),
-                "accessibility_support",
-            ));
+    if !rule.accessibility_support.is_empty() {
+        for (label, id) in &facts.accessibility {
+            let matched = [label, id]
+                .into_iter()
+                .flatten()
+                .find(|v| rule.accessibility_support.contains(&fold(v)));
+            if let Some(value) = matched {
+                gives(
+                    into,
+                    "accessibilitySupport",
+                    value.clone(),
+                    "accessibility_support",
+                );
+            }
         }
     }
-    if let Some(gender) = text(data.get("genderRestriction"))
+    if let Some(gender) = &facts.gender
         && rule
             .gender_restrictions
             .iter()
-            .any(|g| g == local_name(&gender))
+            .any(|g| g == local_name(gender))
     {
-        into.structured_for.push(structured(
-            Effect::Gives,
+        gives(
+            into,
             "genderRestriction",
-            gender,
+            gender.clone(),
             "gender_restrictions",
-        ));
+        );
     }
-    if let (Some(at_least), Some(min)) = (
-        rule.min_age_at_least,
-        number(data.get("ageRange").and_then(|a| a.get("minValue"))),
-    ) && min >= at_least
+    if let (Some(at_least), Some(min)) = (rule.min_age_at_least, facts.min_age)
+        && min >= at_least
     {
-        into.structured_for.push(structured(
-            Effect::Gives,
+        gives(
+            into,
             "ageRange.minValue",
             min.to_string(),
             "min_age_at_least",
-        ));
+        );
     }
     match rule.offers.as_deref() {
-        Some("all_zero") => free(data, into, &structured),
+        Some("all_zero") => {
+            if let Some((offer, price)) = facts.adult_prices.iter().find(|(_, p)| *p > 0.0) {
+                withholds(
+                    into,
+                    "offers",
+                    format!("{offer} costs £{price:.2}"),
+                    "offers",
+                );
+                return;
+            }
+            if facts.accessible_for_free == Some(true) {
+                gives(into, "isAccessibleForFree", "true".into(), "offers");
+            }
+            if !facts.adult_prices.is_empty() {
+                gives(into, "offers", "every offer is £0.00".into(), "offers");
+            }
+        }
         Some("lowest_up_to_low_cost_max") => {
-            let prices = adult_prices(data);
-            let lowest = prices.iter().map(|(_, p)| *p).fold(f64::INFINITY, f64::min);
+            let lowest = facts
+                .adult_prices
+                .iter()
+                .map(|(_, p)| *p)
+                .fold(f64::INFINITY, f64::min);
             if lowest > 0.0 && lowest <= low_cost_max {
-                into.structured_for.push(structured(
-                    Effect::Gives,
-                    "offers",
-                    format!("lowest adult price £{lowest:.2} (at most £{low_cost_max:.2})"),
-                    "offers",
-                ));
+                let value = format!("lowest adult price £{lowest:.2} (at most £{low_cost_max:.2})");
+                gives(into, "offers", value, "offers");
             }
         }
         _ => {}
-    }
-}
-
-fn free(
-    data: &Value,
-    into: &mut Gathered,
-    structured: &dyn Fn(Effect, &str, String, &str) -> TagReason,
-) {
-    let prices = adult_prices(data);
-    if let Some((name, price)) = prices.iter().find(|(_, p)| *p > 0.0) {
-        into.structured_against.push(structured(
-            Effect::Withholds,
-            "offers",
-            format!("{name} costs £{price:.2}"),
-            "offers",
-        ));
-        return;
-    }
-    if boolean(data.get("isAccessibleForFree")) == Some(true) {
-        into.structured_for.push(structured(
-            Effect::Gives,
-            "isAccessibleForFree",
-            "true".into(),
-            "offers",
-        ));
-    }
-    if !prices.is_empty() {
-        into.structured_for.push(structured(
-            Effect::Gives,
-            "offers",
-            "every offer is £0.00".into(),
-            "offers",
-        ));
     }
 }
 
@@ -210,16 +233,19 @@ fn adult_prices(data: &Value) -> Vec<(String, f64)> {
     }
 }
 
-/// Strings of a property that holds strings or Concepts.
-fn labels(value: Option<&Value>) -> Vec<String> {
+/// Strings of a property that holds strings or Concepts, with their folded forms.
+fn labels(value: Option<&Value>) -> Vec<Label> {
     list(value)
         .into_iter()
         .filter_map(|v| text(Some(v)).or_else(|| text(v.get("prefLabel"))))
+        .map(|raw| Label {
+            folded: fold(&raw),
+            raw,
+        })
         .collect()
 }
 
-/// Case-, punctuation- and spacing-insensitive membership.
-fn contains_folded(list: &[String], value: &str) -> bool {
-    let value = phrase_words(value);
-    !value.is_empty() && list.iter().any(|item| phrase_words(item) == value)
+/// Words folded and joined by one space: the form rule lists are compared in.
+pub(super) fn fold(value: &str) -> String {
+    phrase_words(value).join(" ")
 }

@@ -61,7 +61,11 @@ impl Folded {
                     folded.push(' ');
                     word_start = Some(folded.len());
                 }
-                folded.extend(c.to_lowercase());
+                if c.is_ascii() {
+                    folded.push(c.to_ascii_lowercase());
+                } else {
+                    folded.extend(c.to_lowercase());
+                }
             } else if matches!(c, '\'' | '’' | '‘') && word_start.is_some() {
                 // "women's" -> "womens", "isn't" -> "isnt": one word, as people mean it.
             } else if c == '&' {

@@ -166,6 +166,21 @@ impl PageTx for PgPageTx {
         Ok(())
     }
 
+    async fn opportunity_docs(
+        &mut self,
+        sources: &[(i64, String)],
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "select o.feed_id, o.item_id, o.id, o.doc from opportunities o \
+             join unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
+             on o.feed_id = s.feed_id and o.item_id = s.item_id",
+        )
+        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
+        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
     async fn replace_problems(
         &mut self,
         sources: &[(i64, String)],

@@ -37,7 +37,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 64 MiB of page cache: index pages of a large store stay in memory.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         if let Some(folder) = options
             .get_filename()
             .parent()

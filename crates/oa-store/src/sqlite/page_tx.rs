@@ -163,18 +163,49 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        for row in rows {
-            sqlx::query(
-                "update items set status = $1, problem = $2 where feed_id = $3 and item_id = $4",
-            )
-            .bind(row.status)
-            .bind(&row.problem)
-            .bind(row.feed_id)
-            .bind(&row.item_id)
-            .execute(&mut *self.0)
-            .await?;
+        // One statement per chunk: sqlx runs each statement through its worker thread.
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql =
+                QueryBuilder::<Sqlite>::new("with s(feed_id, item_id, status, problem) as (");
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(r.feed_id)
+                    .push_bind(r.item_id.clone())
+                    .push_bind(r.status)
+                    .push_bind(r.problem.clone());
+            });
+            sql.push(
+                ") update items set status = s.status, problem = s.problem from s \
+                 where items.feed_id = s.feed_id and items.item_id = s.item_id",
+            );
+            sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
+    }
+
+    async fn opportunity_docs(
+        &mut self,
+        sources: &[(i64, String)],
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        for (feed_id, item_id) in sources {
+            by_feed.entry(*feed_id).or_default().push(item_id);
+        }
+        let mut found = Vec::new();
+        for (feed_id, item_ids) in &by_feed {
+            for chunk in item_ids.chunks(CHUNK) {
+                let mut sql = QueryBuilder::<Sqlite>::new(
+                    "select feed_id, item_id, id, doc from opportunities where feed_id = ",
+                );
+                sql.push_bind(*feed_id).push(" and item_id in ");
+                push_list(&mut sql, chunk.iter().copied());
+                found.extend(
+                    sql.build_query_as::<(i64, String, String, String)>()
+                        .fetch_all(&mut *self.0)
+                        .await?,
+                );
+            }
+        }
+        Ok(found)
     }
 
     async fn replace_problems(

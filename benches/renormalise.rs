@@ -1,0 +1,135 @@
+//! `renormalise` over a large store on the embedded default (SQLite): stores N items
+//! (1 SessionSeries per 9 ScheduledSessions, pages of 500), then renormalises them all in
+//! the CLI's batches and reports items/s. Release build:
+//!
+//!     cargo bench --bench renormalise             # 1,000,000 items
+//!     OA_BENCH_ITEMS=200000 cargo bench --bench renormalise
+//!
+//! The figures are recorded in docs/PERFORMANCE.md.
+
+use std::time::Instant;
+
+use oa_model::{DiscoveredFeed, parse_page};
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::{SqliteStore, Store};
+use serde_json::json;
+
+const PAGE: usize = 500;
+const BATCH: usize = 2000;
+
+fn item(n: usize) -> serde_json::Value {
+    let series = n / 10;
+    if n.is_multiple_of(10) {
+        json!({"state": "updated", "kind": "SessionSeries", "id": format!("series-{series}"), "modified": n, "data": {
+            "@type": "SessionSeries", "@id": format!("https://bench.example/series/{series}"),
+            "name": "Walking Football", "description": "<p>Friendly, gentle and for all abilities. Tea &amp; a chat after.</p>",
+            "activity": [{"prefLabel": "Walking Football"}],
+            "location": {"name": "Park", "address": {"postalCode": "PR1 2XX"},
+                         "geo": {"latitude": 53.70 + (series % 1000) as f64 / 10000.0, "longitude": -2.70}},
+            "organizer": {"name": "Bench", "url": "https://bench.example"},
+            "offers": [{"price": 2.5, "priceCurrency": "GBP"}]
+        }})
+    } else {
+        json!({"state": "updated", "kind": "ScheduledSession", "id": format!("session-{n}"), "modified": n, "data": {
+            "@type": "ScheduledSession", "@id": format!("https://bench.example/sessions/{n}"),
+            "superEvent": format!("https://bench.example/series/{series}"),
+            "startDate": format!("2030-01-{:02}T10:00:00Z", 1 + n % 28), "duration": "PT1H"
+        }})
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let total: usize = std::env::var("OA_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("oa-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store = SqliteStore::connect(&url).await.expect("store");
+    let feed = store
+        .sync_source_feeds(
+            "feed:bench",
+            &[DiscoveredFeed {
+                url: "https://bench.example/feed".into(),
+                kind: None,
+                publisher: None,
+                dataset_site: None,
+            }],
+        )
+        .await
+        .expect("feed")
+        .remove(0)
+        .as_ref();
+    let normaliser = OpenActiveNormaliser::default();
+
+    let started = Instant::now();
+    for start in (0..total).step_by(PAGE) {
+        let items: Vec<_> = (start..(start + PAGE).min(total)).map(item).collect();
+        let body = json!({"next": format!("https://bench.example/feed?after={start}"), "items": items, "license": "L"}).to_string();
+        let page = parse_page(body.as_bytes()).expect("page");
+        let prepared = page.valid_items().map(oa_normalise::prepare).collect();
+        store
+            .apply_page(&feed, prepared, &page.next, &normaliser)
+            .await
+            .expect("apply");
+    }
+    let stored = started.elapsed();
+    println!(
+        "stored {total} items in {:.1} s ({:.0} items/s, harvest write path)",
+        stored.as_secs_f64(),
+        total as f64 / stored.as_secs_f64()
+    );
+
+    // An area lowers low_cost_max: every session's tags change.
+    let edited = oa_normalise::TagRules::from_toml(
+        &oa_normalise::tags::DEFAULT_RULES.replace("low_cost_max = 3.00", "low_cost_max = 2.00"),
+    )
+    .expect("edited rules");
+    let edited = OpenActiveNormaliser::default().with_rules(edited);
+    renormalise(
+        &store,
+        &edited,
+        total,
+        "after a rule change (every session rewritten)",
+    )
+    .await;
+    renormalise(
+        &store,
+        &edited,
+        total,
+        "again, nothing changed (sessions compared, not rewritten)",
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn renormalise(
+    store: &SqliteStore,
+    normaliser: &OpenActiveNormaliser,
+    total: usize,
+    what: &str,
+) {
+    let started = Instant::now();
+    let (mut after, mut items, mut unchanged) = (None, 0, 0);
+    loop {
+        let batch = store
+            .renormalise_batch(after.take(), BATCH, normaliser)
+            .await
+            .expect("batch");
+        items += batch.items;
+        unchanged += batch.unchanged;
+        match batch.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let took = started.elapsed();
+    assert_eq!(items, total);
+    println!(
+        "renormalised {items} items {what}: {:.1} s ({:.0} items/s, {unchanged} unchanged)",
+        took.as_secs_f64(),
+        items as f64 / took.as_secs_f64()
+    );
+}
