@@ -15,6 +15,7 @@ use oa_store::Store;
 
 use crate::config::{Config, Source};
 use crate::harvest::Harvester;
+use crate::harvest::refresh::renormalise_all;
 use crate::harvest::schedule::{FeedOutcome, Schedule, run_forever, run_once};
 use crate::harvest::sources::{SourceOutcome, discover_sources};
 
@@ -156,34 +157,25 @@ async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenAc
     Ok(normaliser)
 }
 
-/// Items per renormalise transaction: large enough to amortise the commit, small enough
-/// that the harvester (on SQLite's single writer) waits briefly.
-const RENORMALISE_BATCH: usize = 2000;
-
 async fn renormalise(config: &Config) -> anyhow::Result<i32> {
     let harvester = harvester(config).await?;
-    let started = std::time::Instant::now();
-    let (mut after, mut items, mut opportunities, mut unusable) = (None, 0, 0, 0);
-    loop {
-        let batch = harvester
-            .store
-            .renormalise_batch(after.take(), RENORMALISE_BATCH, &harvester.normaliser)
-            .await
-            .context("renormalising")?;
-        items += batch.items;
-        opportunities += batch.opportunities;
-        unusable += batch.unusable;
-        tracing::debug!(items, "renormalised {items} items");
-        match batch.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let summary = renormalise_all(&harvester, &shutdown_on_signals())
+        .await
+        .context("renormalising")?;
     println!(
-        "renormalised {items} items into {opportunities} opportunities ({unusable} unusable) in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "renormalised {} items into {} opportunities ({} unchanged, {} unusable) in {:.1} s{}",
+        summary.items,
+        summary.opportunities,
+        summary.unchanged,
+        summary.unusable,
+        summary.seconds,
+        if summary.stopped {
+            "; stopped early, run again to finish"
+        } else {
+            ""
+        }
     );
-    Ok(0)
+    Ok(if summary.stopped { 1 } else { 0 })
 }
 
 async fn import_postcodes(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {
@@ -217,6 +209,7 @@ fn schedule(config: &Config) -> Schedule {
         failure_cooldown: Duration::from_secs(60),
         max_failure_cooldown: Duration::from_secs(3600),
         rediscover_every: Duration::from_secs(6 * 3600),
+        refresh_every: Duration::from_secs(24 * 3600),
     }
 }
 

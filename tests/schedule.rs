@@ -61,6 +61,7 @@ fn schedule() -> Schedule {
         failure_cooldown: Duration::from_secs(60),
         max_failure_cooldown: Duration::from_secs(60),
         rediscover_every: Duration::from_secs(3600),
+        refresh_every: Duration::from_secs(3600),
     }
 }
 
@@ -211,4 +212,97 @@ async fn a_feed_shows_as_retrying_while_it_waits_and_ok_once_it_succeeds() {
         "caught up after the wait"
     );
     harvester.abort();
+}
+
+static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn test_clock() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(NOW.load(std::sync::atomic::Ordering::SeqCst), 0)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_re_harvest() {
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .expect("date")
+            .timestamp()
+    };
+    NOW.store(
+        at("2030-01-01T00:00:00Z"),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/series", listener.local_addr().expect("addr"));
+    let feed = url.clone();
+    let app = axum::Router::new().route(
+        "/series",
+        axum::routing::get(move |RawQuery(query): RawQuery| {
+            let last = format!("{feed}?afterChangeNumber=1");
+            async move {
+                let items = if query.is_none() {
+                    r#"{"id":"x","kind":"SessionSeries","state":"updated","modified":1,"data":{"@type":"SessionSeries","@id":"https://p/series/x","name":"Monday Yoga","location":{"geo":{"latitude":53.76,"longitude":-2.7}},"eventSchedule":[{"@type":"Schedule","repeatFrequency":"P1W","byDay":["https://schema.org/Monday"],"startDate":"2030-01-07","startTime":"10:00","duration":"PT1H","scheduleTimezone":"Europe/London"}]}}"#
+                } else {
+                    ""
+                };
+                format!(r#"{{"next":"{last}","items":[{items}],"license":"L"}}"#)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("h.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&db).await.expect("store"));
+    let harvester = Harvester {
+        store: store.clone(),
+        fetcher: Fetcher::new(FetchConfig::default()).expect("client"),
+        normaliser: oa_normalise::OpenActiveNormaliser::default().with_clock(test_clock),
+    };
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    let mut every = schedule();
+    every.refresh_every = Duration::from_millis(300);
+    let running = tokio::spawn(run_forever(
+        harvester,
+        vec![Source::Feed(url)],
+        every,
+        shutdown,
+    ));
+
+    let starts = || async {
+        let request = oa_store::search::SearchRequest {
+            centre: oa_geo::Point::new(53.76, -2.7),
+            radius_km: 1.0,
+            from: at("2030-01-01T00:00:00Z"),
+            to: at("2030-03-01T00:00:00Z"),
+            activity: None,
+            sort: oa_store::search::SortOrder::Start,
+            limit: 50,
+            after: None,
+        };
+        oa_store::search::search(store.as_ref(), &request)
+            .await
+            .expect("search")
+            .hits
+            .iter()
+            .map(|h| h.candidate.opportunity.start.format("%m-%d").to_string())
+            .collect::<Vec<_>>()
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(starts().await, ["01-07", "01-14", "01-21", "01-28"]);
+
+    NOW.store(
+        at("2030-01-20T00:00:00Z"),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        starts().await,
+        ["01-21", "01-28", "02-04", "02-11"],
+        "the daily refresh moved the horizon on"
+    );
+    trigger.trigger();
+    running.await.expect("stops");
 }

@@ -2,6 +2,7 @@
 //! transaction per page ([`StoreSink`]), and the schedule that walks many feeds at once
 //! ([`schedule`]).
 
+pub mod refresh;
 pub mod schedule;
 pub mod sources;
 

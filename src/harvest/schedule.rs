@@ -28,6 +28,9 @@ pub struct Schedule {
     pub max_failure_cooldown: Duration,
     /// How often sources are discovered again in `run_forever`.
     pub rediscover_every: Duration,
+    /// How often every stored item is normalised again in `run_forever`, so sessions
+    /// generated from schedules follow the moving horizon.
+    pub refresh_every: Duration,
 }
 
 impl Schedule {
@@ -136,6 +139,11 @@ pub async fn run_forever(
 ) {
     let slots = Arc::new(Semaphore::new(schedule.concurrency.max(1)));
     let mut running: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
+    let refresher = tokio::spawn(super::refresh::refresh_forever(
+        harvester.clone(),
+        schedule.refresh_every,
+        shutdown.clone(),
+    ));
     loop {
         if let Err(e) = discover_sources(&harvester.store, &harvester.fetcher, &sources).await {
             tracing::error!(error = %e, "recording discovered feeds failed: {e}");
@@ -171,6 +179,7 @@ pub async fn run_forever(
     for (_, task) in running {
         let _ = task.await;
     }
+    let _ = refresher.await;
 }
 
 /// Keeps one feed harvested until shutdown or until it is gone.
@@ -250,6 +259,7 @@ mod tests {
             failure_cooldown: Duration::from_secs(60),
             max_failure_cooldown: Duration::from_secs(3600),
             rediscover_every: Duration::from_secs(21600),
+            refresh_every: Duration::from_secs(86400),
         }
     }
 

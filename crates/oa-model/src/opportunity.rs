@@ -224,6 +224,9 @@ pub struct Opportunity {
     /// Data-quality problems found in the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<QualityProblem>,
+    /// Generated from its series' `Schedule` (the publisher sends no ScheduledSessions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_schedule: bool,
 }
 
 impl Opportunity {

@@ -8,10 +8,12 @@ pub mod fields;
 pub mod jsonld;
 pub mod place;
 pub mod quality;
+pub mod schedule;
 pub mod tags;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use oa_geo::{BoundingBox, Gazetteer};
 use oa_model::{
     ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, QualityProblem,
@@ -74,7 +76,15 @@ pub struct OpenActiveNormaliser {
     rules: Arc<TagRules>,
     places: Arc<Gazetteer>,
     bounds: BoundingBox,
+    clock: Clock,
+    horizon: Duration,
 }
+
+/// Where "now" comes from: the system clock, or a fixed instant in tests.
+pub type Clock = fn() -> DateTime<Utc>;
+
+/// How far ahead a `Schedule` is expanded by default.
+pub const DEFAULT_HORIZON_DAYS: i64 = 28;
 
 impl OpenActiveNormaliser {
     /// With an area's own tag rules.
@@ -94,6 +104,18 @@ impl OpenActiveNormaliser {
         self.bounds = bounds;
         self
     }
+
+    /// How far ahead schedules are expanded.
+    pub fn with_horizon(mut self, horizon: Duration) -> Self {
+        self.horizon = horizon;
+        self
+    }
+
+    /// Where "now" comes from (tests fix it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
 }
 
 impl Default for OpenActiveNormaliser {
@@ -103,6 +125,8 @@ impl Default for OpenActiveNormaliser {
             rules: Arc::new(TagRules::shipped().clone()),
             places: Arc::new(Gazetteer::bundled().clone()),
             bounds: place::UK_BOUNDS,
+            clock: Utc::now,
+            horizon: Duration::days(DEFAULT_HORIZON_DAYS),
         }
     }
 }
@@ -114,6 +138,8 @@ impl Normaliser for OpenActiveNormaliser {
             activities: ActivityList::shipped(),
             places: &self.places,
             bounds: &self.bounds,
+            now: (self.clock)(),
+            horizon: self.horizon,
         };
         normalise_with(&vocabulary, kind, item, parent)
     }
@@ -127,6 +153,8 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
         activities: ActivityList::shipped(),
         places: Gazetteer::bundled(),
         bounds: &place::UK_BOUNDS,
+        now: Utc::now(),
+        horizon: Duration::days(DEFAULT_HORIZON_DAYS),
     };
     normalise_with(&vocabulary, kind, item, parent)
 }
@@ -138,6 +166,10 @@ pub struct Vocabulary<'a> {
     pub activities: &'a ActivityList,
     pub places: &'a Gazetteer,
     pub bounds: &'a BoundingBox,
+    /// Schedules expand from here...
+    pub now: DateTime<Utc>,
+    /// ...this far ahead.
+    pub horizon: Duration,
 }
 
 /// [`normalise`] with the given vocabularies.
@@ -186,13 +218,78 @@ pub fn normalise_with(
         }
         // A parent is not an opportunity itself; embedded sessions are (schedules that
         // expand into occurrences come with the full normaliser).
-        ItemRole::Parent => Normalised::Opportunities(sub_events(
-            vocabulary,
-            ty,
-            item,
-            id_of(item).map(str::to_owned),
-        )),
+        ItemRole::Parent => {
+            let series_id = id_of(item).map(str::to_owned);
+            let mut found = sub_events(vocabulary, ty, item, series_id.clone());
+            if ty == ItemType::SessionSeries {
+                found.extend(scheduled(vocabulary, item, series_id));
+            }
+            Normalised::Opportunities(found)
+        }
     }
+}
+
+/// Properties of a series that describe the series itself, not one of its occurrences.
+const SERIES_ONLY: &[&str] = &[
+    "@id",
+    "id",
+    "url",
+    "identifier",
+    "eventSchedule",
+    "subEvent",
+];
+
+/// Sessions generated from a series' full `Schedule`s, each with the series' properties and
+/// its own start, end, `@id` (`idTemplate`) and `url` (`urlTemplate`). The store drops them
+/// when the publisher sends ScheduledSessions for the series.
+fn scheduled(
+    vocabulary: &Vocabulary<'_>,
+    series: &Value,
+    series_id: Option<String>,
+) -> Vec<Opportunity> {
+    let Value::Object(fields) = series else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for plan in schedule::full_schedules(series) {
+        let mut assumptions = Vec::new();
+        let occurrences =
+            schedule::expand(plan, vocabulary.now, vocabulary.horizon, &mut assumptions);
+        for occurrence in occurrences {
+            let mut data = fields.clone();
+            for key in SERIES_ONLY {
+                data.remove(*key);
+            }
+            data.insert("startDate".into(), occurrence.start.to_rfc3339().into());
+            if let Some(end) = occurrence.end {
+                data.insert("endDate".into(), end.to_rfc3339().into());
+            }
+            if let Some(minutes) = occurrence.duration_minutes {
+                data.insert("duration".into(), format!("PT{minutes}M").into());
+            }
+            if let Some(id) = &occurrence.id {
+                data.insert("@id".into(), id.clone().into());
+            }
+            if let Some(url) = &occurrence.url {
+                data.insert("url".into(), url.clone().into());
+            }
+            let key = occurrence.id.unwrap_or(occurrence.local_start);
+            let data = Value::Object(data);
+            let made = opportunity(
+                vocabulary,
+                ItemType::ScheduledSession,
+                &data,
+                series_id.clone(),
+                Some(key),
+            );
+            if let Ok(mut session) = made {
+                session.from_schedule = true;
+                session.problems.extend(assumptions.iter().cloned());
+                found.push(session);
+            }
+        }
+    }
+    found
 }
 
 /// An embedded object worth inheriting from, as opposed to a bare `{"@id": ...}` reference.
@@ -288,6 +385,7 @@ fn opportunity(
         tags: tagging.tags,
         withheld_tags: tagging.withheld,
         problems,
+        from_schedule: false,
     };
     let mut problems = std::mem::take(&mut opportunity.problems);
     if opportunity.location.is_none() {

@@ -179,3 +179,47 @@ fn prepare_records_role_and_links_for_the_store() {
     );
     assert!(items[1].data_json.is_none());
 }
+
+#[test]
+fn a_series_with_a_full_schedule_becomes_sessions_up_to_the_horizon() {
+    let (kind, series) = item(sample!("playwaze-sessionseries-with-schedule.json"));
+    fn march_2020() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2020-03-20T00:00:00Z")
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_default()
+    }
+    let normaliser = OpenActiveNormaliser::default().with_clock(march_2020);
+    let Normalised::Opportunities(found) = normaliser.normalise(&kind, &series, None) else {
+        panic!("a series with a schedule yields sessions");
+    };
+    let starts: Vec<String> = found.iter().map(|o| o.start.to_rfc3339()).collect();
+    assert_eq!(
+        starts,
+        [
+            "2020-03-26T11:00:00+00:00",
+            "2020-04-02T10:00:00+00:00",
+            "2020-04-09T10:00:00+00:00",
+            "2020-04-16T10:00:00+00:00",
+        ]
+    );
+    let first = &found[0];
+    assert!(first.from_schedule);
+    assert_eq!(first.kind, OpportunityKind::Session);
+    assert_eq!(
+        first.name.as_deref(),
+        Some("No Strings Badminton - Thursday daytime")
+    );
+    assert_eq!(first.duration_minutes, Some(180));
+    assert_eq!(
+        first.series_id.as_deref(),
+        Some("https://playwaze.com/SessionSeries/tlqi1kkclv66")
+    );
+    assert!(
+        first.location.is_some(),
+        "the series' place is the session's"
+    );
+    assert_ne!(
+        found[0].occurrence, found[1].occurrence,
+        "each occurrence keeps its own id"
+    );
+}

@@ -73,6 +73,8 @@ pub(crate) struct OpportunityRow {
     pub modified: i64,
     pub parent_ref: Option<String>,
     pub doc: String,
+    /// Generated from this series' `Schedule` (its `parent_ref` is the series itself).
+    pub from_schedule_of: Option<String>,
 }
 
 /// The SQL a backend runs inside one page transaction.
@@ -102,6 +104,13 @@ pub(crate) trait PageTx: Send {
         &mut self,
         sources: &[(i64, String)],
     ) -> Result<Vec<(i64, String, String, String)>, StoreError>;
+    /// Which of these series `@id`s have live children (ScheduledSessions) in any feed.
+    async fn series_with_children(
+        &mut self,
+        series_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError>;
+    /// Deletes the sessions generated from these series' schedules.
+    async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError>;
     /// Deletes every problem of these source items, then inserts `rows`.
     async fn replace_problems(
         &mut self,
@@ -370,6 +379,19 @@ pub(crate) async fn apply<T: PageTx>(
         rows,
         problems,
     } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
+    let mut rows = rows;
+    drop_superseded(tx, &mut rows).await?;
+    // A ScheduledSession arriving for a series replaces the sessions its schedule generated.
+    let new_children: Vec<String> = fresh
+        .iter()
+        .filter(|i| i.role == ItemRole::Child && i.state == ItemState::Updated)
+        .filter_map(|i| i.parent_ref.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if !new_children.is_empty() {
+        tx.delete_generated(&new_children).await?;
+    }
     outcome.opportunities_written = rows.len();
 
     let item_rows: Vec<ItemRow<'_>> = fresh
@@ -408,6 +430,30 @@ pub(crate) async fn apply<T: PageTx>(
     Ok(outcome)
 }
 
+/// A series' schedule is expanded only while the publisher sends no ScheduledSessions for
+/// it: generated sessions of series that have children are dropped.
+pub(crate) async fn drop_superseded<T: PageTx>(
+    tx: &mut T,
+    rows: &mut Vec<OpportunityRow>,
+) -> Result<(), StoreError> {
+    let series: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.from_schedule_of.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if series.is_empty() {
+        return Ok(());
+    }
+    let with_children = tx.series_with_children(&series).await?;
+    rows.retain(|r| {
+        r.from_schedule_of
+            .as_ref()
+            .is_none_or(|s| !with_children.contains(s))
+    });
+    Ok(())
+}
+
 /// The RPDE rule within one page: when an id appears twice, the greater `modified` wins
 /// (and, at equal `modified`, the later one, as a consumer reading in order would keep).
 fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
@@ -433,6 +479,10 @@ fn opportunity_row(
     let (lat, lng) = opportunity
         .point()
         .map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
+    let from_schedule_of = opportunity
+        .from_schedule
+        .then(|| opportunity.series_id.clone())
+        .flatten();
     Ok(OpportunityRow {
         id: opportunity_id(w.feed_url, w.item_id, opportunity.occurrence.as_deref()),
         feed_id: w.feed_id,
@@ -444,8 +494,11 @@ fn opportunity_row(
         lng,
         status: opportunity.status.as_str(),
         modified: w.modified,
-        parent_ref: w.parent_ref.map(str::to_owned),
+        parent_ref: from_schedule_of
+            .clone()
+            .or_else(|| w.parent_ref.map(str::to_owned)),
         doc: serde_json::to_string(&opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        from_schedule_of,
     })
 }
 

@@ -8,8 +8,10 @@ use oa_model::Normaliser;
 use serde_json::Value;
 
 use crate::StoreError;
-use crate::page::OpportunityRow;
-use crate::page::{Normalisation, PageOutcome, PageTx, StatusRow, Work, corrupt, normalise_work};
+use crate::page::{
+    Normalisation, OpportunityRow, PageOutcome, PageTx, StatusRow, Work, corrupt, drop_superseded,
+    normalise_work,
+};
 
 /// What one batch did, and where the next one starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub(crate) async fn batch<T: PageTx>(
         rows,
         problems,
     } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
+    let mut rows = rows;
+    drop_superseded(tx, &mut rows).await?;
     let opportunities_computed = rows.len();
     let awaiting_parent = statuses
         .values()

@@ -628,3 +628,55 @@ async fn item_problems_follow_the_item_and_are_counted_and_paged_per_feed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
+    for t in stores("schedule").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let with_schedule = serde_json::json!({"state": "updated", "kind": "SessionSeries", "id": "x", "modified": 1, "data": {
+            "@type": "SessionSeries", "@id": "https://p.example/series/x", "name": "Scheduled Yoga",
+            "location": {"name": "Park", "geo": {"latitude": PRESTON.0, "longitude": PRESTON.1}},
+            "eventSchedule": [{"@type": "Schedule", "repeatFrequency": "P1W", "startDate": tomorrow,
+                               "startTime": "10:00", "duration": "PT1H", "scheduleTimezone": "Europe/London"}]
+        }});
+        t.apply(&series_feed, vec![with_schedule], "n").await;
+        let generated = names(t.store.as_ref()).await;
+        assert!(
+            (4..=5).contains(&generated.len()) && generated.iter().all(|n| n == "Scheduled Yoga"),
+            "weekly for 28 days: {generated:?} ({})",
+            t.name
+        );
+
+        // Renormalising keeps them while no ScheduledSession exists.
+        t.store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!(names(t.store.as_ref()).await.len(), generated.len());
+
+        // The publisher starts sending ScheduledSessions: they replace the generated ones,
+        // and renormalising the series does not bring the generated ones back.
+        t.apply(&sessions, vec![session("s1", 1, "x", at(30))], "n")
+            .await;
+        assert_eq!(
+            names(t.store.as_ref()).await,
+            ["Scheduled Yoga"],
+            "{}",
+            t.name
+        );
+        t.store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!(
+            names(t.store.as_ref()).await,
+            ["Scheduled Yoga"],
+            "{}",
+            t.name
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The page transaction's SQL on PostgreSQL: whole pages as arrays through `unnest`, one
 //! statement each, with no parameter-count limit to chunk around.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
@@ -161,6 +163,30 @@ impl PageTx for PgPageTx {
         .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn series_with_children(
+        &mut self,
+        series_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select distinct parent_ref from items where state = 'updated' and parent_ref = any($1)",
+        )
+        .bind(series_ids)
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
+        sqlx::query(
+            "delete from opportunities o using items p where p.feed_id = o.feed_id \
+             and p.item_id = o.item_id and p.role = 'parent' and o.parent_ref = any($1)",
+        )
+        .bind(series_ids)
         .execute(&mut *self.0)
         .await?;
         Ok(())

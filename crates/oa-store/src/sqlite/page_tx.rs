@@ -1,7 +1,7 @@
 //! The page transaction's SQL on SQLite: multi-row statements per page, chunked below
 //! SQLite's bound-parameter limit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
@@ -178,6 +178,41 @@ impl PageTx for SqlitePageTx {
                  where items.feed_id = s.feed_id and items.item_id = s.item_id",
             );
             sql.build().execute(&mut *self.0).await?;
+        }
+        Ok(())
+    }
+
+    async fn series_with_children(
+        &mut self,
+        series_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut found = HashSet::new();
+        for chunk in series_ids.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "select distinct parent_ref from items where state = 'updated' and parent_ref in ",
+            );
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            let rows: Vec<(String,)> = sql.build_query_as().fetch_all(&mut *self.0).await?;
+            found.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(found)
+    }
+
+    async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
+        for chunk in series_ids.chunks(CHUNK) {
+            for table_sql in [
+                "delete from opportunity_geo where rid in (",
+                "delete from opportunities where rid in (",
+            ] {
+                let mut sql = QueryBuilder::<Sqlite>::new(table_sql);
+                sql.push(
+                    "select o.rid from opportunities o join items p on p.feed_id = o.feed_id \
+                     and p.item_id = o.item_id where p.role = 'parent' and o.parent_ref in ",
+                );
+                push_list(&mut sql, chunk.iter().map(String::as_str));
+                sql.push(")");
+                sql.build().execute(&mut *self.0).await?;
+            }
         }
         Ok(())
     }
