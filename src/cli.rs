@@ -138,23 +138,48 @@ async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenAc
     if let Some(bounds) = config.normalise.bounds()? {
         normaliser = normaliser.with_bounds(bounds);
     }
+    Ok(normaliser.with_places(places(store).await?))
+}
+
+/// The bundled postcode centroids with any imported full postcodes.
+async fn places(store: &dyn Store) -> anyhow::Result<Gazetteer> {
     let postcodes = store
         .postcodes()
         .await
         .context("loading imported postcodes")?;
-    if !postcodes.is_empty() {
-        tracing::info!(
-            postcodes = postcodes.len(),
-            "locating sessions with {} imported postcodes",
-            postcodes.len()
-        );
-        let places =
-            Gazetteer::with_postcodes(postcodes.into_iter().filter_map(|(code, lat, lng)| {
-                Some((Postcode::parse(&code)?, Point::new(lat, lng)))
-            }));
-        normaliser = normaliser.with_places(places);
+    if postcodes.is_empty() {
+        return Ok(Gazetteer::bundled().clone());
     }
-    Ok(normaliser)
+    tracing::info!(
+        postcodes = postcodes.len(),
+        "locating with {} imported postcodes",
+        postcodes.len()
+    );
+    Ok(Gazetteer::with_postcodes(postcodes.into_iter().filter_map(
+        |(code, lat, lng)| Some((Postcode::parse(&code)?, Point::new(lat, lng))),
+    )))
+}
+
+/// The API's state: the store, the same postcode centroids, the area's pathways.
+async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_api::AppState> {
+    let pathways = match config
+        .api
+        .pathways_file
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        None => oa_api::pathways::Pathways::shipped(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading api.pathways_file {path}"))?;
+            oa_api::pathways::Pathways::from_toml(&text).with_context(|| format!("in {path}"))?
+        }
+    };
+    Ok(oa_api::AppState {
+        places: Arc::new(places(store.as_ref()).await?),
+        pathways: Arc::new(pathways),
+        store,
+    })
 }
 
 async fn renormalise(config: &Config) -> anyhow::Result<i32> {
@@ -269,10 +294,13 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", config.server.listen))?;
     tracing::info!(listen = %config.server.listen, "API on http://{}/v1/sessions", config.server.listen);
     let api_shutdown = shutdown.clone();
-    axum::serve(listener, oa_api::router(store))
-        .with_graceful_shutdown(async move { api_shutdown.requested().await })
-        .await
-        .context("serving the API")?;
+    axum::serve(
+        listener,
+        oa_api::router_with(api_state(&config, store).await?),
+    )
+    .with_graceful_shutdown(async move { api_shutdown.requested().await })
+    .await
+    .context("serving the API")?;
     harvester.await.context("the harvester task")?;
     Ok(())
 }

@@ -18,7 +18,15 @@ pub struct Config {
     #[serde(default)]
     pub normalise: NormaliseConfig,
     #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
     sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiConfig {
+    /// An area's own pathways (a copy of `config/pathways.toml`); the shipped ones when absent.
+    pub pathways_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

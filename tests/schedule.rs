@@ -277,7 +277,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
             radius_km: 1.0,
             from: at("2030-01-01T00:00:00Z"),
             to: at("2030-03-01T00:00:00Z"),
-            activity: None,
+            filters: Default::default(),
             sort: oa_store::search::SortOrder::Start,
             limit: 50,
             after: None,

@@ -63,7 +63,8 @@ impl FeedView {
     }
 }
 
-pub async fn feeds(State(store): State<AppState>) -> Result<Json<FeedList>, ApiError> {
+pub async fn feeds(State(state): State<AppState>) -> Result<Json<FeedList>, ApiError> {
+    let store = &state.store;
     let feeds = store.feeds().await?;
     let mut counts: BTreeMap<i64, BTreeMap<String, i64>> = BTreeMap::new();
     for (feed_id, code, count) in store.problem_counts().await? {
@@ -87,10 +88,11 @@ pub struct ProblemList {
 }
 
 pub async fn problems(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Path(feed_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ProblemList>, ApiError> {
+    let store = &state.store;
     let feed_id: i64 = feed_id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("feed {feed_id:?}")))?;

@@ -5,6 +5,7 @@
 mod cursor;
 mod feeds;
 mod params;
+pub mod pathways;
 mod problem;
 mod routes;
 
@@ -14,15 +15,21 @@ use axum::routing::get;
 pub use problem::ApiError;
 pub use routes::AppState;
 
-/// The API's routes over a store.
-pub fn router(store: AppState) -> Router {
+/// The API over a store, with the bundled postcode centroids and the shipped pathways.
+pub fn router(store: std::sync::Arc<dyn oa_store::Store>) -> Router {
+    router_with(AppState::new(store))
+}
+
+/// The API over a prepared state (imported postcodes, an area's pathways).
+pub fn router_with(state: AppState) -> Router {
     Router::new()
         .route("/health", get(routes::health))
         .route("/v1/sessions", get(routes::sessions))
         .route("/v1/sessions/{id}", get(routes::session))
         .route("/v1/feeds", get(feeds::feeds))
         .route("/v1/feeds/{id}/problems", get(feeds::problems))
+        .route("/v1/pathways", get(routes::pathways))
         .route("/about", get(routes::about))
         .fallback(routes::not_found)
-        .with_state(store)
+        .with_state(state)
 }

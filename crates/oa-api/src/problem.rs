@@ -14,6 +14,12 @@ pub enum ApiError {
     },
     #[error("unknown parameter `{0}`")]
     UnknownParameter(String),
+    #[error("{}", describe(.0))]
+    InvalidParameters(Vec<(String, String)>),
+    #[error(
+        "postcode {0} is not known: neither it, its sector nor its district is in the postcode data"
+    )]
+    UnknownPostcode(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("the database is unavailable")]
@@ -29,6 +35,27 @@ impl ApiError {
             problem: problem.into(),
         }
     }
+}
+
+fn describe(problems: &[(String, String)]) -> String {
+    problems
+        .iter()
+        .map(|(parameter, problem)| {
+            if problem == "unknown parameter" {
+                format!("unknown parameter `{parameter}`")
+            } else {
+                format!("parameter `{parameter}`: {problem}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One bad parameter, in a problem's `errors`.
+#[derive(Serialize)]
+struct ParameterProblem<'a> {
+    parameter: &'a str,
+    problem: &'a str,
 }
 
 impl From<oa_store::StoreError> for ApiError {
@@ -50,6 +77,8 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     parameter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ParameterProblem<'a>>,
 }
 
 impl IntoResponse for ApiError {
@@ -65,6 +94,14 @@ impl IntoResponse for ApiError {
                 "Unknown parameter",
                 Some(name.as_str()),
             ),
+            ApiError::InvalidParameters(problems) => (
+                StatusCode::BAD_REQUEST,
+                "Invalid parameters",
+                problems.first().map(|(p, _)| p.as_str()),
+            ),
+            ApiError::UnknownPostcode(_) => {
+                (StatusCode::NOT_FOUND, "Unknown postcode", Some("postcode"))
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found", None),
             ApiError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable: {e}");
@@ -81,6 +118,13 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             parameter,
+            errors: match &self {
+                ApiError::InvalidParameters(problems) => problems
+                    .iter()
+                    .map(|(parameter, problem)| ParameterProblem { parameter, problem })
+                    .collect(),
+                _ => Vec::new(),
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         (

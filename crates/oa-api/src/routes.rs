@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use oa_geo::Gazetteer;
 use oa_model::Opportunity;
 use oa_store::search::{SearchHit, search};
 use oa_store::{Store, StoreError};
@@ -13,13 +14,36 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::params::{Applied, Context, SessionQuery};
+use crate::pathways::Pathways;
 use crate::problem::ApiError;
 use crate::{cursor, params};
 
-pub type AppState = Arc<dyn Store>;
+/// What every handler reads: the store, postcode centroids for `postcode=`, the pathways.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub places: Arc<Gazetteer>,
+    pub pathways: Arc<Pathways>,
+}
+
+impl AppState {
+    /// The store with the bundled postcode centroids and the shipped pathways.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            places: Arc::new(Gazetteer::bundled().clone()),
+            pathways: Arc::new(Pathways::shipped()),
+        }
+    }
+}
 
 #[derive(Serialize)]
 pub struct SessionList {
+    /// Every match on all pages.
+    total: usize,
+    /// The filters as applied, normalised (a pathway's expansion included).
+    filters: Applied,
     items: Vec<Value>,
     /// Pass as `cursor` (with the same other parameters) for the next page.
     next_cursor: Option<String>,
@@ -45,21 +69,42 @@ struct Source<'a> {
 }
 
 pub async fn sessions(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let request = params::search_request(query.as_deref(), Utc::now())?;
-    let page = search(store.as_ref(), &request).await?;
+    let context = Context {
+        now: Utc::now(),
+        places: &state.places,
+        pathways: &state.pathways,
+    };
+    let SessionQuery {
+        request,
+        applied,
+        explain,
+    } = params::session_query(query.as_deref(), context)?;
+    let page = search(state.store.as_ref(), &request).await?;
     let next_cursor = page.next.as_ref().map(cursor::encode);
     let next = next_cursor
         .as_deref()
         .map(|c| next_link(query.as_deref(), c));
     let body = SessionList {
-        items: page.hits.iter().map(summary).map(brief_tags).collect(),
+        total: page.total,
+        filters: applied,
+        items: page
+            .hits
+            .iter()
+            .map(summary)
+            .map(|s| if explain { full(&s) } else { brief_tags(s) })
+            .collect(),
         next_cursor,
         next,
     };
     Ok(Json(body).into_response())
+}
+
+/// With `explain=true`: tags with their reasons, as `/v1/sessions/{id}` has them.
+fn full(summary: &SessionSummary<'_>) -> Value {
+    serde_json::to_value(summary).unwrap_or(Value::Null)
 }
 
 /// Search results carry tag names; reasons are in `/v1/sessions/{id}`.
@@ -129,10 +174,10 @@ struct DetailSource<'a> {
 }
 
 pub async fn session(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = match store.opportunity(&id).await {
+    let detail = match state.store.opportunity(&id).await {
         Ok(detail) => detail,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound(format!("session {id:?}"))),
         Err(e) => return Err(e.into()),
@@ -164,8 +209,8 @@ pub struct Health {
     status: &'static str,
 }
 
-pub async fn health(State(store): State<AppState>) -> Result<Json<Health>, ApiError> {
-    store.ping().await.map_err(ApiError::Unavailable)?;
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok(Json(Health { status: "ok" }))
 }
 
@@ -199,4 +244,9 @@ pub async fn about() -> Json<serde_json::Value> {
             }
         ]
     }))
+}
+
+/// Every pathway with what it expands to.
+pub async fn pathways(State(state): State<AppState>) -> Json<Pathways> {
+    Json(state.pathways.as_ref().clone())
 }

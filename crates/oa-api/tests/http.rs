@@ -223,8 +223,8 @@ async fn bad_parameters_answer_400_problem_json_naming_the_parameter() {
         ("lat=53.7&lng=-2.7&cursor=bm9wZQ", "cursor", "malformed"),
         ("lat=53.7&lng=-2.7&limit=0", "limit", "not a whole number"),
         (
-            "lat=53.7&lng=-2.7&postcode=PR1",
-            "postcode",
+            "lat=53.7&lng=-2.7&walkable=yes",
+            "walkable",
             "unknown parameter",
         ),
     ] {
@@ -310,4 +310,93 @@ async fn feeds_count_data_quality_problems_and_list_them_paged() {
     let (status, _, about) = get(&app, "/about").await;
     assert_eq!(status, StatusCode::OK);
     assert!(about.to_string().contains("Contains Royal Mail data"));
+}
+
+async fn count(app: &axum::Router, extra: &str) -> (usize, serde_json::Value) {
+    let (status, _, body) = get(app, &format!("/v1/sessions?{WINDOW}&limit=1{extra}")).await;
+    assert_eq!(status, StatusCode::OK, "{extra}: {body}");
+    (body["total"].as_u64().expect("total") as usize, body)
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_results_and_is_echoed_back() {
+    let (app, _dir) = app().await;
+    let (all, body) = count(&app, "").await;
+    assert_eq!(all, 4, "the total counts every page");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["filters"]["centre"]["precision"], "exact");
+    assert_eq!(body["filters"]["radius_km"], 5.0);
+
+    // 6 January 2030 is a Sunday; every session starts at 10:00 UK time.
+    assert_eq!(count(&app, "&days=sun").await.0, 1);
+    assert_eq!(
+        count(&app, "&days=mon,tue").await.0,
+        1,
+        "Walking Football, Tuesday 8th"
+    );
+    assert_eq!(count(&app, "&time_of_day=morning").await.0, 4);
+    assert_eq!(count(&app, "&time_of_day=afternoon,evening").await.0, 0);
+    assert_eq!(count(&app, "&tags=social,beginner_friendly").await.0, 4);
+    assert_eq!(count(&app, "&not_tags=social").await.0, 0);
+    assert_eq!(
+        count(&app, "&max_price=3").await.0,
+        0,
+        "no published price: excluded"
+    );
+    assert_eq!(
+        count(&app, "&max_price=3&include_unknown_price=true")
+            .await
+            .0,
+        4
+    );
+    assert_eq!(count(&app, "&kind=course").await.0, 0);
+    assert_eq!(count(&app, "&kind=event").await.0, 4);
+    assert_eq!(count(&app, "&q=tai%20chi").await.0, 1);
+    assert_eq!(
+        count(&app, "&activity=yoga&activity=walking").await.0,
+        2,
+        "repeatable: any of"
+    );
+
+    let (with_pathway, body) = count(&app, "&pathway=loneliness").await;
+    assert_eq!(with_pathway, 4);
+    assert_eq!(body["filters"]["tags"], serde_json::json!(["social"]));
+    assert_eq!(body["filters"]["pathway"], "loneliness");
+
+    let (_, explained) = count(&app, "&explain=true").await;
+    assert!(
+        explained["items"][0]["tags"][0]["reasons"].is_array(),
+        "{explained}"
+    );
+}
+
+#[tokio::test]
+async fn a_postcode_centre_and_an_unknown_postcode() {
+    let (app, _dir) = app().await;
+    let (status, _, body) = get(
+        &app,
+        "/v1/sessions?postcode=PR1%202XX&radius_miles=3&from=2030-01-01&to=2030-01-20",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["filters"]["centre"]["postcode"], "PR1 2XX");
+    assert_eq!(body["filters"]["centre"]["precision"], "sector");
+    let (status, content_type, problem) = get(&app, "/v1/sessions?postcode=ZZ9%209ZZ").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::NOT_FOUND, "application/problem+json")
+    );
+    assert_eq!(problem["parameter"], "postcode");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("ZZ9 9ZZ"))
+    );
+    let (status, _, pathways) = get(&app, "/v1/pathways").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        pathways["pathways"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "low_mood"))
+    );
 }

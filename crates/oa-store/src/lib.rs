@@ -6,6 +6,7 @@
 //! answers from its spatial index.
 
 mod error;
+mod filters;
 mod page;
 mod postgres;
 mod renormalise;

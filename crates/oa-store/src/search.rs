@@ -1,9 +1,9 @@
 //! Radius search, written once over [`Store::candidates`]: the backend's spatial index
 //! narrows to a box, the exact great-circle distance decides, keyset cursors page.
 
-use std::collections::HashSet;
-
 use oa_geo::{BoundingBox, Point, distance_km};
+
+pub use crate::filters::{ActivityFilter, Filters, TimeOfDay};
 
 use crate::{Candidate, CandidateQuery, Store, StoreError};
 
@@ -41,30 +41,10 @@ pub struct SearchRequest {
     pub from: i64,
     /// Unix seconds, exclusive.
     pub to: i64,
-    /// Only opportunities with one of these activities.
-    pub activity: Option<ActivityFilter>,
+    pub filters: Filters,
     pub sort: SortOrder,
     pub limit: usize,
     pub after: Option<SearchCursor>,
-}
-
-/// Activities a search accepts: concept ids (a concept and everything beneath it), or a
-/// free-text label for activities the Activity List does not know.
-#[derive(Debug, Clone, Default)]
-pub struct ActivityFilter {
-    pub ids: HashSet<String>,
-    pub label: String,
-}
-
-impl ActivityFilter {
-    fn accepts(&self, activity: &oa_model::Activity) -> bool {
-        activity.id.as_ref().is_some_and(|id| self.ids.contains(id))
-            || activity.label.eq_ignore_ascii_case(&self.label)
-            || activity
-                .published_label
-                .as_ref()
-                .is_some_and(|l| l.eq_ignore_ascii_case(&self.label))
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +56,8 @@ pub struct SearchHit {
 #[derive(Debug, Clone)]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
+    /// Every match of the search, on all pages.
+    pub total: usize,
     /// Present when there are more results.
     pub next: Option<SearchCursor>,
 }
@@ -83,39 +65,35 @@ pub struct SearchPage {
 /// Candidates read from the index per round trip.
 const BATCH: usize = 500;
 
+/// Every match is read (for the total), ordered, and the page after the cursor cut out.
 pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<SearchPage, StoreError> {
-    let bbox = BoundingBox::around(request.centre, request.radius_km);
-    let mut query = CandidateQuery {
-        bbox,
+    let query = CandidateQuery {
+        bbox: BoundingBox::around(request.centre, request.radius_km),
         from: request.from,
         to: request.to,
         after: None,
         limit: BATCH as i64,
     };
-    let mut hits = match (&request.sort, &request.after) {
-        (SortOrder::Start, after) => {
-            if let Some(SearchCursor::Start { start_at, id }) = after {
-                query.after = Some((*start_at, id.clone()));
-            }
-            // Rows arrive in (start, id) order: stop as soon as one more than a page matched.
-            matching_in_index_order(store, request, query, Some(request.limit + 1)).await?
-        }
-        (SortOrder::Distance, after) => {
-            let mut hits = matching_in_index_order(store, request, query, None).await?;
-            hits.sort_by(|a, b| {
-                a.distance_km
-                    .total_cmp(&b.distance_km)
-                    .then_with(|| a.candidate.id.cmp(&b.candidate.id))
-            });
-            if let Some(SearchCursor::Distance { distance_km, id }) = after {
-                let past = hits.partition_point(|h| {
-                    (h.distance_km, h.candidate.id.as_str()) <= (*distance_km, id.as_str())
-                });
-                hits.drain(..past);
-            }
-            hits
-        }
+    let mut hits = matching_in_index_order(store, request, query).await?;
+    let total = hits.len();
+    // Index order is (start, id) already; distance needs sorting.
+    if request.sort == SortOrder::Distance {
+        hits.sort_by(|a, b| {
+            a.distance_km
+                .total_cmp(&b.distance_km)
+                .then_with(|| a.candidate.id.cmp(&b.candidate.id))
+        });
+    }
+    let past = match &request.after {
+        None => 0,
+        Some(SearchCursor::Start { start_at, id }) => hits.partition_point(|h| {
+            (h.candidate.start_at, h.candidate.id.as_str()) <= (*start_at, id.as_str())
+        }),
+        Some(SearchCursor::Distance { distance_km, id }) => hits.partition_point(|h| {
+            (h.distance_km, h.candidate.id.as_str()) <= (*distance_km, id.as_str())
+        }),
     };
+    hits.drain(..past);
     let next = (hits.len() > request.limit).then(|| {
         hits.truncate(request.limit);
         let last = &hits[request.limit - 1];
@@ -130,19 +108,17 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
             },
         }
     });
-    Ok(SearchPage { hits, next })
+    Ok(SearchPage { hits, total, next })
 }
 
-/// Reads the index batch by batch in (start, id) order, keeping the candidates that match,
-/// until `enough` have matched or the index is exhausted.
+/// Reads the index batch by batch in (start, id) order, keeping the candidates that match.
 async fn matching_in_index_order(
     store: &dyn Store,
     request: &SearchRequest,
     mut query: CandidateQuery,
-    enough: Option<usize>,
 ) -> Result<Vec<SearchHit>, StoreError> {
     let mut hits = Vec::new();
-    while enough.is_none_or(|enough| hits.len() < enough) {
+    loop {
         let batch = store.candidates(&query).await?;
         let exhausted = batch.len() < BATCH;
         query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
@@ -159,13 +135,7 @@ fn matching(request: &SearchRequest, candidate: Candidate) -> Option<SearchHit> 
     if distance_km > request.radius_km {
         return None;
     }
-    if let Some(wanted) = &request.activity
-        && !candidate
-            .opportunity
-            .activities
-            .iter()
-            .any(|a| wanted.accepts(a))
-    {
+    if !request.filters.accepts(&candidate.opportunity) {
         return None;
     }
     Some(SearchHit {
