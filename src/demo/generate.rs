@@ -242,7 +242,13 @@ fn describe(p: &SeedPublisher, s: &SeedSeries, v: &SeedVenue, ids: &str) -> Valu
         data["accessibilitySupport"] = s
             .accessibility_support
             .iter()
-            .map(|id| json!({"@type": "Concept", "@id": id, "inScheme": "https://openactive.io/accessibility-support"}))
+            .map(|id| {
+                let mut concept = json!({"@type": "Concept", "@id": id, "inScheme": "https://openactive.io/accessibility-support"});
+                if let Some(label) = accessibility_label(id) {
+                    concept["prefLabel"] = json!(label);
+                }
+                concept
+            })
             .collect();
     }
     if let Some(instructions) = &s.attendee_instructions {
@@ -295,4 +301,15 @@ fn numbered(
             data: RawValue::from_string(data.to_string()).ok(),
         })
         .collect()
+}
+
+/// The Accessibility Support list's label for a concept id.
+fn accessibility_label(id: &str) -> Option<String> {
+    const LIST: &str = include_str!("../../fixtures/openactive/accessibility-support.jsonld");
+    let list: Value = serde_json::from_str(LIST).ok()?;
+    list.get("concept")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(id))
+        .and_then(|c| c.get("prefLabel")?.as_str().map(str::to_owned))
 }

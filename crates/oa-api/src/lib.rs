@@ -4,6 +4,7 @@
 
 mod cursor;
 mod feeds;
+mod finder;
 mod params;
 pub mod pathways;
 mod problem;
@@ -23,6 +24,7 @@ pub fn router(store: std::sync::Arc<dyn oa_store::Store>) -> Router {
 /// The API over a prepared state (imported postcodes, an area's pathways).
 pub fn router_with(state: AppState) -> Router {
     Router::new()
+        .route("/", get(finder::finder))
         .route("/health", get(routes::health))
         .route("/v1/sessions", get(routes::sessions))
         .route("/v1/sessions/{id}", get(routes::session))

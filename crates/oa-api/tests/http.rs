@@ -400,3 +400,67 @@ async fn a_postcode_centre_and_an_unknown_postcode() {
             .is_some_and(|p| p.iter().any(|p| p["name"] == "low_mood"))
     );
 }
+
+async fn page(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_finder_page_searches_with_a_plain_form_and_shows_readable_cards() {
+    let (app, _dir) = app().await;
+    let (status, empty) = page(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty.contains("<form method=\"get\" action=\"/\""));
+    assert!(
+        empty.contains("<label for=\"postcode\">Postcode</label>"),
+        "every input is labelled"
+    );
+    assert!(!empty.contains("session found") && !empty.contains("sessions found"));
+
+    let (status, found) = page(
+        &app,
+        "/?postcode=pr1+2xx&radius_miles=5&days=sun&days=tue&tags=social&from=2030-01-01&to=2030-01-20",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert!(found.contains("2 sessions found"), "{found}");
+    assert!(found.contains("<h3>Health Walk</h3>") && found.contains("<h3>Walking Football</h3>"));
+    assert!(found.contains("Sun 6 Jan, 10:00–11:00"), "UK local time");
+    assert!(
+        found.contains("Friendly group &amp; all abilities welcome."),
+        "HTML stripped, then escaped"
+    );
+    assert!(found.contains("Sociable: a chance to chat and meet people"));
+    assert!(
+        found.contains("(activity: Walking)"),
+        "why the tag is there: {found}"
+    );
+    assert!(
+        found.contains("(the listing says “all abilities”)"),
+        "why the tag is there"
+    );
+    assert!(
+        found.contains("value=\"pr1 2xx\""),
+        "the form keeps what was typed"
+    );
+    assert!(found.contains("@media print"));
+
+    let (status, unknown) = page(&app, "/?postcode=ZZ9+9ZZ").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(unknown.contains("role=\"alert\"") && unknown.contains("ZZ9 9ZZ"));
+    let (status, bad) = page(&app, "/?postcode=PR1+2XX&max_price=cheap").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.contains("Cost: &quot;cheap&quot; is not a number"),
+        "{bad}"
+    );
+}
