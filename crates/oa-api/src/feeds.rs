@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use oa_store::{FeedRecord, ItemProblem};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::problem::ApiError;
 use crate::routes::AppState;
@@ -17,12 +18,12 @@ use crate::routes::AppState;
 const DEFAULT_PROBLEMS: i64 = 50;
 const MAX_PROBLEMS: i64 = 500;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct FeedList {
     feeds: Vec<FeedView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct FeedView {
     id: i64,
     url: String,
@@ -63,6 +64,8 @@ impl FeedView {
     }
 }
 
+/// Every feed: harvest state, cursor, item counts and data-quality problem counts.
+#[utoipa::path(get, path = "/v1/feeds", tag = "feeds", responses((status = 200, description = "The feeds", body = FeedList)))]
 pub async fn feeds(State(state): State<AppState>) -> Result<Json<FeedList>, ApiError> {
     let store = &state.store;
     let feeds = store.feeds().await?;
@@ -81,12 +84,30 @@ pub async fn feeds(State(state): State<AppState>) -> Result<Json<FeedList>, ApiE
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ProblemList {
+    /// `item_id`, `code`, `detail`.
+    #[schema(value_type = Vec<Object>)]
     items: Vec<ItemProblem>,
     next_cursor: Option<String>,
 }
 
+/// One feed's items with data-quality problems, keyset paged.
+#[utoipa::path(
+    get,
+    path = "/v1/feeds/{id}/problems",
+    tag = "feeds",
+    params(
+        ("id" = i64, Path, description = "The feed's id (from /v1/feeds)"),
+        ("limit" = Option<u32>, Query, description = "1 to 500; default 50"),
+        ("cursor" = Option<String>, Query, description = "The previous page's next_cursor")
+    ),
+    responses(
+        (status = 200, description = "The problems", body = ProblemList),
+        (status = 400, description = "Bad parameters", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such feed", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn problems(
     State(state): State<AppState>,
     Path(feed_id): Path<String>,

@@ -5,13 +5,18 @@
 mod cursor;
 mod feeds;
 mod finder;
-mod params;
+pub mod openapi;
+pub mod params;
 pub mod pathways;
 mod problem;
 mod routes;
 
 use axum::Router;
 use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
 
 pub use problem::ApiError;
 pub use routes::AppState;
@@ -21,17 +26,33 @@ pub fn router(store: std::sync::Arc<dyn oa_store::Store>) -> Router {
     router_with(AppState::new(store))
 }
 
-/// The API over a prepared state (imported postcodes, an area's pathways).
+/// The API over a prepared state (imported postcodes, an area's pathways): the documented
+/// routes, `/openapi.json` and `/docs` generated from them, and the finder page.
 pub fn router_with(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(finder::finder))
-        .route("/health", get(routes::health))
-        .route("/v1/sessions", get(routes::sessions))
-        .route("/v1/sessions/{id}", get(routes::session))
-        .route("/v1/feeds", get(feeds::feeds))
-        .route("/v1/feeds/{id}/problems", get(feeds::problems))
-        .route("/v1/pathways", get(routes::pathways))
-        .route("/about", get(routes::about))
+    let (api, spec) = api_routes().split_for_parts();
+    let spec_json = spec.clone();
+    api.route("/", get(finder::finder))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(spec_json) }),
+        )
+        .merge(Scalar::with_url("/docs", spec))
         .fallback(routes::not_found)
         .with_state(state)
+}
+
+/// The OpenAPI document, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::sessions))
+        .routes(routes!(routes::session))
+        .routes(routes!(routes::pathways))
+        .routes(routes!(feeds::feeds))
+        .routes(routes!(feeds::problems))
+        .routes(routes!(routes::health))
+        .routes(routes!(routes::about))
 }

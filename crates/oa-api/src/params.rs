@@ -25,7 +25,8 @@ pub const MAX_WINDOW_DAYS: i64 = 366;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-const KNOWN: &[&str] = &[
+/// Every parameter `/v1/sessions` accepts (the OpenAPI test checks each is documented).
+pub const KNOWN: &[&str] = &[
     "lat",
     "lng",
     "postcode",
@@ -77,7 +78,7 @@ pub struct SessionQuery {
 }
 
 /// The filters in force, normalised, so a client sees exactly what was searched.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Applied {
     pub centre: Centre,
     pub radius_km: f64,
@@ -109,7 +110,7 @@ pub struct Applied {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Centre {
     pub lat: f64,
     pub lng: f64,
@@ -119,7 +120,7 @@ pub struct Centre {
     pub precision: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppliedActivity {
     pub query: String,
     /// The Activity List concept it resolved to, if any (else matched as free text).

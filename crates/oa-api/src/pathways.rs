@@ -8,7 +8,7 @@ use oa_normalise::ActivityList;
 /// The pathways shipped with the service.
 pub const DEFAULT_PATHWAYS: &str = include_str!("../../../config/pathways.toml");
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pathway {
     pub name: String,
@@ -22,7 +22,7 @@ pub struct Pathway {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pathways {
     pub pathways: Vec<Pathway>,

@@ -13,6 +13,7 @@ use oa_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use crate::params::{Applied, Context, SessionQuery};
 use crate::pathways::Pathways;
@@ -38,12 +39,16 @@ impl AppState {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionList {
     /// Every match on all pages.
     total: usize,
     /// The filters as applied, normalised (a pathway's expansion included).
     filters: Applied,
+    /// Sessions: id, distance_km, the normalised opportunity (kind, name, description, start,
+    /// end, duration_minutes, activities, location with precision, organizer, price, status,
+    /// url, tags, problems) and its source.
+    #[schema(value_type = Vec<Object>)]
     items: Vec<Value>,
     /// Pass as `cursor` (with the same other parameters) for the next page.
     next_cursor: Option<String>,
@@ -68,6 +73,18 @@ struct Source<'a> {
     modified: i64,
 }
 
+/// Upcoming sessions near a postcode or point, filtered for a client's needs.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "sessions",
+    params(crate::openapi::SessionParams),
+    responses(
+        (status = 200, description = "Matching sessions, a page at a time", body = SessionList),
+        (status = 400, description = "Bad parameters, each named", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown postcode", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -173,6 +190,17 @@ struct DetailSource<'a> {
     parent: Option<&'a RawValue>,
 }
 
+/// One session with its tags' reasons, problems and the publisher's item.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "A session id from a search")),
+    responses(
+        (status = 200, description = "The session", body = Object),
+        (status = 404, description = "No such session", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -204,11 +232,21 @@ fn raw(json: Option<&str>) -> Option<Box<RawValue>> {
     json.and_then(|j| RawValue::from_string(j.to_owned()).ok())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Health {
     status: &'static str,
 }
 
+/// Whether the service and its database answer.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    responses(
+        (status = 200, description = "Up", body = Health),
+        (status = 503, description = "The database does not answer", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok(Json(Health { status: "ok" }))
@@ -219,6 +257,7 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Where the data comes from and the attribution its licences require.
+#[utoipa::path(get, path = "/about", tag = "service", responses((status = 200, description = "Sources and licences", body = Object)))]
 pub async fn about() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "service": "oa-aggregator: OpenActive sessions for physical-activity social prescribing",
@@ -247,6 +286,7 @@ pub async fn about() -> Json<serde_json::Value> {
 }
 
 /// Every pathway with what it expands to.
+#[utoipa::path(get, path = "/v1/pathways", tag = "sessions", responses((status = 200, description = "The pathways", body = Pathways)))]
 pub async fn pathways(State(state): State<AppState>) -> Json<Pathways> {
     Json(state.pathways.as_ref().clone())
 }

@@ -464,3 +464,60 @@ async fn the_finder_page_searches_with_a_plain_form_and_shows_readable_cards() {
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_parameter_and_docs_render() {
+    let (app, _dir) = app().await;
+    let (status, _, spec) = get(&app, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        spec["openapi"]
+    );
+    let paths: std::collections::BTreeSet<&str> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let documented: std::collections::BTreeSet<&str> =
+        oa_api::openapi::DOCUMENTED.iter().copied().collect();
+    assert_eq!(
+        paths, documented,
+        "the document lists exactly the API's routes"
+    );
+    for path in &documented {
+        let uri = path.replace("{id}", "1");
+        let (status, _, _) = get(&app, &uri).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{uri} is served");
+    }
+    let documented_params: Vec<&str> = spec["paths"]["/v1/sessions"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for known in oa_api::params::KNOWN {
+        assert!(documented_params.contains(known), "`{known}` is documented");
+    }
+    assert_eq!(
+        documented_params.len(),
+        oa_api::params::KNOWN.len(),
+        "and nothing else"
+    );
+    let problem = &spec["components"]["schemas"]["ProblemDoc"]["properties"];
+    assert!(
+        problem.get("type").is_some() && problem.get("errors").is_some(),
+        "{problem}"
+    );
+
+    let (status, docs) = page(&app, "/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        docs.contains("oa-aggregator"),
+        "the reference page embeds the document"
+    );
+}
