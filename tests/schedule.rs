@@ -281,6 +281,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
             sort: oa_store::search::SortOrder::Start,
             limit: 50,
             after: None,
+            group: None,
         };
         oa_store::search::search(store.as_ref(), &request)
             .await

@@ -75,6 +75,10 @@ pub struct SessionParams {
     cursor: Option<String>,
     /// Include each tag's reasons.
     explain: Option<bool>,
+    /// `series`: one result per series with its next occurrences (`occurrences`).
+    group: Option<String>,
+    /// With `group=series`: occurrences per series, 1 to 20; default 5.
+    group_size: Option<u32>,
 }
 
 /// An RFC 9457 problem: every error, a bad parameter naming it.

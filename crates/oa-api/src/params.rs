@@ -24,6 +24,8 @@ pub const DEFAULT_WINDOW_DAYS: i64 = 14;
 pub const MAX_WINDOW_DAYS: i64 = 366;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
+pub const DEFAULT_GROUP_SIZE: usize = 5;
+pub const MAX_GROUP_SIZE: usize = 20;
 
 /// Every parameter `/v1/sessions` accepts (the OpenAPI test checks each is documented).
 pub const KNOWN: &[&str] = &[
@@ -50,6 +52,8 @@ pub const KNOWN: &[&str] = &[
     "limit",
     "cursor",
     "explain",
+    "group",
+    "group_size",
 ];
 /// Parameters that may be given more than once (their values add up).
 const REPEATABLE: &[&str] = &[
@@ -108,6 +112,9 @@ pub struct Applied {
     pub pathway: Option<String>,
     pub sort: &'static str,
     pub limit: usize,
+    /// With `group=series`: occurrences shown per series.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
@@ -420,6 +427,31 @@ pub fn session_query(query: Option<&str>, cx: Context<'_>) -> Result<SessionQuer
         },
     };
     let explain = r.flag("explain");
+    let group = match r.one("group") {
+        None => None,
+        Some("series") => Some(match r.one("group_size").map(str::to_owned) {
+            None => DEFAULT_GROUP_SIZE,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_GROUP_SIZE).contains(&n) => n,
+                _ => {
+                    r.fail(
+                        "group_size",
+                        format!("{v:?} is not a whole number from 1 to {MAX_GROUP_SIZE}"),
+                    );
+                    DEFAULT_GROUP_SIZE
+                }
+            },
+        }),
+        Some(other) => {
+            let other = other.to_owned();
+            r.fail("group", format!("{other:?} is not `series`"));
+            None
+        }
+    };
+    if group.is_none() && r.one("group_size").is_some() {
+        r.fail("group_size", "only with group=series");
+    }
+    applied.group_size = group;
     if !r.problems.is_empty() {
         return Err(ApiError::InvalidParameters(r.problems));
     }
@@ -433,6 +465,7 @@ pub fn session_query(query: Option<&str>, cx: Context<'_>) -> Result<SessionQuer
             sort,
             limit,
             after,
+            group,
         },
         applied,
         explain,

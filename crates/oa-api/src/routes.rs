@@ -63,6 +63,17 @@ struct SessionSummary<'a> {
     #[serde(flatten)]
     opportunity: &'a Opportunity,
     source: Source<'a>,
+    /// With `group=series`: this and the series' next occurrences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurrences: Option<Vec<Occurrence<'a>>>,
+}
+
+#[derive(Serialize)]
+struct Occurrence<'a> {
+    id: &'a str,
+    start: chrono::DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<chrono::DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -110,7 +121,7 @@ pub async fn sessions(
         items: page
             .hits
             .iter()
-            .map(summary)
+            .map(|hit| summary(hit, request.group.is_some()))
             .map(|s| if explain { full(&s) } else { brief_tags(s) })
             .collect(),
         next_cursor,
@@ -140,9 +151,20 @@ fn brief_tags(summary: SessionSummary<'_>) -> Value {
     value
 }
 
-fn summary(hit: &SearchHit) -> SessionSummary<'_> {
+fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_> {
     let candidate = &hit.candidate;
+    let occurrences = grouped.then(|| {
+        std::iter::once(candidate)
+            .chain(&hit.later)
+            .map(|c| Occurrence {
+                id: &c.id,
+                start: c.opportunity.start,
+                end: c.opportunity.end,
+            })
+            .collect()
+    });
     SessionSummary {
+        occurrences,
         id: &candidate.id,
         // Metres are enough for people and keep the JSON readable.
         distance_km: (hit.distance_km * 1000.0).round() / 1000.0,

@@ -363,6 +363,14 @@ async fn every_filter_narrows_the_results_and_is_echoed_back() {
     assert_eq!(body["filters"]["tags"], serde_json::json!(["social"]));
     assert_eq!(body["filters"]["pathway"], "loneliness");
 
+    let (groups, grouped) = count(&app, "&group=series&group_size=2").await;
+    assert_eq!(groups, 4, "standalone events are each their own group");
+    assert_eq!(
+        grouped["items"][0]["occurrences"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(grouped["filters"]["group_size"], 2);
+
     let (_, explained) = count(&app, "&explain=true").await;
     assert!(
         explained["items"][0]["tags"][0]["reasons"].is_array(),

@@ -45,12 +45,16 @@ pub struct SearchRequest {
     pub sort: SortOrder,
     pub limit: usize,
     pub after: Option<SearchCursor>,
+    /// One result per series with up to this many occurrences (the first included).
+    pub group: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
 pub struct SearchHit {
     pub candidate: Candidate,
     pub distance_km: f64,
+    /// When grouping by series: the series' next occurrences after this one, in start order.
+    pub later: Vec<Candidate>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +79,9 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
         limit: BATCH as i64,
     };
     let mut hits = matching_in_index_order(store, request, query).await?;
+    if let Some(per_group) = request.group {
+        hits = group_by_series(hits, per_group);
+    }
     let total = hits.len();
     // Index order is (start, id) already; distance needs sorting.
     if request.sort == SortOrder::Distance {
@@ -111,6 +118,33 @@ pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<Search
     Ok(SearchPage { hits, total, next })
 }
 
+/// One hit per series (or per standalone opportunity), at its soonest occurrence, carrying
+/// the series' next occurrences; groups keep the order of their soonest occurrence.
+fn group_by_series(hits: Vec<SearchHit>, per_group: usize) -> Vec<SearchHit> {
+    let mut groups: Vec<SearchHit> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for hit in hits {
+        let opportunity = &hit.candidate.opportunity;
+        let key = opportunity
+            .series_id
+            .clone()
+            .unwrap_or_else(|| format!("{}#{}", hit.candidate.feed_url, hit.candidate.id));
+        match index.get(&key) {
+            Some(&at) => {
+                let group = &mut groups[at];
+                if group.later.len() + 1 < per_group {
+                    group.later.push(hit.candidate);
+                }
+            }
+            None => {
+                index.insert(key, groups.len());
+                groups.push(hit);
+            }
+        }
+    }
+    groups
+}
+
 /// Reads the index batch by batch in (start, id) order, keeping the candidates that match.
 async fn matching_in_index_order(
     store: &dyn Store,
@@ -141,5 +175,6 @@ fn matching(request: &SearchRequest, candidate: Candidate) -> Option<SearchHit> 
     Some(SearchHit {
         candidate,
         distance_km,
+        later: Vec::new(),
     })
 }

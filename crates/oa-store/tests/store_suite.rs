@@ -25,6 +25,7 @@ async fn names(store: &dyn oa_store::Store) -> Vec<String> {
             sort: SortOrder::Start,
             limit: 100,
             after: None,
+            group: None,
         },
     )
     .await
@@ -339,6 +340,7 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
                 sort,
                 limit: 5,
                 after,
+                group: None,
             };
         // 5.56 km holds n00..n05 (n05 is at 5.560 km; n06 at 6.672 km is outside).
         let mut seen = Vec::new();
@@ -678,5 +680,58 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
             "{}",
             t.name
         );
+    }
+}
+
+#[tokio::test]
+async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrences() {
+    for t in stores("group").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(
+            &series_feed,
+            vec![
+                series("x", 1, "Yoga", PRESTON.0, PRESTON.1),
+                series("y", 1, "Bowls", PRESTON.0, PRESTON.1),
+            ],
+            "n",
+        )
+        .await;
+        let mut items: Vec<_> = (0..3)
+            .map(|n| session(&format!("x{n}"), 1, "x", at(10 + n)))
+            .collect();
+        items.extend((0..2).map(|n| session(&format!("y{n}"), 1, "y", at(5 + n * 10))));
+        t.apply(&sessions, items, "n").await;
+        let request = SearchRequest {
+            centre: Point::new(PRESTON.0, PRESTON.1),
+            radius_km: 5.0,
+            from: at(0).timestamp(),
+            to: at(24 * 7).timestamp(),
+            filters: Default::default(),
+            sort: SortOrder::Start,
+            limit: 10,
+            after: None,
+            group: Some(2),
+        };
+        let page = search(t.store.as_ref(), &request).await.expect("search");
+        assert_eq!(page.total, 2, "{}", t.name);
+        let shape: Vec<(String, usize)> = page
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.candidate.opportunity.name.clone().unwrap_or_default(),
+                    h.later.len(),
+                )
+            })
+            .collect();
+        // Bowls' first occurrence (in 5 h) is sooner than Yoga's (in 10 h).
+        assert_eq!(
+            shape,
+            [("Bowls".to_owned(), 1), ("Yoga".to_owned(), 1)],
+            "{}",
+            t.name
+        );
+        assert!(page.hits[1].later[0].start_at > page.hits[1].candidate.start_at);
     }
 }
