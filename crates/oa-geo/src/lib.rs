@@ -1,8 +1,12 @@
 //! Great-circle distances, the bounding boxes that pre-filter a radius search, and UK
 //! postcodes located from imported and bundled centroids ([`postcode`]).
 
+pub mod areas;
+pub mod ics;
 pub mod postcode;
 
+pub use areas::{AreaError, NearestIndex, Region, Regions};
+pub use ics::{Ics, district_of};
 pub use postcode::{Gazetteer, Postcode, Precision};
 
 /// Mean Earth radius (IUGG), in kilometres.
