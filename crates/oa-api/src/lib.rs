@@ -2,6 +2,7 @@
 //! paged), `/v1/sessions/{id}`, `/v1/feeds` (with data-quality counts and each feed's
 //! problems), `/about` (data sources and licences) and `/health`. Errors are problem+json.
 
+mod coverage;
 mod cursor;
 mod feeds;
 mod finder;
@@ -55,4 +56,6 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(feeds::problems))
         .routes(routes!(routes::health))
         .routes(routes!(routes::about))
+        .routes(routes!(coverage::coverage))
+        .routes(routes!(coverage::access))
 }

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     tags(
         (name = "sessions", description = "Finding sessions"),
         (name = "feeds", description = "The harvest: feeds, their state and data quality"),
+        (name = "coverage", description = "For ICS managers: what is on where, and who lives too far from it"),
         (name = "service", description = "Health, data sources")
     )
 )]
@@ -112,4 +113,6 @@ pub const DOCUMENTED: &[&str] = &[
     "/v1/feeds/{id}/problems",
     "/health",
     "/about",
+    "/v1/coverage",
+    "/v1/coverage/access",
 ];

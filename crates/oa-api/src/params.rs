@@ -523,7 +523,7 @@ fn centre(r: &mut Reader, places: &Gazetteer, applied: &mut Applied) -> Result<P
 }
 
 /// A concept (by id or label) with everything beneath it; otherwise the label as free text.
-fn activity_filter(wanted: &str) -> (ActivityFilter, AppliedActivity) {
+pub(crate) fn activity_filter(wanted: &str) -> (ActivityFilter, AppliedActivity) {
     let list = ActivityList::shipped();
     let concept = list.resolve(wanted);
     let ids: std::collections::HashSet<String> = match concept {

@@ -1,0 +1,210 @@
+//! Coverage over HTTP: sessions assigned to the ICS's districts by point-in-polygon, one
+//! outside the ICS excluded, and each small area's distance to the nearest session, as JSON,
+//! CSV (Excel: BOM) and GeoJSON.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::{DiscoveredFeed, SqliteStore, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const FEED: &str = "https://publisher.example/feeds/events";
+/// (id, name, lat, lng, days ahead, description)
+const EVENTS: [(&str, &str, f64, f64, i64, &str); 3] = [
+    (
+        "p",
+        "Preston Walk",
+        53.7590,
+        -2.7035,
+        2,
+        "Friendly group, tea after.",
+    ),
+    ("k", "Kendal Yoga", 54.3280, -2.7460, 10, "Advanced class."),
+    (
+        "m",
+        "Manchester Run",
+        53.4808,
+        -2.2426,
+        3,
+        "Outside the ICS.",
+    ),
+];
+
+async fn app() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    let feed = store
+        .sync_source_feeds(
+            "feed:x",
+            &[DiscoveredFeed {
+                url: FEED.into(),
+                kind: None,
+                publisher: Some("Test".into()),
+                dataset_site: None,
+            }],
+        )
+        .await
+        .expect("sync")
+        .remove(0);
+    let items: Vec<String> = EVENTS
+        .iter()
+        .enumerate()
+        .map(|(n, (id, name, lat, lng, days, description))| {
+            let start = (chrono::Utc::now() + chrono::Duration::days(*days)).to_rfc3339();
+            format!(
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","name":"{name}","description":"{description}","startDate":"{start}","organizer":{{"name":"Org {id}"}},"location":{{"geo":{{"latitude":{lat},"longitude":{lng}}}}}}}}}"#,
+                m = n + 1
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"next":"{FEED}?n=3","items":[{}],"license":"L"}}"#,
+        items.join(",")
+    );
+    let page = oa_model::parse_page(body.as_bytes()).expect("page");
+    let prepared = page.valid_items().map(oa_normalise::prepare).collect();
+    store
+        .apply_page(
+            &feed.as_ref(),
+            prepared,
+            &page.next,
+            &OpenActiveNormaliser::default(),
+        )
+        .await
+        .expect("apply");
+    (oa_api::router(store), dir)
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("json")
+}
+
+#[tokio::test]
+async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ics() {
+    let (app, _dir) = app().await;
+    let (status, _, body) = get(&app, "/v1/coverage").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = json(&body);
+    assert_eq!(body["area"]["code"], "E54000048");
+    assert_eq!(
+        body["sessions_next_28_days"], 2,
+        "Manchester is outside the ICS"
+    );
+    assert_eq!(body["sessions_next_7_days"], 1);
+    let districts: Vec<(&str, u64)> = body["districts"]
+        .as_array()
+        .expect("districts")
+        .iter()
+        .map(|d| {
+            (
+                d["district"].as_str().unwrap_or_default(),
+                d["sessions_next_28_days"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(districts, [("Preston", 1), ("South Lakeland", 1)]);
+    assert_eq!(body["by_tag"]["social"], 1);
+    assert_eq!(
+        body["providers_publishing"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let (status, content_type, csv) = get(&app, "/v1/coverage?format=csv").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"));
+    assert!(
+        csv.starts_with("\u{feff}district,sessions_next_7_days"),
+        "a BOM so Excel reads UTF-8"
+    );
+    assert!(csv.contains("\r\nPreston,1,1,1\r\n"), "{csv}");
+
+    let (status, _, problem) = get(&app, "/v1/coverage?area=atlantis").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        json(&problem)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("atlantis"))
+    );
+}
+
+#[tokio::test]
+async fn access_gives_every_small_area_its_distance_to_the_nearest_suitable_session() {
+    let (app, _dir) = app().await;
+    let (status, _, body) = get(&app, "/v1/coverage/access").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = json(&body);
+    let areas = body["small_areas"].as_array().expect("areas");
+    assert_eq!(areas.len(), 1058);
+    let nearest = |code: &str| {
+        areas
+            .iter()
+            .find(|a| a["code"] == code)
+            .and_then(|a| a["nearest_km"].as_f64())
+            .expect(code)
+    };
+    // Every small area has a distance; the LSOA around the Preston session is within 2 km.
+    assert!(areas.iter().all(|a| a["nearest_km"].is_number()));
+    let preston_centre = areas
+        .iter()
+        .filter(|a| a["district"] == "Preston")
+        .filter_map(|a| a["nearest_km"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    assert!(preston_centre < 2.0, "{preston_centre}");
+    let barrow = areas
+        .iter()
+        .find(|a| a["district"] == "Barrow-in-Furness")
+        .expect("Barrow");
+    assert!(
+        nearest(barrow["code"].as_str().unwrap_or_default()) > 20.0,
+        "Barrow is far from Kendal and Preston"
+    );
+    let share = body["summary"]["share_beyond_3_miles"]
+        .as_f64()
+        .expect("share");
+    assert!(share > 0.5 && share < 1.0, "{share}");
+
+    // Only social sessions: Kendal's advanced yoga no longer counts.
+    let (_, _, social) = get(&app, "/v1/coverage/access?tags=social").await;
+    assert_eq!(json(&social)["sessions"], 1);
+
+    let (_, content_type, csv) = get(&app, "/v1/coverage/access?format=csv").await;
+    assert!(content_type.starts_with("text/csv"));
+    assert_eq!(
+        csv.lines().count(),
+        1059,
+        "a header and one row per small area"
+    );
+    let (_, content_type, geojson) = get(&app, "/v1/coverage/access?format=geojson").await;
+    assert_eq!(content_type, "application/geo+json");
+    let geojson = json(&geojson);
+    assert_eq!(geojson["features"].as_array().map(Vec::len), Some(1058));
+    assert!(geojson["features"][0]["properties"]["band"].is_string());
+    assert_eq!(geojson["features"][0]["geometry"]["type"], "MultiPolygon");
+}
