@@ -57,5 +57,5 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::health))
         .routes(routes!(routes::about))
         .routes(routes!(coverage::coverage))
-        .routes(routes!(coverage::access))
+        .routes(routes!(coverage::access::access))
 }

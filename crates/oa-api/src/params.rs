@@ -2,19 +2,23 @@
 //! what was wrong, all errors at once, and unknown parameters (typos such as `radius=`) are
 //! refused, not ignored. The normalised filters are echoed back with the results.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, NaiveDate, TimeZone, Utc, Weekday};
-use chrono_tz::Europe::London;
-use oa_geo::{Gazetteer, Point, Postcode};
+use chrono::{DateTime, Utc};
+use oa_geo::Gazetteer;
 use oa_model::OpportunityKind;
-use oa_normalise::ActivityList;
-use oa_store::search::{ActivityFilter, Filters, SearchRequest, SortOrder, TimeOfDay};
-use serde::Serialize;
+use oa_store::search::{Filters, SearchRequest, SortOrder, TimeOfDay};
 
 use crate::cursor;
+
+mod applied;
+mod reader;
+mod values;
+
 use crate::pathways::Pathways;
 use crate::problem::ApiError;
+pub use applied::{Applied, AppliedActivity, Centre};
+use reader::Reader;
+pub(crate) use values::activity_filter;
+use values::{centre, instant, parse_day, weekday_name};
 
 pub const DEFAULT_RADIUS_KM: f64 = 5.0;
 pub const MAX_RADIUS_KM: f64 = 50.0;
@@ -79,143 +83,6 @@ pub struct SessionQuery {
     pub request: SearchRequest,
     pub applied: Applied,
     pub explain: bool,
-}
-
-/// The filters in force, normalised, so a client sees exactly what was searched.
-#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
-pub struct Applied {
-    pub centre: Centre,
-    pub radius_km: f64,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub days: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub time_of_day: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub activities: Vec<AppliedActivity>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub not_tags: Vec<String>,
-    pub free: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_price: Option<f64>,
-    pub include_unknown_price: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kind: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organizer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub q: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pathway: Option<String>,
-    pub sort: &'static str,
-    pub limit: usize,
-    /// With `group=series`: occurrences shown per series.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group_size: Option<usize>,
-}
-
-#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
-pub struct Centre {
-    pub lat: f64,
-    pub lng: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub postcode: Option<String>,
-    /// `exact` for lat/lng, else how the postcode was located.
-    pub precision: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AppliedActivity {
-    pub query: String,
-    /// The Activity List concept it resolved to, if any (else matched as free text).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub concept: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// How many concepts the search accepts (the concept and everything beneath it).
-    pub concepts_included: usize,
-}
-
-/// Collects values and every problem, so one response can name all bad parameters.
-struct Reader {
-    values: BTreeMap<&'static str, Vec<String>>,
-    problems: Vec<(String, String)>,
-}
-
-impl Reader {
-    fn new(query: Option<&str>) -> Reader {
-        let mut reader = Reader {
-            values: BTreeMap::new(),
-            problems: Vec::new(),
-        };
-        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            let Some(known) = KNOWN.iter().find(|k| **k == name) else {
-                reader
-                    .problems
-                    .push((name.into_owned(), "unknown parameter".into()));
-                continue;
-            };
-            let values = reader.values.entry(known).or_default();
-            if !values.is_empty() && !REPEATABLE.contains(known) {
-                reader
-                    .problems
-                    .push(((*known).into(), "given more than once".into()));
-                continue;
-            }
-            values.push(value.trim().to_owned());
-        }
-        reader
-    }
-
-    fn fail(&mut self, parameter: &str, problem: impl Into<String>) {
-        self.problems.push((parameter.into(), problem.into()));
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// Every value, comma lists split.
-    fn list(&self, name: &str) -> Vec<String> {
-        self.values
-            .get(name)
-            .into_iter()
-            .flatten()
-            .flat_map(|v| v.split(','))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect()
-    }
-
-    fn number(&mut self, name: &str) -> Option<f64> {
-        let value = self.one(name)?.to_owned();
-        match value.parse::<f64>() {
-            Ok(n) if n.is_finite() => Some(n),
-            _ => {
-                self.fail(name, format!("{value:?} is not a number"));
-                None
-            }
-        }
-    }
-
-    fn flag(&mut self, name: &str) -> bool {
-        match self.one(name).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false") | Some("0") | Some("no") => false,
-            Some("true") | Some("1") | Some("yes") => true,
-            Some(other) => {
-                let other = other.to_owned();
-                self.fail(name, format!("{other:?} is not true or false"));
-                false
-            }
-        }
-    }
 }
 
 /// Turns the raw query string into a validated search.
@@ -470,131 +337,6 @@ pub fn session_query(query: Option<&str>, cx: Context<'_>) -> Result<SessionQuer
         applied,
         explain,
     })
-}
-
-/// `lat`+`lng`, or a `postcode` located like a session's (full, sector, district).
-fn centre(r: &mut Reader, places: &Gazetteer, applied: &mut Applied) -> Result<Point, ApiError> {
-    let (lat, lng) = (r.number("lat"), r.number("lng"));
-    if let Some(text) = r.one("postcode").map(str::to_owned) {
-        if lat.is_some() || lng.is_some() {
-            r.fail("postcode", "give a postcode or lat and lng, not both");
-        }
-        let Some(postcode) = Postcode::parse(&text) else {
-            r.fail("postcode", format!("{text:?} is not a UK postcode"));
-            return Ok(Point::new(0.0, 0.0));
-        };
-        let Some((point, precision)) = places.locate(&postcode) else {
-            return Err(ApiError::UnknownPostcode(postcode.as_str().to_owned()));
-        };
-        applied.centre = Centre {
-            lat: point.lat,
-            lng: point.lng,
-            postcode: Some(postcode.as_str().to_owned()),
-            precision: precision.as_str(),
-        };
-        return Ok(point);
-    }
-    match (lat, lng) {
-        (Some(lat), Some(lng)) => {
-            if !(-90.0..=90.0).contains(&lat) {
-                r.fail("lat", format!("{lat} is outside -90..90"));
-            }
-            if !(-180.0..=180.0).contains(&lng) {
-                r.fail("lng", format!("{lng} is outside -180..180"));
-            }
-            applied.centre = Centre {
-                lat,
-                lng,
-                postcode: None,
-                precision: "exact",
-            };
-            Ok(Point::new(lat, lng))
-        }
-        (lat, lng) => {
-            if lat.is_none() && r.one("lat").is_none() {
-                r.fail("lat", "required (or give a postcode)");
-            }
-            if lng.is_none() && r.one("lng").is_none() {
-                r.fail("lng", "required (or give a postcode)");
-            }
-            Ok(Point::new(0.0, 0.0))
-        }
-    }
-}
-
-/// A concept (by id or label) with everything beneath it; otherwise the label as free text.
-pub(crate) fn activity_filter(wanted: &str) -> (ActivityFilter, AppliedActivity) {
-    let list = ActivityList::shipped();
-    let concept = list.resolve(wanted);
-    let ids: std::collections::HashSet<String> = match concept {
-        Some(c) => list
-            .with_narrower(&c.id)
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        None => std::iter::once(wanted.to_owned()).collect(),
-    };
-    let echo = AppliedActivity {
-        query: wanted.to_owned(),
-        concept: concept.map(|c| c.id.clone()),
-        label: concept.map(|c| c.pref_label.clone()),
-        concepts_included: if concept.is_some() { ids.len() } else { 0 },
-    };
-    (
-        ActivityFilter {
-            ids,
-            label: wanted.to_owned(),
-        },
-        echo,
-    )
-}
-
-/// `mon` or `monday`, any case.
-fn parse_day(text: &str) -> Option<Weekday> {
-    let lower = text.to_ascii_lowercase();
-    [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .find(|d| lower == weekday_name(*d) || lower == weekday_name(*d)[..3])
-}
-
-fn weekday_name(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "monday",
-        Weekday::Tue => "tuesday",
-        Weekday::Wed => "wednesday",
-        Weekday::Thu => "thursday",
-        Weekday::Fri => "friday",
-        Weekday::Sat => "saturday",
-        Weekday::Sun => "sunday",
-    }
-}
-
-/// An RFC 3339 instant, or a date meaning its start in UK local time.
-fn instant(r: &mut Reader, parameter: &str, value: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
-        return Some(at.with_timezone(&Utc));
-    }
-    let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|midnight| London.from_local_datetime(&midnight).earliest());
-    if parsed.is_none() {
-        r.fail(
-            parameter,
-            format!(
-                "{value:?} is neither a date (2026-05-01) nor a date-time (2026-05-01T09:00:00Z)"
-            ),
-        );
-    }
-    parsed.map(|at| at.with_timezone(&Utc))
 }
 
 #[cfg(test)]

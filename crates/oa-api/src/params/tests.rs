@@ -1,3 +1,5 @@
+use chrono::Weekday;
+
 use super::*;
 
 fn now() -> DateTime<Utc> {
