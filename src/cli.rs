@@ -51,6 +51,15 @@ pub enum Command {
     /// Normalise every stored item again with the current tag rules, postcodes and code
     /// (after editing `normalise.tags_file` or importing postcodes).
     Renormalise,
+    /// Print the coverage of an area: sessions per district and providers publishing.
+    Coverage {
+        /// The area (bundled: lancashire-south-cumbria).
+        #[arg(long, default_value = "lancashire-south-cumbria")]
+        area: String,
+        /// table (default), csv or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Load reference data into the database.
     Import {
         #[command(subcommand)]
@@ -79,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             what: ImportCommand::Postcodes { file },
         } => import_postcodes(&config, &file).await,
         Command::Renormalise => renormalise(&config).await,
+        Command::Coverage { area, format } => coverage(&config, &area, &format).await,
         Command::Migrate => {
             open_store(&config.database.url).await?;
             println!(
@@ -201,6 +211,68 @@ async fn renormalise(config: &Config) -> anyhow::Result<i32> {
         }
     );
     Ok(if summary.stopped { 1 } else { 0 })
+}
+
+/// The same numbers as `GET /v1/coverage`, asked of the API in-process.
+async fn coverage(config: &Config, area: &str, format: &str) -> anyhow::Result<i32> {
+    use tower::ServiceExt;
+    let wanted = match format {
+        "table" | "json" => "json",
+        "csv" => "csv",
+        other => anyhow::bail!("--format {other:?}: use table, csv or json"),
+    };
+    let store = open_store(&config.database.url).await?;
+    let router = oa_api::router_with(api_state(config, store).await?);
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("area", area)
+        .append_pair("format", wanted)
+        .finish();
+    let request = axum::http::Request::get(format!("/v1/coverage?{query}"))
+        .body(axum::body::Body::empty())
+        .context("building the request")?;
+    let response = router
+        .oneshot(request)
+        .await
+        .context("asking for coverage")?;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .context("reading coverage")?;
+    if !status.is_success() {
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        anyhow::bail!(
+            "{}",
+            problem["detail"].as_str().unwrap_or("coverage failed")
+        );
+    }
+    match format {
+        "table" => print!("{}", coverage_table(&serde_json::from_slice(&body)?)),
+        _ => print!("{}", String::from_utf8_lossy(&body)),
+    }
+    Ok(0)
+}
+
+fn coverage_table(coverage: &serde_json::Value) -> String {
+    let mut out = format!(
+        "{}\nsessions in the next 7 days: {}, next 28 days: {}\n\n{:<28} {:>7} {:>8} {:>10}\n",
+        coverage["area"]["name"].as_str().unwrap_or_default(),
+        coverage["sessions_next_7_days"],
+        coverage["sessions_next_28_days"],
+        "district",
+        "7 days",
+        "28 days",
+        "providers"
+    );
+    for d in coverage["districts"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:<28} {:>7} {:>8} {:>10}\n",
+            d["district"].as_str().unwrap_or_default(),
+            d["sessions_next_7_days"],
+            d["sessions_next_28_days"],
+            d["providers_publishing"]
+        ));
+    }
+    out
 }
 
 async fn import_postcodes(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {

@@ -324,3 +324,36 @@ async fn renormalise_applies_an_areas_edited_tag_rules_to_stored_sessions() {
     );
     assert_eq!(tags(&db).await, ["social"], "the area's rule now applies");
 }
+
+#[test]
+fn coverage_prints_the_areas_districts_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("OA__DATABASE__URL", &db)
+            .output()
+            .expect("run")
+    };
+    let table = run(&["coverage"]);
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert!(
+        stdout.starts_with("NHS Lancashire and South Cumbria Integrated Care Board"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sessions in the next 7 days: 0, next 28 days: 0"),
+        "{stdout}"
+    );
+    let csv = run(&["coverage", "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("\u{feff}district,"));
+    let unknown = run(&["coverage", "--area", "atlantis"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"atlantis\" is not an area"));
+}
