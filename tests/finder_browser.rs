@@ -1,6 +1,7 @@
-//! The finder page in a real browser (Debian's headless Chromium): the page loads, a search
-//! for a demo venue's postcode (the GET the form submits) lists that venue's sessions, and a
-//! phone-sized screenshot is saved under the test's output folder. Needs `chromium`; `.ci/run`
+//! The finder and coverage pages in a real browser (Debian's headless Chromium): the finder
+//! loads, a search for a demo venue's postcode (the GET the form submits) lists that venue's
+//! sessions, the coverage page draws its map, and screenshots of both are saved under the
+//! test's output folder. Needs `chromium`; `.ci/run`
 //! installs it and runs this with `--ignored`:
 //!
 //!     cargo test --test finder_browser -- --ignored
@@ -81,6 +82,14 @@ fn the_finder_works_in_a_browser() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let landing = chromium(&["--dump-dom", &base]);
+    let coverage = chromium(&["--dump-dom", &format!("{base}/coverage")]);
+    let map_shot: PathBuf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("coverage.png");
+    let _ = std::fs::remove_file(&map_shot);
+    chromium(&[
+        "--window-size=900,2600",
+        &format!("--screenshot={}", map_shot.display()),
+        &format!("{base}/coverage"),
+    ]);
     let shot: PathBuf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("finder-phone.png");
     let _ = std::fs::remove_file(&shot);
     chromium(&[
@@ -99,6 +108,16 @@ fn the_finder_works_in_a_browser() {
     );
     assert!(dom.contains("sessions found") && dom.contains("miles away"));
     assert!(landing.contains("Find an activity near you") && landing.contains("name=\"postcode\""));
+    assert!(
+        coverage.contains("Distance to the nearest suitable session")
+            && coverage.contains("<path ")
+    );
+    let map_size = std::fs::metadata(&map_shot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        map_size > 10_000,
+        "the coverage page was captured at {}",
+        map_shot.display()
+    );
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(
         size > 10_000,

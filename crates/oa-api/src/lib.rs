@@ -33,6 +33,7 @@ pub fn router_with(state: AppState) -> Router {
     let (api, spec) = api_routes().split_for_parts();
     let spec_json = spec.clone();
     api.route("/", get(finder::finder))
+        .route("/coverage", get(coverage::dashboard::dashboard))
         .route(
             "/openapi.json",
             get(move || async move { axum::Json(spec_json) }),

@@ -208,3 +208,34 @@ async fn access_gives_every_small_area_its_distance_to_the_nearest_suitable_sess
     assert!(geojson["features"][0]["properties"]["band"].is_string());
     assert_eq!(geojson["features"][0]["geometry"]["type"], "MultiPolygon");
 }
+
+#[tokio::test]
+async fn the_coverage_page_draws_the_area_offline_with_text_alternatives() {
+    let (app, _dir) = app().await;
+    let (status, content_type, html) = get(&app, "/coverage").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    assert!(
+        html.contains("<strong>2</strong> sessions"),
+        "the ICS's own sessions only"
+    );
+    assert_eq!(
+        html.matches("<path ").count(),
+        1058,
+        "one shape per small area"
+    );
+    assert!(
+        html.contains("<desc id=\"map-desc\">") && html.contains("As a table"),
+        "text alternatives"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("cdn"),
+        "no external resources: works offline"
+    );
+    assert!(html.contains("<td>Preston</td>"));
+    let (_, _, filtered) = get(&app, "/coverage?tags=social&activity=&max_price=").await;
+    assert!(
+        filtered.contains("<strong>1</strong> sessions"),
+        "empty form fields are no filter"
+    );
+}

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub mod access;
+pub mod dashboard;
 mod export;
 
 use export::{csv_field, csv_response};
@@ -49,6 +50,10 @@ fn parse(raw: Option<&str>, allow_filters: bool) -> Result<Query, ApiError> {
     let mut format = Format::Json;
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let value = value.trim().to_owned();
+        // An empty form field means "no filter".
+        if value.is_empty() && name != "area" {
+            continue;
+        }
         match name.as_ref() {
             "area" => area = value,
             "format" => match value.as_str() {
