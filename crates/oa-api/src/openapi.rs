@@ -80,6 +80,14 @@ pub struct SessionParams {
     group: Option<String>,
     /// With `group=series`: occurrences per series, 1 to 20; default 5.
     group_size: Option<u32>,
+    /// The client's age in years: only sessions whose age range admits it.
+    age: Option<u32>,
+    /// The client's gender (`female`, `male`, `other`): sessions restricted to another are left out.
+    gender: Option<String>,
+    /// Wheelchair accessible sessions only.
+    wheelchair: Option<bool>,
+    /// Accessibility support labels or ids (any of), e.g. `Physical impairment`; repeatable.
+    accessibility: Option<String>,
 }
 
 /// An RFC 9457 problem: every error, a bad parameter naming it.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use oa_geo::Gazetteer;
 use oa_model::OpportunityKind;
-use oa_store::search::{Filters, SearchRequest, SortOrder, TimeOfDay};
+use oa_store::search::{ClientGender, Filters, SearchRequest, SortOrder, TimeOfDay};
 
 use crate::cursor;
 
@@ -58,6 +58,10 @@ pub const KNOWN: &[&str] = &[
     "explain",
     "group",
     "group_size",
+    "age",
+    "gender",
+    "wheelchair",
+    "accessibility",
 ];
 /// Parameters that may be given more than once (their values add up).
 const REPEATABLE: &[&str] = &[
@@ -67,6 +71,7 @@ const REPEATABLE: &[&str] = &[
     "days",
     "time_of_day",
     "kind",
+    "accessibility",
 ];
 
 /// What the search needs besides the query string.
@@ -247,6 +252,33 @@ pub fn session_query(query: Option<&str>, cx: Context<'_>) -> Result<SessionQuer
         filters.words = q.split_whitespace().map(str::to_lowercase).collect();
         applied.q = Some(q);
     }
+
+    if let Some(age) = r.one("age").map(str::to_owned) {
+        match age.parse::<u32>() {
+            Ok(n) if n <= 120 => filters.age = Some(n),
+            _ => r.fail("age", format!("{age:?} is not an age in years (0 to 120)")),
+        }
+    }
+    applied.age = filters.age;
+    filters.gender = match r.one("gender").map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("female" | "f" | "woman") => Some(ClientGender::Female),
+        Some("male" | "m" | "man") => Some(ClientGender::Male),
+        Some("other" | "non-binary" | "nonbinary") => Some(ClientGender::Other),
+        Some(other) => {
+            let other = other.to_owned();
+            r.fail("gender", format!("{other:?} is not female, male or other"));
+            None
+        }
+    };
+    applied.gender = r
+        .one("gender")
+        .filter(|_| filters.gender.is_some())
+        .map(str::to_lowercase);
+    filters.wheelchair = r.flag("wheelchair");
+    applied.wheelchair = filters.wheelchair;
+    filters.accessibility = r.list("accessibility");
+    applied.accessibility = filters.accessibility.clone();
 
     let sort = match r.one("sort") {
         None | Some("start") => SortOrder::Start,

@@ -12,8 +12,8 @@ pub mod tags;
 
 pub use feed::DiscoveredFeed;
 pub use opportunity::{
-    Activity, ActivityMatch, Address, EventStatus, GeoPrecision, Location, Opportunity,
-    OpportunityKind, Organizer, Price, QualityProblem,
+    Activity, ActivityMatch, Address, AgeRange, EventStatus, GenderRestriction, GeoPrecision,
+    Location, Opportunity, OpportunityKind, Organizer, Price, QualityProblem,
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};

@@ -138,6 +138,29 @@ pub enum GeoPrecision {
     None,
 }
 
+/// Ages a session admits, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgeRange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+}
+
+impl AgeRange {
+    pub fn admits(&self, age: u32) -> bool {
+        self.min.is_none_or(|min| age >= min) && self.max.is_none_or(|max| age <= max)
+    }
+}
+
+/// A session restricted to one gender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenderRestriction {
+    Female,
+    Male,
+}
+
 /// A data-quality problem found while normalising; it never hides an opportunity that can
 /// still be shown honestly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +247,17 @@ pub struct Opportunity {
     /// Data-quality problems found in the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<QualityProblem>,
+    /// `level` as published ("Beginner", "All levels"...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub level: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_range: Option<AgeRange>,
+    /// Set when the session is for one gender only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender_restriction: Option<GenderRestriction>,
+    /// Accessibility support offered (labels, else concept ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accessibility: Vec<String>,
     /// Generated from its series' `Schedule` (the publisher sends no ScheduledSessions).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_schedule: bool,

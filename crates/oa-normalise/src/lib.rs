@@ -2,6 +2,7 @@
 //! and the fields link workers search on. Pure functions: no I/O, no clock.
 
 pub mod activities;
+pub mod audience;
 pub mod classify;
 pub mod dates;
 pub mod fields;
@@ -385,6 +386,10 @@ fn opportunity(
         tags: tagging.tags,
         withheld_tags: tagging.withheld,
         problems,
+        level: audience::levels(data),
+        age_range: audience::age_range(data),
+        gender_restriction: audience::gender_restriction(data),
+        accessibility: audience::accessibility(data),
         from_schedule: false,
     };
     let mut problems = std::mem::take(&mut opportunity.problems);

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::{Datelike, Timelike, Weekday};
 use chrono_tz::Europe::London;
-use oa_model::{Activity, Opportunity, OpportunityKind};
+use oa_model::{Activity, GenderRestriction, Opportunity, OpportunityKind};
 
 /// Activities a search accepts: concept ids (a concept and everything beneath it), or a
 /// free-text label for activities the Activity List does not know.
@@ -72,6 +72,23 @@ pub struct Filters {
     pub organizer: Option<String>,
     /// Every word appears in the name, description, organiser or venue (lower case).
     pub words: Vec<String>,
+    /// The client's age: only sessions whose age range admits it.
+    pub age: Option<u32>,
+    /// The client's gender: sessions restricted to another are left out.
+    pub gender: Option<ClientGender>,
+    /// Wheelchair accessible only.
+    pub wheelchair: bool,
+    /// Offering any of these accessibility supports (labels or concept ids, any case).
+    pub accessibility: Vec<String>,
+}
+
+/// A client's gender, as far as session restrictions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientGender {
+    Female,
+    Male,
+    /// Neither restriction applies to them.
+    Other,
 }
 
 impl Filters {
@@ -84,6 +101,29 @@ impl Filters {
             && (self.kinds.is_empty() || self.kinds.contains(&o.kind))
             && self.organizer_ok(o)
             && self.words_ok(o)
+            && self.audience_ok(o)
+    }
+
+    fn audience_ok(&self, o: &Opportunity) -> bool {
+        let age_ok = match (self.age, &o.age_range) {
+            (Some(age), Some(range)) => range.admits(age),
+            _ => true,
+        };
+        let gender_ok = match (self.gender, o.gender_restriction) {
+            (Some(client), Some(restriction)) => matches!(
+                (client, restriction),
+                (ClientGender::Female, GenderRestriction::Female)
+                    | (ClientGender::Male, GenderRestriction::Male)
+            ),
+            _ => true,
+        };
+        let access_ok = self.accessibility.is_empty()
+            || self.accessibility.iter().any(|wanted| {
+                o.accessibility
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(wanted))
+            });
+        age_ok && gender_ok && access_ok && (!self.wheelchair || o.has_tag("wheelchair_accessible"))
     }
 
     fn activity_ok(&self, o: &Opportunity) -> bool {
@@ -151,5 +191,95 @@ impl Filters {
             haystack.push(' ');
         }
         self.words.iter().all(|w| haystack.contains(w.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn session(extra: serde_json::Value) -> Opportunity {
+        let mut doc = json!({
+            "kind": "session", "start": "2030-01-07T18:30:00Z", "activities": [], "price": {},
+            "status": "scheduled", "tags": []
+        });
+        if let (Some(doc), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
+            doc.extend(extra.clone());
+        }
+        serde_json::from_value(doc).expect("opportunity")
+    }
+
+    #[test]
+    fn age_gender_wheelchair_and_accessibility_filter_for_the_client() {
+        let over_50s = session(json!({"age_range": {"min": 50}}));
+        let women = session(json!({"gender_restriction": "female"}));
+        let step_free = session(json!({
+            "accessibility": ["Physical impairment"],
+            "tags": [{"name": "wheelchair_accessible", "reasons": []}]
+        }));
+        let open = session(json!({}));
+
+        let age_30 = Filters {
+            age: Some(30),
+            ..Filters::default()
+        };
+        assert!(!age_30.accepts(&over_50s) && age_30.accepts(&open) && age_30.accepts(&women));
+        assert!(
+            Filters {
+                age: Some(67),
+                ..Filters::default()
+            }
+            .accepts(&over_50s)
+        );
+
+        let male = Filters {
+            gender: Some(ClientGender::Male),
+            ..Filters::default()
+        };
+        assert!(!male.accepts(&women) && male.accepts(&open));
+        assert!(
+            Filters {
+                gender: Some(ClientGender::Female),
+                ..Filters::default()
+            }
+            .accepts(&women)
+        );
+        assert!(
+            !Filters {
+                gender: Some(ClientGender::Other),
+                ..Filters::default()
+            }
+            .accepts(&women)
+        );
+
+        let wheelchair = Filters {
+            wheelchair: true,
+            ..Filters::default()
+        };
+        assert!(wheelchair.accepts(&step_free) && !wheelchair.accepts(&open));
+        let physical = Filters {
+            accessibility: vec!["physical impairment".into()],
+            ..Filters::default()
+        };
+        assert!(physical.accepts(&step_free) && !physical.accepts(&open));
+    }
+
+    #[test]
+    fn evening_on_a_monday_is_read_in_uk_time() {
+        // 18:30 UTC on 7 January 2030 is 18:30 GMT, a Monday evening.
+        let monday_evening = session(json!({}));
+        let evening = Filters {
+            days: vec![Weekday::Mon],
+            times_of_day: vec![TimeOfDay::Evening],
+            ..Filters::default()
+        };
+        assert!(evening.accepts(&monday_evening));
+        let morning = Filters {
+            times_of_day: vec![TimeOfDay::Morning],
+            ..Filters::default()
+        };
+        assert!(!morning.accepts(&monday_evening));
     }
 }

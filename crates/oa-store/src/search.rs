@@ -3,7 +3,7 @@
 
 use oa_geo::{BoundingBox, Point, distance_km};
 
-pub use crate::filters::{ActivityFilter, Filters, TimeOfDay};
+pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
 use crate::{Candidate, CandidateQuery, Store, StoreError};
 

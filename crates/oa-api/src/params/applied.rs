@@ -34,6 +34,13 @@ pub struct Applied {
     pub pathway: Option<String>,
     pub sort: &'static str,
     pub limit: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    pub wheelchair: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accessibility: Vec<String>,
     /// With `group=series`: occurrences shown per series.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_size: Option<usize>,

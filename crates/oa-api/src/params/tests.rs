@@ -155,3 +155,19 @@ fn filters_are_normalised_and_a_pathway_expands_into_them() {
         "Football includes what is beneath it"
     );
 }
+
+#[test]
+fn client_parameters_are_validated() {
+    let query = parse(
+        "lat=53&lng=-2&age=67&gender=Female&wheelchair=true&accessibility=Physical%20impairment",
+    )
+    .expect("valid");
+    assert_eq!(query.request.filters.age, Some(67));
+    assert_eq!(query.request.filters.gender, Some(ClientGender::Female));
+    assert!(query.request.filters.wheelchair);
+    assert_eq!(query.applied.gender.as_deref(), Some("female"));
+    assert_eq!(
+        problem("lat=53&lng=-2&age=old&gender=x"),
+        "parameter `age`: \"old\" is not an age in years (0 to 120); parameter `gender`: \"x\" is not female, male or other"
+    );
+}
