@@ -60,6 +60,11 @@ pub enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Confirm or override matches between known providers and organisers on the feeds.
+    Providers {
+        #[command(subcommand)]
+        what: ProvidersCommand,
+    },
     /// Load reference data into the database.
     Import {
         #[command(subcommand)]
@@ -68,7 +73,31 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Record that an organiser on the feeds IS this known provider.
+    Link {
+        #[arg(long)]
+        provider: i64,
+        #[arg(long)]
+        organizer: String,
+    },
+    /// Record that an organiser on the feeds is NOT this known provider.
+    Unlink {
+        #[arg(long)]
+        provider: i64,
+        #[arg(long)]
+        organizer: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ImportCommand {
+    /// The area's register of known activity providers: a CSV with name, postcode, website,
+    /// email and type columns (others kept). Re-importing updates, never duplicates.
+    Providers {
+        /// The CSV file.
+        file: PathBuf,
+    },
     /// Full postcode centroids: a CSV with postcode,latitude,longitude columns (or the ONS
     /// Postcode Directory's pcds/pcd, lat, long). Sessions without usable geo are located
     /// from them at their next normalisation.
@@ -87,6 +116,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import {
             what: ImportCommand::Postcodes { file },
         } => import_postcodes(&config, &file).await,
+        Command::Import {
+            what: ImportCommand::Providers { file },
+        } => import_providers(&config, &file).await,
+        Command::Providers { what } => {
+            let store = open_store(&config.database.url).await?;
+            let (provider, organizer, linked) = match &what {
+                ProvidersCommand::Link {
+                    provider,
+                    organizer,
+                } => (*provider, organizer, true),
+                ProvidersCommand::Unlink {
+                    provider,
+                    organizer,
+                } => (*provider, organizer, false),
+            };
+            match store.set_provider_link(provider, organizer, linked).await {
+                Ok(()) => {
+                    let verb = if linked { "is" } else { "is not" };
+                    println!("recorded: {organizer:?} {verb} provider {provider}");
+                    Ok(0)
+                }
+                Err(oa_store::StoreError::NotFound) => {
+                    anyhow::bail!("no known provider has id {provider}")
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Renormalise => renormalise(&config).await,
         Command::Coverage { area, format } => coverage(&config, &area, &format).await,
         Command::Migrate => {
@@ -275,6 +331,25 @@ fn coverage_table(coverage: &serde_json::Value) -> String {
     out
 }
 
+async fn import_providers(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let read = crate::import::read_providers(std::io::BufReader::new(input))
+        .with_context(|| format!("in {}", file.display()))?;
+    for problem in &read.skipped {
+        eprintln!("{}: {problem}", file.display());
+    }
+    let store = open_store(&config.database.url).await?;
+    let new = store.import_providers(&read.providers).await?;
+    println!(
+        "imported {} providers from {} ({new} new, {} updated, {} rows skipped)",
+        read.providers.len(),
+        file.display(),
+        read.providers.len() as u64 - new,
+        read.skipped.len()
+    );
+    Ok(0)
+}
+
 async fn import_postcodes(config: &Config, file: &std::path::Path) -> anyhow::Result<i32> {
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let read = crate::import::read_postcodes(std::io::BufReader::new(input))
@@ -351,6 +426,9 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         sources = publishers.sources;
         config.database.url = config.demo.database_url.clone();
         remove_sqlite_files(&config.database.url)?;
+        let store = open_store(&config.database.url).await?;
+        let register = crate::import::read_providers(crate::demo::PROVIDERS_CSV.as_bytes())?;
+        store.import_providers(&register.providers).await?;
     }
     let harvester = harvester(&config).await?;
     let store = harvester.store.clone();

@@ -1,3 +1,6 @@
+//! `import providers FILE.csv`: the area's register of known providers (`name`, `postcode`,
+//! `website`, `email`, `type`; other columns kept).
+//!
 //! `import postcodes FILE.csv`: full postcode centroids into the postcode table, from a
 //! simple `postcode,latitude,longitude` CSV or the ONS Postcode Directory (`pcds`/`pcd`,
 //! `lat`, `long`). Bad rows are reported by line and skipped; good rows are all imported.
@@ -99,9 +102,108 @@ pub fn read_postcodes(input: impl Read) -> Result<PostcodeFile, ImportError> {
     Ok(file)
 }
 
+/// What a providers file held.
+#[derive(Debug, Default)]
+pub struct ProviderFile {
+    pub providers: Vec<oa_store::NewProvider>,
+    pub skipped: Vec<String>,
+}
+
+pub fn read_providers(input: impl Read) -> Result<ProviderFile, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let header: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
+    let Some(name_at) = header.iter().position(|h| h == "name") else {
+        return Err(ImportError::MissingColumn {
+            wanted: "name",
+            names: "name".into(),
+            found: header.join(", "),
+        });
+    };
+    let column = |wanted: &str| header.iter().position(|h| h == wanted);
+    let (postcode_at, website_at, email_at, type_at) = (
+        column("postcode"),
+        column("website"),
+        column("email"),
+        column("type"),
+    );
+    let mut file = ProviderFile::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                file.skipped.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let field = |at: Option<usize>| {
+            at.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let Some(name) = field(Some(name_at)) else {
+            file.skipped.push(format!("line {line}: no name"));
+            continue;
+        };
+        let postcode =
+            field(postcode_at).map(|p| Postcode::parse(&p).map_or(p, |p| p.as_str().to_owned()));
+        let known: [Option<usize>; 5] = [Some(name_at), postcode_at, website_at, email_at, type_at];
+        let extra: serde_json::Map<String, serde_json::Value> = header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !known.contains(&Some(*i)))
+            .filter_map(|(i, h)| {
+                Some((
+                    h.clone(),
+                    serde_json::Value::String(record.get(i)?.to_owned()),
+                ))
+            })
+            .collect();
+        let provider = oa_store::NewProvider {
+            key: oa_normalise::providers::provider_key(&name, postcode.as_deref()),
+            name,
+            postcode,
+            website: field(website_at),
+            email: field(email_at),
+            kind: field(type_at),
+            extra: serde_json::Value::Object(extra).to_string(),
+        };
+        match seen.get(&provider.key) {
+            Some(&at) => file.providers[at] = provider,
+            None => {
+                seen.insert(provider.key.clone(), file.providers.len());
+                file.providers.push(provider);
+            }
+        }
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_register_keeps_extra_columns_and_one_row_per_provider() {
+        let text = "Name,Postcode,Website,Email,Type,Phone\nPreston Walking Football Club,pr1 2xx,https://pwfc.example,,club,01772 000000\n,PR1 1AA,,,,\nPreston Walking Football Club Ltd,PR1 2XX,https://pwfc.example/new,,club,\n";
+        let file = read_providers(text.as_bytes()).expect("file");
+        assert_eq!(
+            file.providers.len(),
+            1,
+            "the same club twice is one provider (the later row)"
+        );
+        let club = &file.providers[0];
+        assert_eq!(club.postcode.as_deref(), Some("PR1 2XX"));
+        assert_eq!(club.website.as_deref(), Some("https://pwfc.example/new"));
+        assert_eq!(club.extra, r#"{"phone":""}"#);
+        assert_eq!(file.skipped, ["line 3: no name"]);
+    }
 
     #[test]
     fn simple_files_and_ons_postcode_directory_columns_both_load() {

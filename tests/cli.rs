@@ -357,3 +357,59 @@ fn coverage_prints_the_areas_districts_from_the_command_line() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("\"atlantis\" is not an area"));
 }
+
+#[test]
+fn providers_are_imported_without_duplicates_and_links_recorded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let csv = dir.path().join("providers.csv");
+    std::fs::write(
+        &csv,
+        "name,postcode,website\nAlpha Club,PR1 2XX,https://alpha.example\nBeta CIC,PR1 2XY,\n",
+    )
+    .expect("csv");
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("OA__DATABASE__URL", &db)
+            .output()
+            .expect("run");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let path = csv.display().to_string();
+    let (code, out, _) = run(&["import", "providers", &path]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("imported 2 providers") && out.contains("(2 new, 0 updated"),
+        "{out}"
+    );
+    let (_, again, _) = run(&["import", "providers", &path]);
+    assert!(
+        again.contains("(0 new, 2 updated"),
+        "re-importing updates: {again}"
+    );
+    let (code, out, _) = run(&[
+        "providers",
+        "link",
+        "--provider",
+        "1",
+        "--organizer",
+        "Alpha Walking",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"Alpha Walking\" is provider 1"), "{out}");
+    let (code, _, err) = run(&[
+        "providers",
+        "unlink",
+        "--provider",
+        "99",
+        "--organizer",
+        "x",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no known provider has id 99"), "{err}");
+}

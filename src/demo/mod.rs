@@ -12,6 +12,10 @@ pub use seed::Seed;
 
 use crate::config::Source;
 
+/// The demo area's register of known providers: the demo publishers and some who do not
+/// publish, so `/coverage` shows a real picture.
+pub const PROVIDERS_CSV: &str = include_str!("../../fixtures/demo/providers.csv");
+
 /// The running demo publishers and the sources that point at them.
 #[derive(Debug)]
 pub struct DemoPublishers {

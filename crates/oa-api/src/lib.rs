@@ -59,4 +59,5 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::about))
         .routes(routes!(coverage::coverage))
         .routes(routes!(coverage::access::access))
+        .routes(routes!(coverage::providers::providers))
 }

@@ -123,4 +123,5 @@ pub const DOCUMENTED: &[&str] = &[
     "/about",
     "/v1/coverage",
     "/v1/coverage/access",
+    "/v1/coverage/providers",
 ];

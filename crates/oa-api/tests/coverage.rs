@@ -37,6 +37,11 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    (app_on(store).await, dir)
+}
+
+/// The router over `store`, seeded with the three events.
+async fn app_on(store: Arc<dyn Store>) -> axum::Router {
     let feed = store
         .sync_source_feeds(
             "feed:x",
@@ -76,7 +81,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
         )
         .await
         .expect("apply");
-    (oa_api::router(store), dir)
+    oa_api::router(store)
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
@@ -238,4 +243,85 @@ async fn the_coverage_page_draws_the_area_offline_with_text_alternatives() {
         filtered.contains("<strong>1</strong> sessions"),
         "empty form fields are no filter"
     );
+}
+
+#[tokio::test]
+async fn known_providers_are_matched_to_organisers_and_a_managers_decision_wins() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    let app = app_on(store.clone()).await;
+    let provider = |name: &str, email: Option<&str>| oa_store::NewProvider {
+        key: oa_normalise::providers::provider_key(name, None),
+        name: name.into(),
+        postcode: None,
+        website: None,
+        email: email.map(str::to_owned),
+        kind: None,
+        extra: "{}".into(),
+    };
+    store
+        .import_providers(&[
+            provider("Org P Ltd", None),
+            provider("Lakes Rowing Club", Some("hi@lakes-rowing.example")),
+        ])
+        .await
+        .expect("import");
+    let (status, _, body) = get(&app, "/v1/coverage/providers").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = json(&body);
+    assert_eq!(
+        (body["known"].as_u64(), body["publishing"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let org_p = body["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "Org P Ltd"))
+        .expect("Org P");
+    assert_eq!(
+        (org_p["status"].as_str(), org_p["method"].as_str()),
+        (Some("publishing"), Some("name"))
+    );
+    let unmatched: Vec<&str> = body["unmatched_organizers"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        unmatched,
+        ["Org k"],
+        "Manchester's organiser is outside the ICS; Kendal's is unknown"
+    );
+
+    let (_, _, missing) = get(
+        &app,
+        "/v1/coverage/providers?status=not_publishing&format=csv",
+    )
+    .await;
+    assert!(missing.starts_with("\u{feff}id,name,status"));
+    assert!(
+        missing.contains("Lakes Rowing Club,not_publishing,,,hi@lakes-rowing.example"),
+        "{missing}"
+    );
+
+    let id = org_p["id"].as_i64().expect("id");
+    store
+        .set_provider_link(id, "Org p", false)
+        .await
+        .expect("unlink");
+    store
+        .set_provider_link(id, "Org k", true)
+        .await
+        .expect("link");
+    let (_, _, after) = get(&app, "/v1/coverage/providers").await;
+    let after = json(&after);
+    let org_p = after["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == id))
+        .expect("Org P");
+    assert_eq!(org_p["organizer"], "Org k");
+    assert_eq!(org_p["method"], "confirmed by a manager");
+    let (_, _, coverage) = get(&app, "/v1/coverage").await;
+    assert_eq!(json(&coverage)["known_providers"]["publishing"], 1);
 }

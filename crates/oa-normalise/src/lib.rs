@@ -8,6 +8,7 @@ pub mod dates;
 pub mod fields;
 pub mod jsonld;
 pub mod place;
+pub mod providers;
 pub mod quality;
 pub mod schedule;
 pub mod tags;

@@ -27,8 +27,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, ItemProblem,
-    OpportunityDetail, StoreDump,
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, ItemProblem, NewProvider,
+    OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -82,6 +82,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every imported postcode centroid.
     async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError>;
+
+    /// Adds or updates known providers by key; returns how many were new.
+    async fn import_providers(&self, providers: &[NewProvider]) -> Result<u64, StoreError>;
+
+    /// The register of known providers.
+    async fn providers(&self) -> Result<Vec<Provider>, StoreError>;
+
+    /// Records that an organiser is (`linked`) or is not the provider; `NotFound` for an
+    /// unknown provider id.
+    async fn set_provider_link(
+        &self,
+        provider_id: i64,
+        organizer: &str,
+        linked: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Every recorded link decision: (provider id, organiser, linked).
+    async fn provider_links(&self) -> Result<Vec<(i64, String, bool)>, StoreError>;
 
     /// How many items of each feed have each data-quality problem: (feed id, code, count).
     async fn problem_counts(&self) -> Result<Vec<(i64, String, i64)>, StoreError>;

@@ -60,3 +60,18 @@ pub(crate) const PROBLEM_COUNTS: &str = "select feed_id, code, count(*) from ite
 /// One feed's item problems after a keyset position.
 pub(crate) const FEED_PROBLEMS: &str = "select item_id, code, detail from item_problems \
     where feed_id = $1 and (item_id, code) > ($2, $3) order by item_id, code limit $4";
+
+/// Adds a known provider or updates the one with the same key.
+pub(crate) const UPSERT_PROVIDER: &str = "insert into providers (key, name, postcode, website, email, kind, extra, imported_at) \
+    values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (key) do update set name = excluded.name, \
+    postcode = excluded.postcode, website = excluded.website, email = excluded.email, kind = excluded.kind, \
+    extra = excluded.extra, imported_at = excluded.imported_at";
+
+pub(crate) const PROVIDERS: &str =
+    "select id, name, postcode, website, email, kind, extra from providers order by id";
+
+pub(crate) const SET_PROVIDER_LINK: &str = "insert into provider_links (provider_id, organizer, linked) \
+    values ($1, $2, $3) on conflict (provider_id, organizer) do update set linked = excluded.linked";
+
+pub(crate) const PROVIDER_LINKS: &str =
+    "select provider_id, organizer, linked from provider_links order by provider_id, organizer";

@@ -151,6 +151,31 @@ pub struct OpportunityDetail {
     pub parent_data: Option<String>,
 }
 
+/// A known provider from the area's register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Provider {
+    pub id: i64,
+    pub name: String,
+    pub postcode: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    /// The register's other columns, as a JSON object.
+    pub extra: String,
+}
+
+/// A provider to import; `key` identifies it across imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProvider {
+    pub key: String,
+    pub name: String,
+    pub postcode: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    pub extra: String,
+}
+
 /// A data-quality problem of one stored item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ItemProblem {

@@ -735,3 +735,55 @@ async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrence
         assert!(page.hits[1].later[0].start_at > page.hits[1].candidate.start_at);
     }
 }
+
+#[tokio::test]
+async fn the_provider_register_updates_on_reimport_and_keeps_link_decisions() {
+    for t in stores("providers").await {
+        let provider = |key: &str, name: &str, website: Option<&str>| oa_store::NewProvider {
+            key: key.into(),
+            name: name.into(),
+            postcode: Some("PR1 2XX".into()),
+            website: website.map(str::to_owned),
+            email: None,
+            kind: Some("club".into()),
+            extra: "{}".into(),
+        };
+        let first = [
+            provider("a|pr1 2xx", "Alpha Club", None),
+            provider("b|pr1 2xx", "Beta CIC", None),
+        ];
+        assert_eq!(t.store.import_providers(&first).await.expect("import"), 2);
+        let again = [provider(
+            "a|pr1 2xx",
+            "Alpha Walking Club",
+            Some("https://alpha.example"),
+        )];
+        assert_eq!(
+            t.store.import_providers(&again).await.expect("re-import"),
+            0,
+            "{}",
+            t.name
+        );
+        let stored = t.store.providers().await.expect("list");
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].name, "Alpha Walking Club");
+        assert_eq!(stored[0].website.as_deref(), Some("https://alpha.example"));
+
+        t.store
+            .set_provider_link(stored[1].id, "Beta Community Sport", true)
+            .await
+            .expect("link");
+        t.store
+            .set_provider_link(stored[1].id, "Beta Community Sport", false)
+            .await
+            .expect("unlink");
+        assert_eq!(
+            t.store.provider_links().await.expect("links"),
+            [(stored[1].id, "Beta Community Sport".to_owned(), false)]
+        );
+        assert!(matches!(
+            t.store.set_provider_link(999_999, "x", true).await,
+            Err(oa_store::StoreError::NotFound)
+        ));
+    }
+}

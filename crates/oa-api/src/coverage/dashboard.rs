@@ -112,6 +112,33 @@ pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -
         12,
     ));
     body.push_str(&map(ics, &distances));
+    if let Ok(known) = super::providers::provider_coverage(&state, ics).await {
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"known\"><h2 id=\"known\">Known providers: {} of {} publishing</h2>\
+             <table><thead><tr><th scope=\"col\">Not yet publishing</th><th scope=\"col\">Contact</th></tr></thead><tbody>",
+            known.publishing, known.known
+        );
+        for p in known
+            .providers
+            .iter()
+            .filter(|p| p.status == "not_publishing")
+        {
+            let contact = [&p.email, &p.website]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(&p.name),
+                escape(&contact)
+            );
+        }
+        body.push_str("</tbody></table></section>");
+    }
     body.push_str("<section aria-labelledby=\"providers\"><h2 id=\"providers\">Providers publishing</h2><table><thead><tr><th scope=\"col\">Provider</th><th scope=\"col\">Sessions</th></tr></thead><tbody>");
     let mut rows: Vec<(&String, &usize)> = providers.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));

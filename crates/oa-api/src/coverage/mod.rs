@@ -17,6 +17,7 @@ use serde_json::json;
 pub mod access;
 pub mod dashboard;
 mod export;
+pub mod providers;
 
 use export::{csv_field, csv_response};
 
@@ -286,6 +287,7 @@ pub async fn coverage(
         }
         return Ok(csv_response(csv, "coverage.csv"));
     }
+    let known = providers::provider_coverage(&state, ics).await?;
     let feeds = state.store.feeds().await?;
     let mut feed_states: BTreeMap<&str, usize> = BTreeMap::new();
     for feed in &feeds {
@@ -309,6 +311,7 @@ pub async fn coverage(
         "by_time_of_day": by_time,
         "providers_publishing": publishing.into_iter().map(|(name, sessions)| json!({"name": name, "sessions_next_28_days": sessions})).collect::<Vec<_>>(),
         "feeds": feed_states,
+        "known_providers": {"known": known.known, "publishing": known.publishing, "not_publishing": known.not_publishing},
     }))
     .into_response())
 }

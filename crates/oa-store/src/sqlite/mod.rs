@@ -17,8 +17,8 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, ItemProblem, OpportunityDetail,
-    PageOutcome, Store, StoreDump, StoreError, now_secs, page,
+    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, ItemProblem, NewProvider,
+    OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs, page,
 };
 
 /// SQLite store.
@@ -230,6 +230,65 @@ impl Store for SqliteStore {
 
     async fn postcodes(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
         Ok(sqlx::query_as("select postcode, lat, lng from postcodes")
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn import_providers(&self, providers: &[NewProvider]) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before: i64 = sqlx::query_scalar("select count(*) from providers")
+            .fetch_one(&mut *tx)
+            .await?;
+        for p in providers {
+            sqlx::query(sql::UPSERT_PROVIDER)
+                .bind(&p.key)
+                .bind(&p.name)
+                .bind(&p.postcode)
+                .bind(&p.website)
+                .bind(&p.email)
+                .bind(&p.kind)
+                .bind(&p.extra)
+                .bind(now_secs())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let after: i64 = sqlx::query_scalar("select count(*) from providers")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((after - before).max(0) as u64)
+    }
+
+    async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
+        Ok(sqlx::query_as(sql::PROVIDERS)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn set_provider_link(
+        &self,
+        provider_id: i64,
+        organizer: &str,
+        linked: bool,
+    ) -> Result<(), StoreError> {
+        let known: Option<i64> = sqlx::query_scalar("select id from providers where id = $1")
+            .bind(provider_id)
+            .fetch_optional(&self.writer)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(sql::SET_PROVIDER_LINK)
+            .bind(provider_id)
+            .bind(organizer)
+            .bind(linked)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn provider_links(&self) -> Result<Vec<(i64, String, bool)>, StoreError> {
+        Ok(sqlx::query_as(sql::PROVIDER_LINKS)
             .fetch_all(&self.reader)
             .await?)
     }
