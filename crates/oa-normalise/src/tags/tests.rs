@@ -97,3 +97,24 @@ fn cost_tags_come_from_offers_and_text_never_contradicts_a_price() {
         "the adult price decides"
     );
 }
+
+#[test]
+fn legacy_and_curie_gender_forms_and_level_all_are_understood() {
+    for form in [
+        "https://openactive.io/FemaleOnly",
+        "oa:FemaleOnly",
+        "http://openactive.io/ns#Female",
+    ] {
+        assert_eq!(
+            tags(json!({"genderRestriction": form})).0,
+            ["women_only"],
+            "{form}"
+        );
+    }
+    assert!(
+        tags(json!({"genderRestriction": "oa:MaleOnly"}))
+            .0
+            .is_empty()
+    );
+    assert_eq!(tags(json!({"level": ["All"]})).0, ["beginner_friendly"]);
+}
