@@ -6,6 +6,7 @@ mod coverage;
 mod cursor;
 mod feeds;
 mod finder;
+mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod pathways;
@@ -60,4 +61,5 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::coverage))
         .routes(routes!(coverage::access::access))
         .routes(routes!(coverage::providers::providers))
+        .routes(routes!(metrics::metrics))
 }

@@ -124,4 +124,5 @@ pub const DOCUMENTED: &[&str] = &[
     "/v1/coverage",
     "/v1/coverage/access",
     "/v1/coverage/providers",
+    "/metrics",
 ];

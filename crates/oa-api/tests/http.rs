@@ -256,6 +256,10 @@ async fn feeds_and_health_report_the_harvest() {
     assert_eq!(feed["items_stored"], 7);
     assert_eq!(feed["cursor"], format!("{FEED}?afterChangeNumber=7"));
     assert_eq!(feed["publisher"], "Preston Active (test)");
+    let (status, metrics) = page(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.contains("oa_feeds{state=\"ok\"} 1"), "{metrics}");
+    assert!(metrics.contains("oa_items_stored 7"), "{metrics}");
     let (status, _, health) = get(&app, "/health").await;
     assert_eq!(
         (status, health["status"].as_str()),
@@ -499,7 +503,7 @@ async fn the_openapi_document_lists_every_route_and_parameter_and_docs_render() 
     );
     for path in &documented {
         let uri = path.replace("{id}", "1");
-        let (status, _, _) = get(&app, &uri).await;
+        let (status, _) = page(&app, &uri).await;
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{uri} is served");
     }
     let documented_params: Vec<&str> = spec["paths"]["/v1/sessions"]["get"]["parameters"]
