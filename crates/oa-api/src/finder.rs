@@ -306,11 +306,10 @@ fn card(html: &mut String, o: &Opportunity, distance_km: f64) {
             escape(&contact.join(", "))
         );
     }
-    if let Some(url) = o
-        .url
-        .as_deref()
-        .or(organiser.and_then(|x| x.url.as_deref()))
-    {
+    // Only web links: a publisher's `javascript:` URL must never become a clickable link.
+    let web = |u: &&str| u.starts_with("https://") || u.starts_with("http://");
+    let booking = o.url.as_deref().filter(web);
+    if let Some(url) = booking.or(organiser.and_then(|x| x.url.as_deref()).filter(web)) {
         let _ = write!(
             html,
             "<dt>How to book</dt><dd><a href=\"{}\">{}</a></dd>",

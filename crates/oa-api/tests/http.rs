@@ -57,8 +57,10 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
         .map(|(n, (id, name, offset, day, status, activity))| {
             let lat = LAT + offset / 100.0;
             format!(
-                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","description":"<p>Friendly group &amp; all abilities welcome.</p>","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
-                m = n + 1
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","@id":"https://publisher.example/events/{id}","name":"{name}","description":"<p>Friendly group &amp; all abilities welcome.</p>","url":"{url}","startDate":"2030-01-{day:02}T10:00:00Z","duration":"PT1H","eventStatus":"https://schema.org/{status}","activity":[{{"prefLabel":"{activity}"}}],"location":{{"name":"Venue {id}","geo":{{"latitude":{lat},"longitude":{LNG}}}}}}}}}"#,
+                m = n + 1,
+                // A hostile booking link on one event: the finder must not make it clickable.
+                url = if *id == "e3" { "javascript:alert(1)".to_owned() } else { format!("https://publisher.example/book/{id}") }
             )
         })
         .collect();
@@ -465,6 +467,11 @@ async fn the_finder_page_searches_with_a_plain_form_and_shows_readable_cards() {
         "the form keeps what was typed"
     );
     assert!(found.contains("@media print"));
+    assert!(!found.contains("javascript:"), "only web links are linked");
+    assert!(
+        found.contains("<a href=\"https://publisher.example/book/e1\">"),
+        "{found}"
+    );
 
     let (status, unknown) = page(&app, "/?postcode=ZZ9+9ZZ").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

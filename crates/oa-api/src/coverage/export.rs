@@ -35,12 +35,18 @@ pub(super) fn geometry(region: &Region) -> Value {
     json!({"type": "MultiPolygon", "coordinates": polygons})
 }
 
-/// Quotes a CSV field when it needs it.
+/// Quotes a CSV field when it needs it, and defuses a leading `=`, `+`, `-` or `@`, which
+/// Excel would otherwise run as a formula (publisher text is untrusted).
 pub(super) fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text.to_owned()
+        text
     }
 }
 
@@ -56,4 +62,18 @@ pub(super) fn csv_response(body: String, file: &str) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("Preston"), "Preston");
+        assert_eq!(csv_field("A, B"), "\"A, B\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-5"), "'-5");
+    }
 }
