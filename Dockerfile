@@ -8,7 +8,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /srv/oa oa
+ && useradd --system --home /srv/oa oa \
+ && mkdir -p /srv/oa/data && chown -R oa /srv/oa
 COPY --from=build /src/target/release/oa-aggregator /usr/local/bin/oa-aggregator
 USER oa
 WORKDIR /srv/oa
