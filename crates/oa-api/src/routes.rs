@@ -166,8 +166,9 @@ fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_> {
     SessionSummary {
         occurrences,
         id: &candidate.id,
-        // Metres are enough for people and keep the JSON readable.
-        distance_km: (hit.distance_km * 1000.0).round() / 1000.0,
+        // The contract (DESIGN.md): kilometres rounded to 0.1. Ordering and cursors use the
+        // exact distance, so rounding never reorders or repeats results.
+        distance_km: (hit.distance_km * 10.0).round() / 10.0,
         opportunity: &candidate.opportunity,
         source: Source {
             feed_url: &candidate.feed_url,

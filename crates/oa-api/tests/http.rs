@@ -144,7 +144,7 @@ async fn sessions_are_soonest_first_within_radius_and_window_paged_without_gaps(
         .collect();
     let expected: Vec<f64> = [4.0, 3.0, 1.0, 2.0]
         .iter()
-        .map(|c| (c * KM_PER_CENTIDEGREE * 1000.0).round() / 1000.0)
+        .map(|c| (c * KM_PER_CENTIDEGREE * 10.0).round() / 10.0)
         .collect();
     assert_eq!(distances, expected);
     assert_eq!(items[0]["source"]["feed_url"], FEED);

@@ -81,7 +81,7 @@ pub async fn access(
             lng: r.centroid.lng,
             nearest_km: index
                 .nearest_km(r.centroid)
-                .map(|d| (d * 100.0).round() / 100.0),
+                .map(|d| (d * 10.0).round() / 10.0),
         })
         .collect();
     match format {
