@@ -242,6 +242,7 @@ async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_
         }
     };
     Ok(oa_api::AppState {
+        index: Arc::new(oa_store::index::SessionIndex::new()),
         places: Arc::new(places(store.as_ref()).await?),
         pathways: Arc::new(pathways),
         store,
@@ -443,16 +444,34 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
     tracing::info!(listen = %config.server.listen, "API on http://{}/v1/sessions", config.server.listen);
+    let state = api_state(&config, store).await?;
+    state
+        .index
+        .refresh(state.store.as_ref())
+        .await
+        .context("loading the search index")?;
+    tokio::spawn(keep_index_fresh(state.clone(), shutdown.clone()));
     let api_shutdown = shutdown.clone();
-    axum::serve(
-        listener,
-        oa_api::router_with(api_state(&config, store).await?),
-    )
-    .with_graceful_shutdown(async move { api_shutdown.requested().await })
-    .await
-    .context("serving the API")?;
+    axum::serve(listener, oa_api::router_with(state))
+        .with_graceful_shutdown(async move { api_shutdown.requested().await })
+        .await
+        .context("serving the API")?;
     harvester.await.context("the harvester task")?;
     Ok(())
+}
+
+/// Applies the store's changes to the search index in the background, so a request seldom
+/// has to wait for them.
+async fn keep_index_fresh(state: oa_api::AppState, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = shutdown.requested() => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        if let Err(e) = state.index.refresh(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not refresh the search index: {e}");
+        }
+    }
 }
 
 /// Empties the demo database, so dates from an earlier run never linger.

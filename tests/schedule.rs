@@ -271,6 +271,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
         shutdown,
     ));
 
+    let index = oa_store::index::SessionIndex::new();
     let starts = || async {
         let request = oa_store::search::SearchRequest {
             centre: oa_geo::Point::new(53.76, -2.7),
@@ -283,7 +284,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
             after: None,
             group: None,
         };
-        oa_store::search::search(store.as_ref(), &request)
+        oa_store::search::search(store.as_ref(), &index, &request)
             .await
             .expect("search")
             .hits

@@ -42,7 +42,7 @@ pub async fn finder(State(state): State<AppState>, RawQuery(query): RawQuery) ->
             return (status, page(&form, &errors(&error))).into_response();
         }
     };
-    match search(state.store.as_ref(), &request).await {
+    match search(state.store.as_ref(), &state.index, &request).await {
         Ok(found) => page(&form, &results(&found.hits, found.total)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "finder search failed: {e}");

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use oa_geo::Gazetteer;
 use oa_model::Opportunity;
+use oa_store::index::SessionIndex;
 use oa_store::search::{SearchHit, search};
 use oa_store::{Store, StoreError};
 use serde::Serialize;
@@ -24,6 +25,8 @@ use crate::{cursor, params};
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// What searches and coverage read; kept current from the store's change log.
+    pub index: Arc<SessionIndex>,
     pub places: Arc<Gazetteer>,
     pub pathways: Arc<Pathways>,
 }
@@ -33,6 +36,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState {
             store,
+            index: Arc::new(SessionIndex::new()),
             places: Arc::new(Gazetteer::bundled().clone()),
             pathways: Arc::new(Pathways::shipped()),
         }
@@ -110,7 +114,7 @@ pub async fn sessions(
         applied,
         explain,
     } = params::session_query(query.as_deref(), context)?;
-    let page = search(state.store.as_ref(), &request).await?;
+    let page = search(state.store.as_ref(), &state.index, &request).await?;
     let next_cursor = page.next.as_ref().map(cursor::encode);
     let next = next_cursor
         .as_deref()

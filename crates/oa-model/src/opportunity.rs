@@ -52,7 +52,7 @@ impl EventStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Activity {
     /// Activity-list concept id: the publisher's, or the one its label matched.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +68,7 @@ pub struct Activity {
 }
 
 /// How a published activity was matched to the OpenActive Activity List.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityMatch {
     /// By its concept id.
@@ -179,7 +179,7 @@ impl QualityProblem {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Organizer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -1,12 +1,13 @@
 //! What a link worker can ask for beyond place and time: activities, days, times of day,
-//! tags, cost, kind, organiser and free text. Written once, applied to every candidate the
-//! spatial index returns.
+//! tags, cost, kind, audience, organiser and free text. Written once, compiled per search
+//! into checks on the in-memory index's records.
 
 use std::collections::HashSet;
 
-use chrono::{Datelike, Timelike, Weekday};
-use chrono_tz::Europe::London;
-use oa_model::{Activity, GenderRestriction, Opportunity, OpportunityKind};
+use chrono::Weekday;
+use oa_model::{Activity, AgeRange, GenderRestriction, Opportunity, OpportunityKind, Organizer};
+
+use crate::index::record::{MAX_TAGS, SessionRecord, UNSET, Vocabulary};
 
 /// Activities a search accepts: concept ids (a concept and everything beneath it), or a
 /// free-text label for activities the Activity List does not know.
@@ -92,80 +93,81 @@ pub enum ClientGender {
 }
 
 impl Filters {
-    pub fn accepts(&self, o: &Opportunity) -> bool {
-        self.activity_ok(o)
-            && self.when_ok(o)
-            && self.tags.iter().all(|t| o.has_tag(t))
-            && !self.not_tags.iter().any(|t| o.has_tag(t))
-            && self.price_ok(o)
-            && (self.kinds.is_empty() || self.kinds.contains(&o.kind))
-            && self.organizer_ok(o)
-            && self.words_ok(o)
-            && self.audience_ok(o)
-    }
-
-    fn audience_ok(&self, o: &Opportunity) -> bool {
-        let age_ok = match (self.age, &o.age_range) {
-            (Some(age), Some(range)) => range.admits(age),
-            _ => true,
+    /// The filters as checks on index records, with every name resolved against the index's
+    /// vocabulary once per search rather than once per session.
+    pub(crate) fn compile(&self, vocab: &Vocabulary) -> Matcher {
+        let tag_bit = |name: &str| {
+            vocab
+                .tags
+                .number(&name.to_owned())
+                .filter(|&n| n < MAX_TAGS)
+                .map(|n| 1u32 << n)
         };
-        let gender_ok = match (self.gender, o.gender_restriction) {
-            (Some(client), Some(restriction)) => matches!(
-                (client, restriction),
-                (ClientGender::Female, GenderRestriction::Female)
-                    | (ClientGender::Male, GenderRestriction::Male)
-            ),
-            _ => true,
+        let required: Vec<Option<u32>> = self
+            .tags
+            .iter()
+            .map(|t| tag_bit(t))
+            .chain(self.wheelchair.then(|| tag_bit("wheelchair_accessible")))
+            .collect();
+        let accepted = |wanted: bool, count: usize, test: &dyn Fn(usize) -> bool| {
+            wanted.then(|| (0..count).map(test).collect::<Vec<bool>>())
         };
-        let access_ok = self.accessibility.is_empty()
-            || self.accessibility.iter().any(|wanted| {
-                o.accessibility
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(wanted))
-            });
-        age_ok && gender_ok && access_ok && (!self.wheelchair || o.has_tag("wheelchair_accessible"))
-    }
-
-    fn activity_ok(&self, o: &Opportunity) -> bool {
-        self.activities.is_empty()
-            || self
-                .activities
+        Matcher {
+            // A required tag no session carries yet: nothing can match.
+            impossible: required.iter().any(Option::is_none),
+            tags_all: required.iter().flatten().fold(0, |all, bit| all | bit),
+            tags_none: self
+                .not_tags
                 .iter()
-                .any(|f| o.activities.iter().any(|a| f.accepts(a)))
+                .filter_map(|t| tag_bit(t))
+                .fold(0, |none, bit| none | bit),
+            free_bit: tag_bit("free").unwrap_or(0),
+            activities: accepted(
+                !self.activities.is_empty(),
+                vocab.activities.values.len(),
+                &|n| {
+                    vocab.activities.values[n]
+                        .iter()
+                        .any(|a| self.activities.iter().any(|f| f.accepts(a)))
+                },
+            ),
+            organizers: accepted(
+                self.organizer.is_some(),
+                vocab.organizers.values.len(),
+                &|n| self.organizer_ok(vocab.organizers.values[n].as_ref()),
+            ),
+            accessibility: accepted(
+                !self.accessibility.is_empty(),
+                vocab.accessibility.values.len(),
+                &|n| {
+                    self.accessibility.iter().any(|wanted| {
+                        vocab.accessibility.values[n]
+                            .iter()
+                            .any(|a| a.eq_ignore_ascii_case(wanted))
+                    })
+                },
+            ),
+            days: self
+                .days
+                .iter()
+                .fold(0, |mask, d| mask | 1 << d.num_days_from_monday()),
+            hours: (0..24u32)
+                .filter(|&h| self.times_of_day.contains(&TimeOfDay::of_hour(h)))
+                .fold(0, |mask, h| mask | 1 << h),
+            kinds: self.kinds.clone(),
+            free: self.free,
+            max_price: self.max_price.map(|p| p as f32),
+            include_unknown_price: self.include_unknown_price,
+            age: self.age,
+            gender: self.gender,
+        }
     }
 
-    fn when_ok(&self, o: &Opportunity) -> bool {
-        if self.days.is_empty() && self.times_of_day.is_empty() {
-            return true;
-        }
-        let local = o.start.with_timezone(&London);
-        (self.days.is_empty() || self.days.contains(&local.weekday()))
-            && (self.times_of_day.is_empty()
-                || self
-                    .times_of_day
-                    .contains(&TimeOfDay::of_hour(local.hour())))
-    }
-
-    fn price_ok(&self, o: &Opportunity) -> bool {
-        let free = o.has_tag("free");
-        if self.free && !free {
-            return false;
-        }
-        match self.max_price {
-            None => true,
-            Some(_) if free => true,
-            Some(max) => match o.price.min {
-                Some(lowest) => lowest <= max,
-                None => self.include_unknown_price,
-            },
-        }
-    }
-
-    fn organizer_ok(&self, o: &Opportunity) -> bool {
+    fn organizer_ok(&self, organizer: Option<&Organizer>) -> bool {
         let Some(wanted) = &self.organizer else {
             return true;
         };
-        o.organizer.as_ref().is_some_and(|org| {
+        organizer.is_some_and(|org| {
             [&org.name, &org.url]
                 .into_iter()
                 .flatten()
@@ -173,7 +175,8 @@ impl Filters {
         })
     }
 
-    fn words_ok(&self, o: &Opportunity) -> bool {
+    /// Whether the free-text words all appear: the one check that needs the document.
+    pub fn words_match(&self, o: &Opportunity) -> bool {
         if self.words.is_empty() {
             return true;
         }
@@ -194,13 +197,91 @@ impl Filters {
     }
 }
 
+/// [`Filters`] compiled against one vocabulary: every check is a bit test or a lookup.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    impossible: bool,
+    tags_all: u32,
+    tags_none: u32,
+    free_bit: u32,
+    /// Per interned value: accepted. `None`: no such filter.
+    activities: Option<Vec<bool>>,
+    organizers: Option<Vec<bool>>,
+    accessibility: Option<Vec<bool>>,
+    /// Bit per weekday (Monday = 0) / per local hour; 0: any.
+    days: u8,
+    hours: u32,
+    kinds: Vec<OpportunityKind>,
+    free: bool,
+    max_price: Option<f32>,
+    include_unknown_price: bool,
+    age: Option<u32>,
+    gender: Option<ClientGender>,
+}
+
+fn accepted(table: &Option<Vec<bool>>, n: u32) -> bool {
+    table
+        .as_ref()
+        .is_none_or(|t| t.get(n as usize).copied().unwrap_or(false))
+}
+
+impl Matcher {
+    pub fn accepts(&self, r: &SessionRecord) -> bool {
+        !self.impossible
+            && r.tags & self.tags_all == self.tags_all
+            && r.tags & self.tags_none == 0
+            && (self.days == 0 || self.days & (1 << r.weekday) != 0)
+            && (self.hours == 0 || self.hours & (1 << r.hour) != 0)
+            && self.price_ok(r)
+            && (self.kinds.is_empty() || self.kinds.contains(&r.kind))
+            && accepted(&self.activities, r.activities)
+            && accepted(&self.organizers, r.organizer)
+            && accepted(&self.accessibility, u32::from(r.accessibility))
+            && self.audience_ok(r)
+    }
+
+    fn price_ok(&self, r: &SessionRecord) -> bool {
+        let free = self.free_bit != 0 && r.tags & self.free_bit != 0;
+        if self.free && !free {
+            return false;
+        }
+        match self.max_price {
+            None => true,
+            Some(_) if free => true,
+            Some(_) if r.price_min.is_nan() => self.include_unknown_price,
+            Some(max) => r.price_min <= max,
+        }
+    }
+
+    fn audience_ok(&self, r: &SessionRecord) -> bool {
+        let bound = |b: u8| (b != UNSET).then_some(u32::from(b));
+        let range = AgeRange {
+            min: bound(r.age_min),
+            max: bound(r.age_max),
+        };
+        let age_ok = self.age.is_none_or(|age| range.admits(age));
+        let gender_ok = match (self.gender, r.gender) {
+            (Some(client), Some(restriction)) => matches!(
+                (client, restriction),
+                (ClientGender::Female, GenderRestriction::Female)
+                    | (ClientGender::Male, GenderRestriction::Male)
+            ),
+            _ => true,
+        };
+        age_ok && gender_ok
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::IndexRow;
 
-    fn session(extra: serde_json::Value) -> Opportunity {
+    /// Whether the filters accept a session whose document has these extra fields, checked
+    /// the way search checks it: as an index record.
+    fn accepts(filters: &Filters, extra: serde_json::Value) -> bool {
         let mut doc = json!({
             "kind": "session", "start": "2030-01-07T18:30:00Z", "activities": [], "price": {},
             "status": "scheduled", "tags": []
@@ -208,78 +289,127 @@ mod tests {
         if let (Some(doc), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
             doc.extend(extra.clone());
         }
-        serde_json::from_value(doc).expect("opportunity")
+        let row = IndexRow {
+            id: "00000000000000aa".into(),
+            start_at: 0,
+            lat: Some(53.7),
+            lng: Some(-2.7),
+            status: "scheduled".into(),
+            feed_url: "https://example.org/feed".into(),
+            publisher: None,
+            doc: doc.to_string(),
+        };
+        let mut vocab = Vocabulary::default();
+        let record = vocab.record(&row).expect("indexable").expect("located");
+        filters.compile(&vocab).accepts(&record)
     }
 
     #[test]
     fn age_gender_wheelchair_and_accessibility_filter_for_the_client() {
-        let over_50s = session(json!({"age_range": {"min": 50}}));
-        let women = session(json!({"gender_restriction": "female"}));
-        let step_free = session(json!({
+        let over_50s = json!({"age_range": {"min": 50}});
+        let women = json!({"gender_restriction": "female"});
+        let step_free = json!({
             "accessibility": ["Physical impairment"],
             "tags": [{"name": "wheelchair_accessible", "reasons": []}]
-        }));
-        let open = session(json!({}));
+        });
+        let open = json!({});
 
         let age_30 = Filters {
             age: Some(30),
             ..Filters::default()
         };
-        assert!(!age_30.accepts(&over_50s) && age_30.accepts(&open) && age_30.accepts(&women));
-        assert!(
-            Filters {
-                age: Some(67),
-                ..Filters::default()
-            }
-            .accepts(&over_50s)
-        );
+        assert!(!accepts(&age_30, over_50s.clone()));
+        assert!(accepts(&age_30, open.clone()) && accepts(&age_30, women.clone()));
+        let age_67 = Filters {
+            age: Some(67),
+            ..Filters::default()
+        };
+        assert!(accepts(&age_67, over_50s));
 
         let male = Filters {
             gender: Some(ClientGender::Male),
             ..Filters::default()
         };
-        assert!(!male.accepts(&women) && male.accepts(&open));
-        assert!(
-            Filters {
-                gender: Some(ClientGender::Female),
-                ..Filters::default()
-            }
-            .accepts(&women)
-        );
-        assert!(
-            !Filters {
-                gender: Some(ClientGender::Other),
-                ..Filters::default()
-            }
-            .accepts(&women)
-        );
+        assert!(!accepts(&male, women.clone()) && accepts(&male, open.clone()));
+        let female = Filters {
+            gender: Some(ClientGender::Female),
+            ..Filters::default()
+        };
+        assert!(accepts(&female, women.clone()));
+        let other = Filters {
+            gender: Some(ClientGender::Other),
+            ..Filters::default()
+        };
+        assert!(!accepts(&other, women));
 
         let wheelchair = Filters {
             wheelchair: true,
             ..Filters::default()
         };
-        assert!(wheelchair.accepts(&step_free) && !wheelchair.accepts(&open));
+        assert!(accepts(&wheelchair, step_free.clone()) && !accepts(&wheelchair, open.clone()));
         let physical = Filters {
             accessibility: vec!["physical impairment".into()],
             ..Filters::default()
         };
-        assert!(physical.accepts(&step_free) && !physical.accepts(&open));
+        assert!(accepts(&physical, step_free) && !accepts(&physical, open));
     }
 
     #[test]
     fn evening_on_a_monday_is_read_in_uk_time() {
         // 18:30 UTC on 7 January 2030 is 18:30 GMT, a Monday evening.
-        let monday_evening = session(json!({}));
         let evening = Filters {
             days: vec![Weekday::Mon],
             times_of_day: vec![TimeOfDay::Evening],
             ..Filters::default()
         };
-        assert!(evening.accepts(&monday_evening));
+        assert!(accepts(&evening, json!({})));
         let morning = Filters {
             times_of_day: vec![TimeOfDay::Morning],
             ..Filters::default()
         };
-        assert!(!morning.accepts(&monday_evening));
+        assert!(!accepts(&morning, json!({})));
+        // 07:30 UTC on 1 July 2030 is 08:30 BST: morning.
+        assert!(accepts(&morning, json!({"start": "2030-07-01T07:30:00Z"})));
+    }
+
+    #[test]
+    fn cost_tags_and_kinds() {
+        let free_tag = json!({"tags": [{"name": "free", "reasons": []}]});
+        let two_pounds =
+            json!({"price": {"min": 2.0}, "tags": [{"name": "social", "reasons": []}]});
+        let unknown = json!({});
+        let under_3 = Filters {
+            max_price: Some(3.0),
+            ..Filters::default()
+        };
+        assert!(accepts(&under_3, free_tag.clone()) && accepts(&under_3, two_pounds.clone()));
+        assert!(!accepts(&under_3, unknown.clone()));
+        let with_unknown = Filters {
+            include_unknown_price: true,
+            ..under_3.clone()
+        };
+        assert!(accepts(&with_unknown, unknown));
+        let exactly = Filters {
+            max_price: Some(2.0),
+            ..Filters::default()
+        };
+        assert!(accepts(&exactly, two_pounds.clone()));
+        let social_not_free = Filters {
+            tags: vec!["social".into()],
+            not_tags: vec!["free".into(), "free".into()],
+            ..Filters::default()
+        };
+        assert!(accepts(&social_not_free, two_pounds.clone()));
+        assert!(!accepts(&social_not_free, free_tag));
+        let unheard_of = Filters {
+            tags: vec!["no_such_tag".into()],
+            ..Filters::default()
+        };
+        assert!(!accepts(&unheard_of, two_pounds.clone()));
+        let events = Filters {
+            kinds: vec![OpportunityKind::Event],
+            ..Filters::default()
+        };
+        assert!(!accepts(&events, two_pounds));
     }
 }

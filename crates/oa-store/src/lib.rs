@@ -7,6 +7,7 @@
 
 mod error;
 mod filters;
+pub mod index;
 mod page;
 mod postgres;
 mod renormalise;
@@ -27,8 +28,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, FeedState, ItemProblem, NewProvider,
-    OpportunityDetail, Provider, StoreDump,
+    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow,
+    ItemProblem, NewProvider, OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -70,6 +71,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Scheduled opportunities inside a box and time window, ordered by (start, id), after a
     /// keyset position. The spatial index answers this; exact distance is the caller's.
     async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
+
+    /// Scheduled, located opportunities ordered by id after a keyset position: what the
+    /// in-memory search index loads.
+    async fn index_rows(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IndexRow>, StoreError>;
+
+    /// The current rows of these opportunities, in any state; a missing id was deleted.
+    async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError>;
+
+    /// Opportunities written since `mark` (`None`: nothing, just the current mark), at most
+    /// [`MAX_CHANGES`] of them.
+    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError>;
+
+    /// Forgets change records written before `before` (unix seconds); returns how many.
+    async fn prune_changes(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Search results for these ids, in any order; unknown ids are left out.
+    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError>;
+
+    /// A number this process raises after each write that changes opportunities, so a
+    /// reader in the same process knows to look for changes at once.
+    fn write_generation(&self) -> u64;
 
     /// One opportunity with the raw item it came from.
     async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError>;
@@ -115,6 +141,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Cheap round trip to the database.
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// The most changes [`Store::changes_since`] returns at once.
+pub const MAX_CHANGES: usize = 50_000;
 
 /// Opens the store a URL names (`sqlite://…` or `postgres://…`) and brings its schema up to date.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {

@@ -1,11 +1,15 @@
-//! Radius search, written once over [`Store::candidates`]: the backend's spatial index
-//! narrows to a box, the exact great-circle distance decides, keyset cursors page.
+//! Radius search over the in-memory [`SessionIndex`]: the grid narrows to a box, the exact
+//! great-circle distance decides, keyset cursors page, and the store supplies the documents
+//! of the page.
 
-use oa_geo::{BoundingBox, Point, distance_km};
+use std::collections::HashMap;
+
+use oa_geo::Point;
 
 pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
-use crate::{Candidate, CandidateQuery, Store, StoreError};
+use crate::index::{Found, SessionIndex};
+use crate::{Candidate, Store, StoreError};
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,115 +70,131 @@ pub struct SearchPage {
     pub next: Option<SearchCursor>,
 }
 
-/// Candidates read from the index per round trip.
-const BATCH: usize = 500;
-
-/// Every match is read (for the total), ordered, and the page after the cursor cut out.
-pub async fn search(store: &dyn Store, request: &SearchRequest) -> Result<SearchPage, StoreError> {
-    let query = CandidateQuery {
-        bbox: BoundingBox::around(request.centre, request.radius_km),
-        from: request.from,
-        to: request.to,
-        after: None,
-        limit: BATCH as i64,
+/// Every match is found in the in-memory index (for the total), ordered, and the page after
+/// the cursor cut out; only that page's documents are read from the store.
+pub async fn search(
+    store: &dyn Store,
+    index: &SessionIndex,
+    request: &SearchRequest,
+) -> Result<SearchPage, StoreError> {
+    index.refresh(store).await?;
+    let found = index.within(
+        request.centre,
+        request.radius_km,
+        request.from,
+        request.to,
+        &request.filters,
+    );
+    let mut documents: HashMap<String, Candidate> = HashMap::new();
+    let found = if request.filters.words.is_empty() {
+        found
+    } else {
+        with_words(store, found, &request.filters, &mut documents).await?
     };
-    let mut hits = matching_in_index_order(store, request, query).await?;
-    if let Some(per_group) = request.group {
-        hits = group_by_series(hits, per_group);
-    }
-    let total = hits.len();
+    let mut groups: Vec<(Found, Vec<Found>)> = match request.group {
+        Some(per_group) => group_by_series(found, per_group),
+        None => found.into_iter().map(|f| (f, Vec::new())).collect(),
+    };
+    let total = groups.len();
     // Index order is (start, id) already; distance needs sorting.
     if request.sort == SortOrder::Distance {
-        hits.sort_by(|a, b| {
+        groups.sort_by(|(a, _), (b, _)| {
             a.distance_km
                 .total_cmp(&b.distance_km)
-                .then_with(|| a.candidate.id.cmp(&b.candidate.id))
+                .then_with(|| a.id.cmp(&b.id))
         });
     }
     let past = match &request.after {
         None => 0,
-        Some(SearchCursor::Start { start_at, id }) => hits.partition_point(|h| {
-            (h.candidate.start_at, h.candidate.id.as_str()) <= (*start_at, id.as_str())
-        }),
-        Some(SearchCursor::Distance { distance_km, id }) => hits.partition_point(|h| {
-            (h.distance_km, h.candidate.id.as_str()) <= (*distance_km, id.as_str())
+        Some(SearchCursor::Start { start_at, id }) => {
+            groups.partition_point(|(f, _)| (f.start_at, f.id.as_str()) <= (*start_at, id.as_str()))
+        }
+        Some(SearchCursor::Distance { distance_km, id }) => groups.partition_point(|(f, _)| {
+            (f.distance_km, f.id.as_str()) <= (*distance_km, id.as_str())
         }),
     };
-    hits.drain(..past);
-    let next = (hits.len() > request.limit).then(|| {
-        hits.truncate(request.limit);
-        let last = &hits[request.limit - 1];
+    groups.drain(..past);
+    let next = (groups.len() > request.limit).then(|| {
+        groups.truncate(request.limit);
+        let (last, _) = &groups[request.limit - 1];
         match request.sort {
             SortOrder::Start => SearchCursor::Start {
-                start_at: last.candidate.start_at,
-                id: last.candidate.id.clone(),
+                start_at: last.start_at,
+                id: last.id.clone(),
             },
             SortOrder::Distance => SearchCursor::Distance {
                 distance_km: last.distance_km,
-                id: last.candidate.id.clone(),
+                id: last.id.clone(),
             },
         }
     });
+    let wanted: Vec<String> = groups
+        .iter()
+        .flat_map(|(first, later)| std::iter::once(first).chain(later))
+        .filter(|f| !documents.contains_key(&f.id))
+        .map(|f| f.id.clone())
+        .collect();
+    for candidate in store.candidates_by_id(&wanted).await? {
+        documents.insert(candidate.id.clone(), candidate);
+    }
+    // A session deleted between the index read and this one is left out of the page.
+    let hits = groups
+        .into_iter()
+        .filter_map(|(first, later)| {
+            Some(SearchHit {
+                candidate: documents.remove(&first.id)?,
+                distance_km: first.distance_km,
+                later: later
+                    .iter()
+                    .filter_map(|f| documents.remove(&f.id))
+                    .collect(),
+            })
+        })
+        .collect();
     Ok(SearchPage { hits, total, next })
 }
 
-/// One hit per series (or per standalone opportunity), at its soonest occurrence, carrying
-/// the series' next occurrences; groups keep the order of their soonest occurrence.
-fn group_by_series(hits: Vec<SearchHit>, per_group: usize) -> Vec<SearchHit> {
-    let mut groups: Vec<SearchHit> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for hit in hits {
-        let opportunity = &hit.candidate.opportunity;
-        let key = opportunity
-            .series_id
-            .clone()
-            .unwrap_or_else(|| format!("{}#{}", hit.candidate.feed_url, hit.candidate.id));
-        match index.get(&key) {
+/// Keeps the sessions whose documents contain every free-text word, keeping the documents.
+async fn with_words(
+    store: &dyn Store,
+    found: Vec<Found>,
+    filters: &Filters,
+    documents: &mut HashMap<String, Candidate>,
+) -> Result<Vec<Found>, StoreError> {
+    let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
+    for candidate in store.candidates_by_id(&ids).await? {
+        if filters.words_match(&candidate.opportunity) {
+            documents.insert(candidate.id.clone(), candidate);
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter(|f| documents.contains_key(&f.id))
+        .collect())
+}
+
+/// One entry per series (or per standalone session), at its soonest occurrence, with the
+/// series' next occurrences; groups keep the order of their soonest occurrence.
+fn group_by_series(found: Vec<Found>, per_group: usize) -> Vec<(Found, Vec<Found>)> {
+    let mut groups: Vec<(Found, Vec<Found>)> = Vec::new();
+    let mut by_series: HashMap<u64, usize> = HashMap::new();
+    for f in found {
+        if f.series == 0 {
+            groups.push((f, Vec::new()));
+            continue;
+        }
+        match by_series.get(&f.series) {
             Some(&at) => {
-                let group = &mut groups[at];
-                if group.later.len() + 1 < per_group {
-                    group.later.push(hit.candidate);
+                let later = &mut groups[at].1;
+                if later.len() + 1 < per_group {
+                    later.push(f);
                 }
             }
             None => {
-                index.insert(key, groups.len());
-                groups.push(hit);
+                by_series.insert(f.series, groups.len());
+                groups.push((f, Vec::new()));
             }
         }
     }
     groups
-}
-
-/// Reads the index batch by batch in (start, id) order, keeping the candidates that match.
-async fn matching_in_index_order(
-    store: &dyn Store,
-    request: &SearchRequest,
-    mut query: CandidateQuery,
-) -> Result<Vec<SearchHit>, StoreError> {
-    let mut hits = Vec::new();
-    loop {
-        let batch = store.candidates(&query).await?;
-        let exhausted = batch.len() < BATCH;
-        query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
-        hits.extend(batch.into_iter().filter_map(|c| matching(request, c)));
-        if exhausted {
-            break;
-        }
-    }
-    Ok(hits)
-}
-
-fn matching(request: &SearchRequest, candidate: Candidate) -> Option<SearchHit> {
-    let distance_km = distance_km(request.centre, Point::new(candidate.lat, candidate.lng));
-    if distance_km > request.radius_km {
-        return None;
-    }
-    if !request.filters.accepts(&candidate.opportunity) {
-        return None;
-    }
-    Some(SearchHit {
-        candidate,
-        distance_km,
-        later: Vec::new(),
-    })
 }

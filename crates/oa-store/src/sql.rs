@@ -75,3 +75,40 @@ pub(crate) const SET_PROVIDER_LINK: &str = "insert into provider_links (provider
 
 pub(crate) const PROVIDER_LINKS: &str =
     "select provider_id, organizer, linked from provider_links order by provider_id, organizer";
+
+macro_rules! index_columns {
+    () => {
+        "select o.id, o.start_at, o.lat, o.lng, o.status, f.url as feed_url, f.publisher, o.doc \
+         from opportunities o join feeds f on f.id = o.feed_id"
+    };
+}
+
+/// The columns of `IndexRow`; callers add the `where`.
+pub(crate) const INDEX_COLUMNS: &str = index_columns!();
+
+/// What the index loads: scheduled, located opportunities by id after a position (binds:
+/// after, limit).
+pub(crate) const INDEX_ROWS: &str = concat!(
+    index_columns!(),
+    " where o.status = 'scheduled' and o.lat is not null and o.lng is not null and o.id > $1 \
+     order by o.id limit $2"
+);
+
+/// The columns of `CandidateRow`; callers add the `where`.
+pub(crate) const CANDIDATE_COLUMNS: &str = "select o.id, o.start_at, o.lat, o.lng, o.doc, \
+    f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id";
+
+/// Forgets old change records (binds: before).
+pub(crate) const PRUNE_CHANGES: &str = "delete from opportunity_changes where at < $1";
+
+/// Each id once, in first-seen order, and whether more were written than one read returns.
+pub(crate) fn distinct_changes(ids: Vec<String>) -> (Vec<String>, bool) {
+    let overflow = ids.len() > crate::MAX_CHANGES;
+    let mut seen = std::collections::HashSet::new();
+    let ids = ids
+        .into_iter()
+        .take(crate::MAX_CHANGES)
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    (ids, overflow)
+}

@@ -135,6 +135,30 @@ pub struct Candidate {
     pub modified: i64,
 }
 
+/// A stored opportunity as the in-memory search index reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IndexRow {
+    pub id: String,
+    pub start_at: i64,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub status: String,
+    pub feed_url: String,
+    pub publisher: Option<String>,
+    pub doc: String,
+}
+
+/// Opportunities changed since a reader's mark.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeBatch {
+    /// Each changed opportunity once; its current row tells what happened.
+    pub ids: Vec<String>,
+    /// Where the next read starts.
+    pub mark: i64,
+    /// More changed than one read returns: reload everything instead.
+    pub overflow: bool,
+}
+
 /// One opportunity and its provenance.
 #[derive(Debug, Clone)]
 pub struct OpportunityDetail {

@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use oa_geo::{NearestIndex, Point, district_of};
+use oa_geo::{NearestIndex, district_of};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -67,7 +67,7 @@ pub async fn access(
         .next()
         .map_or(54.0, |r| r.centroid.lat);
     let index = NearestIndex::new(
-        sessions.iter().map(|(c, _)| Point::new(c.lat, c.lng)),
+        sessions.iter().map(|(session, _)| session.point()),
         centre_lat,
     );
     let rows: Vec<Access<'_>> = ics

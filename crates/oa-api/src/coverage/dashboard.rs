@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, Utc};
-use oa_geo::{Ics, NearestIndex, Point, district_of};
+use oa_geo::{Ics, NearestIndex, district_of};
 
 use super::export::band;
 use super::{KM_PER_MILE, Query, WINDOW_DAYS, parse, sessions_in};
@@ -58,15 +58,14 @@ pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -
     let mut by_tag: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_activity: BTreeMap<String, usize> = BTreeMap::new();
     let mut providers: BTreeMap<String, usize> = BTreeMap::new();
-    for (candidate, _) in &sessions {
-        let o = &candidate.opportunity;
-        for tag in &o.tags {
-            *by_tag.entry(tag.name.clone()).or_default() += 1;
+    for (session, _) in sessions.iter() {
+        for tag in session.tags() {
+            *by_tag.entry(tag.to_owned()).or_default() += 1;
         }
-        for activity in &o.activities {
+        for activity in session.activities() {
             *by_activity.entry(activity.label.clone()).or_default() += 1;
         }
-        if let Some(name) = o.organizer.as_ref().and_then(|org| org.name.clone()) {
+        if let Some(name) = session.organizer().and_then(|org| org.name.clone()) {
             *providers.entry(name).or_default() += 1;
         }
     }
@@ -76,7 +75,7 @@ pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -
         .next()
         .map_or(54.0, |r| r.centroid.lat);
     let index = NearestIndex::new(
-        sessions.iter().map(|(c, _)| Point::new(c.lat, c.lng)),
+        sessions.iter().map(|(session, _)| session.point()),
         centre_lat,
     );
     let distances: Vec<Option<f64>> = ics

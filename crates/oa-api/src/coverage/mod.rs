@@ -2,15 +2,14 @@
 //! area and each district, and (`/v1/coverage/access`) how far each small area's residents
 //! are from the nearest suitable session. JSON, CSV (Excel-ready) and GeoJSON (for QGIS).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
-use chrono_tz::Europe::London;
-use oa_geo::{Ics, Point, Region, district_of};
+use chrono::{DateTime, Duration, Utc};
+use oa_geo::{Ics, Region, district_of};
+use oa_store::index::{SessionFacts, SessionSet};
 use oa_store::search::{Filters, TimeOfDay};
-use oa_store::{Candidate, CandidateQuery};
 use serde::Serialize;
 use serde_json::json;
 
@@ -28,7 +27,6 @@ const DEFAULT_AREA: &str = "lancashire-south-cumbria";
 /// Access is measured to sessions in the next 28 days.
 const WINDOW_DAYS: i64 = 28;
 const KM_PER_MILE: f64 = 1.609_344;
-const BATCH: i64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -103,39 +101,52 @@ fn parse(raw: Option<&str>, allow_filters: bool) -> Result<Query, ApiError> {
     }
 }
 
-/// Upcoming scheduled sessions inside the ICS that pass the filters, with their small area.
+/// Upcoming scheduled sessions inside the ICS that pass the filters, each with its small
+/// area; sessions outside the ICS are left out of its counts.
+struct InArea<'a> {
+    set: SessionSet,
+    regions: Vec<Option<&'a Region>>,
+}
+
+impl<'a> InArea<'a> {
+    fn iter(&self) -> impl Iterator<Item = (SessionFacts<'_>, &'a Region)> {
+        self.set
+            .iter()
+            .zip(&self.regions)
+            .filter_map(|(session, region)| Some((session, (*region)?)))
+    }
+
+    fn len(&self) -> usize {
+        self.regions.iter().flatten().count()
+    }
+}
+
 async fn sessions_in<'a>(
     state: &AppState,
     ics: &'a Ics,
     filters: &Filters,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(Candidate, &'a Region)>, ApiError> {
-    let bbox = bounding_box(ics);
-    let mut query = CandidateQuery {
-        bbox,
-        from: from.timestamp(),
-        to: to.timestamp(),
-        after: None,
-        limit: BATCH,
-    };
-    let mut found = Vec::new();
-    loop {
-        let batch = state.store.candidates(&query).await?;
-        let exhausted = (batch.len() as i64) < BATCH;
-        query.after = batch.last().map(|c| (c.start_at, c.id.clone()));
-        for candidate in batch {
-            if !filters.accepts(&candidate.opportunity) {
-                continue;
-            }
-            if let Some(region) = ics.small_area(Point::new(candidate.lat, candidate.lng)) {
-                found.push((candidate, region));
-            }
-        }
-        if exhausted {
-            return Ok(found);
-        }
-    }
+) -> Result<InArea<'a>, ApiError> {
+    state.index.refresh(state.store.as_ref()).await?;
+    let set = state.index.in_box(
+        &bounding_box(ics),
+        from.timestamp(),
+        to.timestamp(),
+        filters,
+    );
+    // Many sessions share a venue: each venue's small area is looked up once.
+    let mut by_venue: HashMap<(u64, u64), Option<&Region>> = HashMap::new();
+    let regions = set
+        .iter()
+        .map(|session| {
+            let point = session.point();
+            *by_venue
+                .entry((point.lat.to_bits(), point.lng.to_bits()))
+                .or_insert_with(|| ics.small_area(point))
+        })
+        .collect();
+    Ok(InArea { set, regions })
 }
 
 fn bounding_box(ics: &Ics) -> oa_geo::BoundingBox {
@@ -222,8 +233,7 @@ pub async fn coverage(
         BTreeMap::new(),
         BTreeMap::new(),
     );
-    for (candidate, region) in &sessions {
-        let o = &candidate.opportunity;
+    for (session, region) in sessions.iter() {
         let entry = districts
             .entry(district_of(region).to_owned())
             .or_insert_with(|| {
@@ -236,29 +246,27 @@ pub async fn coverage(
                 )
             });
         entry.0.sessions_next_28_days += 1;
-        if candidate.start_at < week {
+        if session.start_at() < week {
             entry.0.sessions_next_7_days += 1;
         }
-        let provider = o
-            .organizer
-            .as_ref()
+        let provider = session
+            .organizer()
             .and_then(|org| org.name.clone())
-            .or_else(|| candidate.publisher.clone());
+            .or_else(|| session.feed().publisher.clone());
         if let Some(provider) = provider {
             entry.1.insert(provider.clone(), ());
             *providers.entry(provider).or_insert(0usize) += 1;
         }
-        for tag in &o.tags {
-            *by_tag.entry(tag.name.clone()).or_insert(0usize) += 1;
+        for tag in session.tags() {
+            *by_tag.entry(tag.to_owned()).or_insert(0usize) += 1;
         }
-        for activity in &o.activities {
+        for activity in session.activities() {
             *by_activity.entry(activity.label.clone()).or_insert(0usize) += 1;
         }
-        let local = o.start.with_timezone(&London);
         *by_day
-            .entry(local.weekday().num_days_from_monday())
+            .entry(session.weekday().num_days_from_monday())
             .or_insert(0usize) += 1;
-        let part = match TimeOfDay::of_hour(local.hour()) {
+        let part = match TimeOfDay::of_hour(session.hour()) {
             TimeOfDay::Morning => "morning",
             TimeOfDay::Afternoon => "afternoon",
             TimeOfDay::Evening => "evening",

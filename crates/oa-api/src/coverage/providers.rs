@@ -60,15 +60,14 @@ pub(super) async fn provider_coverage(
     )
     .await?;
     let mut seen: HashMap<SeenOrganizer, usize> = HashMap::new();
-    for (candidate, _) in &sessions {
-        let o = &candidate.opportunity;
-        let Some(organizer) = &o.organizer else {
+    for (session, _) in sessions.iter() {
+        let Some(organizer) = session.organizer() else {
             continue;
         };
         let Some(name) = organizer
             .name
             .clone()
-            .or_else(|| candidate.publisher.clone())
+            .or_else(|| session.feed().publisher.clone())
         else {
             continue;
         };
@@ -76,7 +75,7 @@ pub(super) async fn provider_coverage(
             name,
             url: organizer.url.clone(),
             email: organizer.email.clone(),
-            postcode: o.location.as_ref().and_then(|l| l.address.postcode.clone()),
+            postcode: session.postcode().map(str::to_owned),
         };
         *seen.entry(key).or_default() += 1;
     }

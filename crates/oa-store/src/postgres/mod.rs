@@ -2,9 +2,12 @@
 //! (no extension needed). Pages from many feeds are written concurrently; pages that touch
 //! the same parent/child links take advisory locks so neither misses the other.
 
+mod changes;
 mod page_tx;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,14 +19,16 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, ItemProblem, NewProvider,
-    OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs, page,
+    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
+    NewProvider, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
+    page,
 };
 
 /// PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    generation: Arc<AtomicU64>,
 }
 
 impl PgStore {
@@ -61,7 +66,10 @@ impl PgStore {
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            generation: Arc::default(),
+        })
     }
 
     /// The pool, for tests that need to reach under the trait (fault injection).
@@ -128,6 +136,7 @@ impl Store for PgStore {
         let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)
     }
 
@@ -140,6 +149,7 @@ impl Store for PgStore {
         let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
         let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)
     }
 
@@ -180,6 +190,34 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Candidate::try_from).collect()
+    }
+
+    async fn index_rows(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IndexRow>, StoreError> {
+        changes::index_rows(&self.pool, after, limit).await
+    }
+
+    async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError> {
+        changes::index_rows_by_id(&self.pool, ids).await
+    }
+
+    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError> {
+        changes::changes_since(&self.pool, mark).await
+    }
+
+    async fn prune_changes(&self, before: i64) -> Result<u64, StoreError> {
+        changes::prune_changes(&self.pool, before).await
+    }
+
+    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
+        changes::candidates_by_id(&self.pool, ids).await
+    }
+
+    fn write_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError> {

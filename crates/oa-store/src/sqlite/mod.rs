@@ -3,9 +3,12 @@
 //! Writes go through a pool of one connection: SQLite has a single writer anyway, and one
 //! connection means a page transaction never fails on a lock upgrade. Reads use their own pool.
 
+mod changes;
 mod page_tx;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,8 +20,9 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, FeedEvent, FeedRecord, FeedRef, ItemProblem, NewProvider,
-    OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs, page,
+    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
+    NewProvider, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
+    page,
 };
 
 /// SQLite store.
@@ -26,6 +30,7 @@ use crate::{
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    generation: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -61,7 +66,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::Connect)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            generation: Arc::default(),
+        })
     }
 
     /// The write pool, for tests that need to reach under the trait (fault injection).
@@ -133,6 +142,7 @@ impl Store for SqliteStore {
         let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)
     }
 
@@ -145,6 +155,7 @@ impl Store for SqliteStore {
         let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
         let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)
     }
 
@@ -189,6 +200,34 @@ impl Store for SqliteStore {
             .push_bind(query.limit);
         let rows: Vec<CandidateRow> = sql.build_query_as().fetch_all(&self.reader).await?;
         rows.into_iter().map(Candidate::try_from).collect()
+    }
+
+    async fn index_rows(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IndexRow>, StoreError> {
+        changes::index_rows(&self.reader, after, limit).await
+    }
+
+    async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError> {
+        changes::index_rows_by_id(&self.reader, ids).await
+    }
+
+    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError> {
+        changes::changes_since(&self.reader, mark).await
+    }
+
+    async fn prune_changes(&self, before: i64) -> Result<u64, StoreError> {
+        changes::prune_changes(&self.writer, before).await
+    }
+
+    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
+        changes::candidates_by_id(&self.reader, ids).await
+    }
+
+    fn write_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     async fn opportunity(&self, id: &str) -> Result<OpportunityDetail, StoreError> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use oa_model::{DiscoveredFeed, PreparedItem, parse_page};
+use oa_store::index::SessionIndex;
 use oa_store::{FeedRef, PgStore, SqliteStore, Store};
 use serde_json::{Value, json};
 
@@ -11,8 +12,14 @@ use serde_json::{Value, json};
 pub struct TestStore {
     pub name: &'static str,
     pub store: Arc<dyn Store>,
+    /// One search index for the whole test, so it follows the store's changes as a serving
+    /// process's does.
+    pub index: SessionIndex,
     pub sqlite: Option<SqliteStore>,
     pub pg: Option<PgStore>,
+    /// The database URL and PostgreSQL schema, to open a second handle as another process would.
+    url: String,
+    schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -25,8 +32,11 @@ pub async fn stores(test: &str) -> Vec<TestStore> {
     let mut all = vec![TestStore {
         name: "sqlite",
         store: Arc::new(sqlite.clone()),
+        index: SessionIndex::new(),
         sqlite: Some(sqlite),
         pg: None,
+        url,
+        schema: None,
         _dir: Some(dir),
     }];
     if let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") {
@@ -42,8 +52,11 @@ pub async fn stores(test: &str) -> Vec<TestStore> {
         all.push(TestStore {
             name: "postgres",
             store: Arc::new(pg.clone()),
+            index: SessionIndex::new(),
             sqlite: None,
             pg: Some(pg),
+            url,
+            schema: Some(schema),
             _dir: None,
         });
     }
@@ -88,6 +101,19 @@ impl TestStore {
                 .execute(pg.pool())
                 .await
                 .expect("drop");
+        }
+    }
+
+    /// A separate connection to the same database, sharing nothing in memory with `store`:
+    /// what another process (a separate `harvest`) would have.
+    pub async fn other_process(&self) -> Arc<dyn Store> {
+        match &self.schema {
+            None => Arc::new(SqliteStore::connect(&self.url).await.expect("sqlite")),
+            Some(schema) => Arc::new(
+                PgStore::connect_in_schema(&self.url, schema)
+                    .await
+                    .expect("postgres"),
+            ),
         }
     }
 

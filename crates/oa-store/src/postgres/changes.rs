@@ -1,0 +1,85 @@
+//! What the in-memory search index reads from PostgreSQL: its rows, and the change log the
+//! triggers write. Pages commit concurrently, out of `seq` order, so a reader's mark is the
+//! oldest transaction still running when it read (`pg_snapshot_xmin`): the next read starts
+//! there, re-reading a little rather than missing a late commit.
+
+use sqlx::PgPool;
+
+use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS};
+use crate::types::CandidateRow;
+use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
+
+pub(super) async fn index_rows(
+    pool: &PgPool,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<IndexRow>, StoreError> {
+    Ok(sqlx::query_as(INDEX_ROWS)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub(super) async fn index_rows_by_id(
+    pool: &PgPool,
+    ids: &[String],
+) -> Result<Vec<IndexRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{INDEX_COLUMNS} where o.id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(super) async fn candidates_by_id(
+    pool: &PgPool,
+    ids: &[String],
+) -> Result<Vec<Candidate>, StoreError> {
+    let rows: Vec<CandidateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CANDIDATE_COLUMNS} where o.id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Candidate::try_from).collect()
+}
+
+pub(super) async fn changes_since(
+    pool: &PgPool,
+    mark: Option<i64>,
+) -> Result<ChangeBatch, StoreError> {
+    // Taken before reading, so whatever commits after this read is at or past it.
+    let (next_mark,): (i64,) =
+        sqlx::query_as("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(pool)
+            .await?;
+    let Some(mark) = mark else {
+        return Ok(ChangeBatch {
+            mark: next_mark,
+            ..ChangeBatch::default()
+        });
+    };
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select id from opportunity_changes where xid >= $1::bigint::text::xid8 limit $2",
+    )
+    .bind(mark)
+    .bind(MAX_CHANGES as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let (ids, overflow) = sql::distinct_changes(ids);
+    Ok(ChangeBatch {
+        ids,
+        mark: next_mark,
+        overflow,
+    })
+}
+
+pub(super) async fn prune_changes(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql::PRUNE_CHANGES)
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}

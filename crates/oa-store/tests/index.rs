@@ -1,0 +1,101 @@
+//! The in-memory search index follows the store: a page's additions, moves, cancellations
+//! and deletes at once in the writing process, and another process's writes within the
+//! poll interval, on both backends.
+
+mod support;
+
+use std::time::Duration;
+
+use oa_geo::Point;
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::index::SessionIndex;
+use oa_store::search::{SearchRequest, SortOrder, search};
+use support::*;
+
+const PRESTON: (f64, f64) = (53.7632, -2.7031);
+
+async fn names(t: &TestStore, index: &SessionIndex) -> Vec<String> {
+    let request = SearchRequest {
+        centre: Point::new(PRESTON.0, PRESTON.1),
+        radius_km: 20.0,
+        from: at(0).timestamp(),
+        to: at(24 * 14).timestamp(),
+        filters: Default::default(),
+        sort: SortOrder::Start,
+        limit: 100,
+        after: None,
+        group: None,
+    };
+    let page = search(t.store.as_ref(), index, &request)
+        .await
+        .expect("search");
+    assert_eq!(page.total, page.hits.len());
+    page.hits
+        .iter()
+        .map(|h| h.candidate.opportunity.name.clone().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_index_follows_every_write_in_this_process_and_in_others() {
+    for t in stores("index").await {
+        let feed = t.feed("https://p.example/events").await;
+        let near = |id: &str, modified: i64, hours: i64| {
+            event(id, modified, PRESTON.0 + 0.01, PRESTON.1, at(hours))
+        };
+        t.apply(
+            &feed,
+            vec![near("a", 1, 2), near("b", 1, 3), near("c", 1, 4)],
+            "n1",
+        )
+        .await;
+        assert_eq!(
+            names(&t, &t.index).await,
+            ["Event a", "Event b", "Event c"],
+            "{}",
+            t.name
+        );
+
+        // b moves 110 km north, c is cancelled, a is deleted, d arrives.
+        let moved = event("b", 2, PRESTON.0 + 1.0, PRESTON.1, at(3));
+        let mut cancelled = near("c", 2, 4);
+        cancelled["data"]["eventStatus"] = "https://schema.org/EventCancelled".into();
+        t.apply(
+            &feed,
+            vec![moved, cancelled, deleted("a", "Event", 2), near("d", 2, 5)],
+            "n2",
+        )
+        .await;
+        assert_eq!(names(&t, &t.index).await, ["Event d"], "{}", t.name);
+
+        // Another process writes; this one has written nothing since, so only the poll
+        // finds it.
+        let other = t.other_process().await;
+        other
+            .apply_page(
+                &feed,
+                prepared(vec![near("e", 3, 6)]),
+                "n3",
+                &OpenActiveNormaliser::default(),
+            )
+            .await
+            .expect("apply");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(
+            names(&t, &t.index).await,
+            ["Event d", "Event e"],
+            "{}",
+            t.name
+        );
+
+        // A freshly loaded index agrees with the one kept up to date.
+        assert_eq!(
+            names(&t, &SessionIndex::new()).await,
+            ["Event d", "Event e"],
+            "{}",
+            t.name
+        );
+        // b is still held, at its new place; a and c are gone.
+        assert_eq!(t.index.len(), 3, "{}", t.name);
+    }
+}
