@@ -157,15 +157,21 @@ fn brief_tags(summary: SessionSummary<'_>) -> Value {
 
 fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_> {
     let candidate = &hit.candidate;
+    let at = |secs: i64| chrono::DateTime::<Utc>::from_timestamp(secs, 0);
     let occurrences = grouped.then(|| {
-        std::iter::once(candidate)
-            .chain(&hit.later)
-            .map(|c| Occurrence {
-                id: &c.id,
-                start: c.opportunity.start,
-                end: c.opportunity.end,
+        std::iter::once(Occurrence {
+            id: &candidate.id,
+            start: candidate.opportunity.start,
+            end: candidate.opportunity.end,
+        })
+        .chain(hit.later.iter().filter_map(|o| {
+            Some(Occurrence {
+                id: &o.id,
+                start: at(o.start_at)?,
+                end: o.end_at.and_then(at),
             })
-            .collect()
+        }))
+        .collect()
     });
     SessionSummary {
         occurrences,

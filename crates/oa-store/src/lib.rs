@@ -29,7 +29,7 @@ pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
     Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow,
-    ItemProblem, NewProvider, OpportunityDetail, Provider, StoreDump,
+    ItemProblem, NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -92,6 +92,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Search results for these ids, in any order; unknown ids are left out.
     async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError>;
+
+    /// The times of these opportunities, in any order; unknown ids are left out.
+    async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError>;
 
     /// A number this process raises after each write that changes opportunities, so a
     /// reader in the same process knows to look for changes at once.

@@ -8,8 +8,8 @@ use oa_geo::Point;
 
 pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
-use crate::index::{Found, SessionIndex};
-use crate::{Candidate, Store, StoreError};
+use crate::index::{Found, SessionIndex, id_number, id_text};
+use crate::{Candidate, Occurrence, Store, StoreError};
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct SearchHit {
     pub candidate: Candidate,
     pub distance_km: f64,
     /// When grouping by series: the series' next occurrences after this one, in start order.
-    pub later: Vec<Candidate>,
+    pub later: Vec<Occurrence>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub async fn search(
         request.to,
         &request.filters,
     );
-    let mut documents: HashMap<String, Candidate> = HashMap::new();
+    let mut documents: HashMap<u64, Candidate> = HashMap::new();
     let found = if request.filters.words.is_empty() {
         found
     } else {
@@ -98,20 +98,26 @@ pub async fn search(
     let total = groups.len();
     // Index order is (start, id) already; distance needs sorting.
     if request.sort == SortOrder::Distance {
-        groups.sort_by(|(a, _), (b, _)| {
+        groups.sort_unstable_by(|(a, _), (b, _)| {
             a.distance_km
                 .total_cmp(&b.distance_km)
                 .then_with(|| a.id.cmp(&b.id))
         });
     }
+    // A cursor's id is one this service issued; a tampered one sorts first.
+    let id_of = |id: &str| id_number(id).unwrap_or(0);
     let past = match &request.after {
         None => 0,
         Some(SearchCursor::Start { start_at, id }) => {
-            groups.partition_point(|(f, _)| (f.start_at, f.id.as_str()) <= (*start_at, id.as_str()))
+            let after = (*start_at, id_of(id));
+            groups.partition_point(|(f, _)| (f.start_at, f.id) <= after)
         }
-        Some(SearchCursor::Distance { distance_km, id }) => groups.partition_point(|(f, _)| {
-            (f.distance_km, f.id.as_str()) <= (*distance_km, id.as_str())
-        }),
+        Some(SearchCursor::Distance { distance_km, id }) => {
+            let id = id_of(id);
+            groups.partition_point(|(f, _)| {
+                f.distance_km < *distance_km || (f.distance_km == *distance_km && f.id <= id)
+            })
+        }
     };
     groups.drain(..past);
     let next = (groups.len() > request.limit).then(|| {
@@ -120,23 +126,32 @@ pub async fn search(
         match request.sort {
             SortOrder::Start => SearchCursor::Start {
                 start_at: last.start_at,
-                id: last.id.clone(),
+                id: id_text(last.id),
             },
             SortOrder::Distance => SearchCursor::Distance {
                 distance_km: last.distance_km,
-                id: last.id.clone(),
+                id: id_text(last.id),
             },
         }
     });
     let wanted: Vec<String> = groups
         .iter()
-        .flat_map(|(first, later)| std::iter::once(first).chain(later))
-        .filter(|f| !documents.contains_key(&f.id))
-        .map(|f| f.id.clone())
+        .filter(|(f, _)| !documents.contains_key(&f.id))
+        .map(|(f, _)| id_text(f.id))
         .collect();
     for candidate in store.candidates_by_id(&wanted).await? {
-        documents.insert(candidate.id.clone(), candidate);
+        documents.insert(id_of(&candidate.id), candidate);
     }
+    let later_ids: Vec<String> = groups
+        .iter()
+        .flat_map(|(_, later)| later.iter().map(|f| id_text(f.id)))
+        .collect();
+    let mut occurrences: HashMap<String, Occurrence> = store
+        .occurrences_by_id(&later_ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
     // A session deleted between the index read and this one is left out of the page.
     let hits = groups
         .into_iter()
@@ -146,7 +161,7 @@ pub async fn search(
                 distance_km: first.distance_km,
                 later: later
                     .iter()
-                    .filter_map(|f| documents.remove(&f.id))
+                    .filter_map(|f| occurrences.remove(&id_text(f.id)))
                     .collect(),
             })
         })
@@ -159,12 +174,14 @@ async fn with_words(
     store: &dyn Store,
     found: Vec<Found>,
     filters: &Filters,
-    documents: &mut HashMap<String, Candidate>,
+    documents: &mut HashMap<u64, Candidate>,
 ) -> Result<Vec<Found>, StoreError> {
-    let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
+    let ids: Vec<String> = found.iter().map(|f| id_text(f.id)).collect();
     for candidate in store.candidates_by_id(&ids).await? {
-        if filters.words_match(&candidate.opportunity) {
-            documents.insert(candidate.id.clone(), candidate);
+        if let Some(id) = id_number(&candidate.id)
+            && filters.words_match(&candidate.opportunity)
+        {
+            documents.insert(id, candidate);
         }
     }
     Ok(found

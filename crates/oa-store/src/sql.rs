@@ -98,6 +98,10 @@ pub(crate) const INDEX_ROWS: &str = concat!(
 pub(crate) const CANDIDATE_COLUMNS: &str = "select o.id, o.start_at, o.lat, o.lng, o.doc, \
     f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id";
 
+/// The columns of `Occurrence`; callers add the `where`.
+pub(crate) const OCCURRENCE_COLUMNS: &str =
+    "select o.id, o.start_at, o.end_at from opportunities o";
+
 /// Forgets old change records (binds: before).
 pub(crate) const PRUNE_CHANGES: &str = "delete from opportunity_changes where at < $1";
 

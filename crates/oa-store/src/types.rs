@@ -148,6 +148,15 @@ pub struct IndexRow {
     pub doc: String,
 }
 
+/// When one occurrence of a series runs: what a grouped search lists after the first.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Occurrence {
+    pub id: String,
+    /// Unix seconds.
+    pub start_at: i64,
+    pub end_at: Option<i64>,
+}
+
 /// Opportunities changed since a reader's mark.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeBatch {

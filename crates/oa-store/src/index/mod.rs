@@ -7,16 +7,17 @@
 //! writes by other processes (a separate `harvest`, `renormalise`).
 
 pub(crate) mod grid;
+mod ids;
 pub(crate) mod record;
 mod sessions;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub use record::FeedSource;
-use record::{SessionRecord, Vocabulary, id_number};
+pub use record::{FeedSource, id_number, id_text};
+use record::{SessionRecord, Vocabulary};
 pub use sessions::{Found, SessionFacts, SessionSet};
 
 use crate::{IndexRow, Store, StoreError};
@@ -47,7 +48,7 @@ pub(crate) struct Inner {
     records: Vec<SessionRecord>,
     /// Slots of removed records, reused first.
     free: Vec<u32>,
-    by_id: HashMap<u64, u32>,
+    by_id: ids::IdTable,
     grid: grid::Grid,
     vocab: Vocabulary,
 }
@@ -229,12 +230,12 @@ impl Inner {
                 (self.records.len() - 1) as u32
             }
         };
-        self.by_id.insert(record.id, slot);
+        self.by_id.insert(slot, &self.records);
         self.grid.insert(slot, record.point());
     }
 
     fn remove(&mut self, id: u64) {
-        if let Some(slot) = self.by_id.remove(&id) {
+        if let Some(slot) = self.by_id.remove(id, &self.records) {
             let record = self.records[slot as usize];
             self.grid.remove(slot, record.point());
             self.free.push(slot);

@@ -159,13 +159,14 @@ pub(crate) enum RecordError {
 
 /// The opportunity id's number: ids are 16 lower-case hex digits, so numeric order is
 /// their text order.
-pub(crate) fn id_number(id: &str) -> Option<u64> {
+pub fn id_number(id: &str) -> Option<u64> {
     (id.len() == 16)
         .then(|| u64::from_str_radix(id, 16).ok())
         .flatten()
 }
 
-pub(crate) fn id_text(id: u64) -> String {
+/// The opportunity id of a number.
+pub fn id_text(id: u64) -> String {
     format!("{id:016x}")
 }
 

@@ -12,7 +12,8 @@ use crate::filters::Filters;
 /// A session a search found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
-    pub id: String,
+    /// The opportunity id as a number (see [`id_text`]).
+    pub id: u64,
     pub start_at: i64,
     pub distance_km: f64,
     /// Sessions of one series share this number; 0 for a session with no series.
@@ -50,7 +51,7 @@ impl SessionIndex {
         found
             .into_iter()
             .map(|(start_at, id, distance_km, series)| Found {
-                id: id_text(id),
+                id,
                 start_at,
                 distance_km,
                 series,

@@ -5,9 +5,9 @@
 
 use sqlx::PgPool;
 
-use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS};
+use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
 use crate::types::CandidateRow;
-use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
+use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
 
 pub(super) async fn index_rows(
     pool: &PgPool,
@@ -44,6 +44,18 @@ pub(super) async fn candidates_by_id(
     .fetch_all(pool)
     .await?;
     rows.into_iter().map(Candidate::try_from).collect()
+}
+
+pub(super) async fn occurrences_by_id(
+    pool: &PgPool,
+    ids: &[String],
+) -> Result<Vec<Occurrence>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{OCCURRENCE_COLUMNS} where o.id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
 }
 
 pub(super) async fn changes_since(

@@ -20,8 +20,8 @@ use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
     Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
-    NewProvider, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
-    page,
+    NewProvider, Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump,
+    StoreError, now_secs, page,
 };
 
 /// PostgreSQL store.
@@ -214,6 +214,10 @@ impl Store for PgStore {
 
     async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
         changes::candidates_by_id(&self.pool, ids).await
+    }
+
+    async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
+        changes::occurrences_by_id(&self.pool, ids).await
     }
 
     fn write_generation(&self) -> u64 {

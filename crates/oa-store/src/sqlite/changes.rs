@@ -3,9 +3,9 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS};
+use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
 use crate::types::CandidateRow;
-use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
+use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
 
 /// Ids per `in (…)` list, well under SQLite's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
@@ -54,6 +54,13 @@ pub(super) async fn candidates_by_id(
 ) -> Result<Vec<Candidate>, StoreError> {
     let rows: Vec<CandidateRow> = by_id(pool, CANDIDATE_COLUMNS, ids).await?;
     rows.into_iter().map(Candidate::try_from).collect()
+}
+
+pub(super) async fn occurrences_by_id(
+    pool: &SqlitePool,
+    ids: &[String],
+) -> Result<Vec<Occurrence>, StoreError> {
+    by_id(pool, OCCURRENCE_COLUMNS, ids).await
 }
 
 pub(super) async fn changes_since(

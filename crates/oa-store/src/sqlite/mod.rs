@@ -21,8 +21,8 @@ use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{CandidateRow, DetailRow, FeedRow};
 use crate::{
     Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
-    NewProvider, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
-    page,
+    NewProvider, Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump,
+    StoreError, now_secs, page,
 };
 
 /// SQLite store.
@@ -61,9 +61,11 @@ impl SqliteStore {
         sqlx::migrate!("../../migrations/sqlite")
             .run(&writer)
             .await?;
+        // Readers fetch a page of documents by id (search runs on the in-memory index), so
+        // 2 MiB of cache each is plenty and keeps a serving process small.
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).pragma("cache_size", "-2048"))
             .await
             .map_err(StoreError::Connect)?;
         Ok(SqliteStore {
@@ -224,6 +226,10 @@ impl Store for SqliteStore {
 
     async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
         changes::candidates_by_id(&self.reader, ids).await
+    }
+
+    async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
+        changes::occurrences_by_id(&self.reader, ids).await
     }
 
     fn write_generation(&self) -> u64 {
