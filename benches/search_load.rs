@@ -204,8 +204,15 @@ fn paths(kind: &str, sectors: &[Sector]) -> Vec<String> {
         .collect()
 }
 
-/// Runs wrk for ten seconds over the paths; returns (p50 ms, p99 ms, requests/s, errors).
-fn wrk(base: &str, paths: &[String], dir: &std::path::Path, name: &str) -> (f64, f64, f64, String) {
+/// Runs wrk for ten seconds over the paths with this many connections; returns (p50 ms,
+/// p99 ms, requests/s, errors).
+fn wrk(
+    base: &str,
+    paths: &[String],
+    dir: &std::path::Path,
+    name: &str,
+    connections: usize,
+) -> (f64, f64, f64, String) {
     let script = dir.join(format!("{name}.lua"));
     let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
     std::fs::write(
@@ -217,7 +224,13 @@ fn wrk(base: &str, paths: &[String], dir: &std::path::Path, name: &str) -> (f64,
     )
     .expect("script");
     let output = Command::new("wrk")
-        .args(["-t1", "-c8", "-d10s", "--latency", "-s"])
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            "-d10s",
+            "--latency",
+            "-s",
+        ])
         .arg(&script)
         .arg(base)
         .output()
@@ -262,52 +275,51 @@ async fn main() {
     // sessions takes minutes); sessions are dated from when they were stored.
     let reuse = std::env::var("OA_BENCH_REUSE").is_ok_and(|v| v == "1");
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let (store, serve_url, stored): (Arc<dyn Store>, String, bool) = match std::env::var(
-        "OA_BENCH_DATABASE_URL",
-    ) {
-        Ok(url) if url.starts_with("postgres") => {
-            let admin = PgStore::connect(&url).await.expect("postgres");
-            let (exists,): (bool,) = sqlx::query_as(
+    let (store, serve_url, stored): (Arc<dyn Store>, String, bool) =
+        match std::env::var("OA_BENCH_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => {
+                let admin = PgStore::connect(&url).await.expect("postgres");
+                let (exists,): (bool,) = sqlx::query_as(
                 "select exists (select 1 from information_schema.schemata where schema_name = $1)",
             )
             .bind(SCHEMA)
             .fetch_one(admin.pool())
             .await
             .expect("schema query");
-            if !(reuse && exists) {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "drop schema if exists {SCHEMA} cascade"
-                )))
-                .execute(admin.pool())
-                .await
-                .expect("drop schema");
-            }
-            let store = PgStore::connect_in_schema(&url, SCHEMA)
-                .await
-                .expect("schema");
-            let sep = if url.contains('?') { '&' } else { '?' };
-            (
-                Arc::new(store),
-                format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}"),
-                reuse && exists,
-            )
-        }
-        _ => {
-            let file = dir.join(format!("search-load-{sessions}.db"));
-            let exists = file.exists();
-            if !(reuse && exists) {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                if !(reuse && exists) {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "drop schema if exists {SCHEMA} cascade"
+                    )))
+                    .execute(admin.pool())
+                    .await
+                    .expect("drop schema");
                 }
+                let store = PgStore::connect_in_schema(&url, SCHEMA)
+                    .await
+                    .expect("schema");
+                let sep = if url.contains('?') { '&' } else { '?' };
+                (
+                    Arc::new(store),
+                    format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}"),
+                    reuse && exists,
+                )
             }
-            let url = format!("sqlite://{}", file.display());
-            (
-                Arc::new(SqliteStore::connect(&url).await.expect("sqlite")),
-                url,
-                reuse && exists,
-            )
-        }
-    };
+            _ => {
+                let file = dir.join(format!("search-load-{sessions}.db"));
+                let exists = file.exists();
+                if !(reuse && exists) {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                    }
+                }
+                let url = format!("sqlite://{}", file.display());
+                (
+                    Arc::new(SqliteStore::connect(&url).await.expect("sqlite")),
+                    url,
+                    reuse && exists,
+                )
+            }
+        };
     if stored {
         println!("reusing the sessions a previous run stored");
     } else {
@@ -373,13 +385,18 @@ async fn main() {
             totals.push(body["total"].as_u64().unwrap_or(0));
         }
         totals.sort_unstable();
-        let (p50, p99, per_second, errors) = wrk(&base, &paths, &dir, kind);
         println!(
-            "{name:<36} p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  {per_second:>8.0} req/s (wrk, 8 connections) \
-             matches: median {}, max {} {errors}",
+            "{name}: matches per query: median {}, max {}",
             totals[totals.len() / 2],
             totals[totals.len() - 1]
         );
+        // Latency at a moderate load, then throughput with the machine saturated.
+        for connections in [4, 16] {
+            let (p50, p99, per_second, errors) = wrk(&base, &paths, &dir, kind, connections);
+            println!(
+                "  {connections:>2} connections: p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  {per_second:>8.0} req/s {errors}"
+            );
+        }
     }
     let (rss, peak) = memory_mb(server.id());
     println!("server resident memory: {rss:.0} MB now, {peak:.0} MB peak");

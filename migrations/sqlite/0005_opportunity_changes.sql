@@ -8,6 +8,8 @@ create table opportunity_changes (
     id text not null
 );
 
+create index opportunity_changes_by_at on opportunity_changes (at);
+
 create trigger opportunities_inserted after insert on opportunities
 begin
     insert into opportunity_changes (id) values (new.id);

@@ -61,7 +61,7 @@ async fn app_on(store: Arc<dyn Store>) -> axum::Router {
         .map(|(n, (id, name, lat, lng, days, description))| {
             let start = (chrono::Utc::now() + chrono::Duration::days(*days)).to_rfc3339();
             format!(
-                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","name":"{name}","description":"{description}","startDate":"{start}","organizer":{{"name":"Org {id}"}},"location":{{"geo":{{"latitude":{lat},"longitude":{lng}}}}}}}}}"#,
+                r#"{{"id":"{id}","kind":"Event","state":"updated","modified":{m},"data":{{"@type":"Event","name":"{name}","description":"{description}","startDate":"{start}","organizer":{{"name":"Org {id}"}},"activity":[{{"prefLabel":"Hatha Yoga"}}],"location":{{"geo":{{"latitude":{lat},"longitude":{lng}}}}}}}}}"#,
                 m = n + 1
             )
         })
@@ -136,6 +136,32 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
         .collect();
     assert_eq!(districts, [("Preston", 1), ("South Lakeland", 1)]);
     assert_eq!(body["by_tag"]["social"], 1);
+    // Counted at the Activity List's top level: Hatha Yoga under what is above Yoga.
+    let by_activity: Vec<(&str, u64)> = body["by_activity"]
+        .as_array()
+        .expect("by_activity")
+        .iter()
+        .map(|a| {
+            (
+                a["activity"].as_str().unwrap_or_default(),
+                a["sessions"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let list = oa_normalise::ActivityList::shipped();
+    let hatha_yoga = list.resolve("Hatha Yoga").expect("listed");
+    let expected: Vec<(&str, u64)> = list
+        .top_level(&hatha_yoga.id)
+        .iter()
+        .map(|c| (c.pref_label.as_str(), 2))
+        .collect();
+    assert!(
+        !expected.is_empty()
+            && !expected
+                .iter()
+                .any(|(l, _)| *l == "Hatha Yoga" || *l == "Yoga")
+    );
+    assert_eq!(by_activity, expected);
     assert_eq!(
         body["providers_publishing"].as_array().map(Vec::len),
         Some(2)

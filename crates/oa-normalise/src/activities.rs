@@ -44,6 +44,7 @@ pub struct ActivityList {
     by_id: HashMap<String, usize>,
     by_label: HashMap<String, (usize, LabelMatch)>,
     children: Vec<Vec<usize>>,
+    parents: Vec<Vec<usize>>,
 }
 
 static SHIPPED: LazyLock<ActivityList> = LazyLock::new(|| {
@@ -96,11 +97,18 @@ impl ActivityList {
             list.sort_unstable();
             list.dedup();
         }
+        let mut parents = vec![Vec::new(); concepts.len()];
+        for (p, list) in children.iter().enumerate() {
+            for &c in list {
+                parents[c].push(p);
+            }
+        }
         Ok(ActivityList {
             concepts,
             by_id,
             by_label,
             children,
+            parents,
         })
     }
 
@@ -145,6 +153,28 @@ impl ActivityList {
             stack.extend(self.children[i].iter().copied().filter(|&c| !seen[c]));
         }
         found
+    }
+
+    /// The top-level concepts above this one (itself when nothing is broader), in list
+    /// order; several when it sits under several.
+    pub fn top_level(&self, id: &str) -> Vec<&Concept> {
+        let Some(&start) = self.by_id.get(id) else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.concepts.len()];
+        let mut stack = vec![start];
+        let mut roots = Vec::new();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if self.parents[i].is_empty() {
+                roots.push(i);
+            }
+            stack.extend(self.parents[i].iter().copied().filter(|&p| !seen[p]));
+        }
+        roots.sort_unstable();
+        roots.into_iter().map(|i| &self.concepts[i]).collect()
     }
 }
 
@@ -208,6 +238,30 @@ mod tests {
         "https://openactive.io/activity-list#0a5f732d-e806-4e51-ad40-0a7de0239c8c";
     const WALKING_FOOTBALL: &str =
         "https://openactive.io/activity-list#b8019b67-2ade-406f-a012-91a5c3869652";
+
+    #[test]
+    fn top_level_concepts_are_found_through_every_broader_link() {
+        let list = ActivityList::shipped();
+        let above_walking_football: Vec<&str> = list
+            .top_level(WALKING_FOOTBALL)
+            .iter()
+            .map(|c| c.pref_label.as_str())
+            .collect();
+        let above_football: Vec<&str> = list
+            .top_level(FOOTBALL)
+            .iter()
+            .map(|c| c.pref_label.as_str())
+            .collect();
+        assert!(!above_football.is_empty());
+        // Walking Football sits under Football, so shares its top level (and may have more).
+        for label in &above_football {
+            assert!(above_walking_football.contains(label), "{label}");
+        }
+        for concept in list.top_level(WALKING_FOOTBALL) {
+            assert!(list.with_narrower(&concept.id).contains(&WALKING_FOOTBALL));
+        }
+        assert!(list.top_level("https://example.org/not-listed").is_empty());
+    }
 
     #[test]
     fn the_embedded_list_has_every_concept() {

@@ -57,13 +57,14 @@ pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -
     };
     let mut by_tag: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_activity: BTreeMap<String, usize> = BTreeMap::new();
+    let mut top_levels = super::TopLevels::default();
     let mut providers: BTreeMap<String, usize> = BTreeMap::new();
     for (session, _) in sessions.iter() {
         for tag in session.tags() {
             *by_tag.entry(tag.to_owned()).or_default() += 1;
         }
-        for activity in session.activities() {
-            *by_activity.entry(activity.label.clone()).or_default() += 1;
+        for group in top_levels.of(&session) {
+            *by_activity.entry(group).or_default() += 1;
         }
         if let Some(name) = session.organizer().and_then(|org| org.name.clone()) {
             *providers.entry(name).or_default() += 1;

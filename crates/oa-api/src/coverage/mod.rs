@@ -8,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use oa_geo::{Ics, Region, district_of};
+use oa_normalise::ActivityList;
 use oa_store::index::{SessionFacts, SessionSet};
 use oa_store::search::{Filters, TimeOfDay};
 use serde::Serialize;
@@ -149,6 +150,41 @@ async fn sessions_in<'a>(
     Ok(InArea { set, regions })
 }
 
+/// Sessions are counted by the top level of the Activity List ("Walking Football" counts
+/// under "Football"); an activity the list does not know counts under its own label.
+#[derive(Default)]
+struct TopLevels {
+    by_activity: HashMap<String, Vec<String>>,
+}
+
+impl TopLevels {
+    /// Each top-level label once, for one session.
+    fn of(&mut self, session: &SessionFacts<'_>) -> std::collections::BTreeSet<String> {
+        let list = ActivityList::shipped();
+        let mut groups = std::collections::BTreeSet::new();
+        for activity in session.activities() {
+            let key = activity.id.clone().unwrap_or_default();
+            let labels = self.by_activity.entry(key).or_insert_with(|| {
+                let tops: Vec<String> = activity
+                    .id
+                    .as_deref()
+                    .map(|id| list.top_level(id))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.pref_label.clone())
+                    .collect();
+                tops
+            });
+            if labels.is_empty() {
+                groups.insert(activity.label.clone());
+            } else {
+                groups.extend(labels.iter().cloned());
+            }
+        }
+        groups
+    }
+}
+
 fn bounding_box(ics: &Ics) -> oa_geo::BoundingBox {
     let (mut b, mut first) = (
         oa_geo::BoundingBox {
@@ -225,6 +261,7 @@ pub async fn coverage(
     )
     .await?;
     let week = (now + Duration::days(7)).timestamp();
+    let mut top_levels = TopLevels::default();
     let mut districts: BTreeMap<String, (DistrictCounts, BTreeMap<String, ()>)> = BTreeMap::new();
     let (mut by_tag, mut by_activity, mut by_day, mut by_time, mut providers) = (
         BTreeMap::new(),
@@ -260,8 +297,8 @@ pub async fn coverage(
         for tag in session.tags() {
             *by_tag.entry(tag.to_owned()).or_insert(0usize) += 1;
         }
-        for activity in session.activities() {
-            *by_activity.entry(activity.label.clone()).or_insert(0usize) += 1;
+        for group in top_levels.of(&session) {
+            *by_activity.entry(group.to_owned()).or_insert(0usize) += 1;
         }
         *by_day
             .entry(session.weekday().num_days_from_monday())

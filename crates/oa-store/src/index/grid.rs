@@ -14,7 +14,12 @@ pub(crate) struct Grid {
     cells: HashMap<(i32, i32), Vec<u32>>,
 }
 
-fn cell_of(lat: f64, lng: f64) -> (i32, i32) {
+/// The cell a point falls in.
+pub(crate) fn cell_of(at: Point) -> (i32, i32) {
+    cell_at(at.lat, at.lng)
+}
+
+fn cell_at(lat: f64, lng: f64) -> (i32, i32) {
     (
         (lat / CELL_LAT_DEG).floor() as i32,
         (lng / CELL_LNG_DEG).floor() as i32,
@@ -22,15 +27,30 @@ fn cell_of(lat: f64, lng: f64) -> (i32, i32) {
 }
 
 impl Grid {
+    /// The grid of points numbered 0, 1, 2… in order, each cell allocated at its size.
+    pub fn build(points: impl Iterator<Item = Point> + Clone) -> Self {
+        let mut sizes: HashMap<(i32, i32), usize> = HashMap::new();
+        for at in points.clone() {
+            *sizes.entry(cell_of(at)).or_default() += 1;
+        }
+        let mut cells: HashMap<(i32, i32), Vec<u32>> = sizes
+            .into_iter()
+            .map(|(cell, n)| (cell, Vec::with_capacity(n)))
+            .collect();
+        for (slot, at) in points.enumerate() {
+            if let Some(slots) = cells.get_mut(&cell_of(at)) {
+                slots.push(slot as u32);
+            }
+        }
+        Grid { cells }
+    }
+
     pub fn insert(&mut self, slot: u32, at: Point) {
-        self.cells
-            .entry(cell_of(at.lat, at.lng))
-            .or_default()
-            .push(slot);
+        self.cells.entry(cell_of(at)).or_default().push(slot);
     }
 
     pub fn remove(&mut self, slot: u32, at: Point) {
-        let cell = cell_of(at.lat, at.lng);
+        let cell = cell_of(at);
         if let Some(slots) = self.cells.get_mut(&cell) {
             if let Some(at) = slots.iter().position(|&s| s == slot) {
                 slots.swap_remove(at);
@@ -43,8 +63,8 @@ impl Grid {
 
     /// Every slot whose cell meets the box (the caller checks the exact point).
     pub fn slots_in(&self, bbox: &BoundingBox) -> impl Iterator<Item = u32> + '_ {
-        let (lat0, lng0) = cell_of(bbox.min_lat, bbox.min_lng);
-        let (lat1, lng1) = cell_of(bbox.max_lat, bbox.max_lng);
+        let (lat0, lng0) = cell_at(bbox.min_lat, bbox.min_lng);
+        let (lat1, lng1) = cell_at(bbox.max_lat, bbox.max_lng);
         let cells_in_box = (i64::from(lat1 - lat0) + 1) * (i64::from(lng1 - lng0) + 1);
         // A box wider than the populated grid reads the occupied cells instead of the empty ones.
         let by_cell: Box<dyn Iterator<Item = &Vec<u32>>> = if cells_in_box > self.cells.len() as i64
@@ -97,5 +117,32 @@ mod tests {
             max_lng: 180.0,
         };
         assert_eq!(grid.slots_in(&everywhere).count(), 2);
+    }
+
+    #[test]
+    fn a_built_grid_equals_one_filled_point_by_point() {
+        let points = [
+            Point::new(53.76, -2.70),
+            Point::new(54.33, -2.75),
+            Point::new(53.76, -2.70),
+        ];
+        let built = Grid::build(points.iter().copied());
+        let mut filled = Grid::default();
+        for (slot, at) in points.iter().enumerate() {
+            filled.insert(slot as u32, *at);
+        }
+        let everywhere = BoundingBox {
+            min_lat: 50.0,
+            max_lat: 56.0,
+            min_lng: -4.0,
+            max_lng: 0.0,
+        };
+        let sorted = |grid: &Grid| {
+            let mut slots: Vec<u32> = grid.slots_in(&everywhere).collect();
+            slots.sort();
+            slots
+        };
+        assert_eq!(sorted(&built), vec![0, 1, 2]);
+        assert_eq!(sorted(&built), sorted(&filled));
     }
 }

@@ -17,6 +17,12 @@ fn hash(id: u64) -> u64 {
 }
 
 impl IdTable {
+    pub fn with_capacity(n: usize) -> Self {
+        IdTable {
+            slots: HashTable::with_capacity(n),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }

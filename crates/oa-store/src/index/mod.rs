@@ -28,8 +28,9 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// reloads instead of trusting the log.
 const CHANGE_LOG_KEPT: Duration = Duration::from_secs(3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-/// Rows per round trip while loading.
-const LOAD_BATCH: i64 = 5_000;
+/// Rows per round trip while loading: small, so the documents passing through never take
+/// much memory at once (freed memory between long-lived allocations stays resident).
+const LOAD_BATCH: i64 = 1_000;
 
 /// See the module documentation. One per serving process, shared by every request.
 #[derive(Debug)]
@@ -151,12 +152,15 @@ impl SessionIndex {
             let done = (rows.len() as i64) < LOAD_BATCH;
             after = rows.last().map(|r| r.id.clone());
             for row in &rows {
-                fresh.upsert(row);
+                if let Some(record) = fresh.record_of(row) {
+                    fresh.records.push(record);
+                }
             }
             if done {
                 break;
             }
         }
+        fresh.build_lookups();
         if fresh.vocab.tags.values.len() > record::MAX_TAGS as usize {
             tracing::warn!(
                 tags = fresh.vocab.tags.values.len(),
@@ -206,14 +210,31 @@ impl Inner {
     /// Replaces the record of this row's opportunity; drops it if the row is no longer
     /// searchable (cancelled, no location). A row that cannot be read is logged and left
     /// out: the index is a view, the stored data is untouched.
+    /// The record of a searchable row. A row that cannot be read is logged and left out:
+    /// the index is a view, the stored data is untouched.
+    fn record_of(&mut self, row: &IndexRow) -> Option<SessionRecord> {
+        self.vocab.record(row).unwrap_or_else(|e| {
+            tracing::warn!(opportunity = %row.id, error = %e, "not indexed: {e}");
+            None
+        })
+    }
+
+    /// Builds the id table and the grid over all records at once, each at its final size.
+    fn build_lookups(&mut self) {
+        // Neighbours in space become neighbours in memory: a search reads each cell's
+        // records in one sweep instead of jumping about.
+        self.records
+            .sort_unstable_by_key(|r| (grid::cell_of(r.point()), r.start));
+        self.records.shrink_to_fit();
+        self.by_id = ids::IdTable::with_capacity(self.records.len());
+        for slot in 0..self.records.len() as u32 {
+            self.by_id.insert(slot, &self.records);
+        }
+        self.grid = grid::Grid::build(self.records.iter().map(SessionRecord::point));
+    }
+
     fn upsert(&mut self, row: &IndexRow) {
-        let record = match self.vocab.record(row) {
-            Ok(record) => record,
-            Err(e) => {
-                tracing::warn!(opportunity = %row.id, error = %e, "not indexed: {e}");
-                None
-            }
-        };
+        let record = self.record_of(row);
         if let Some(id) = id_number(&row.id) {
             self.remove(id);
         }

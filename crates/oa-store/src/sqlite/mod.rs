@@ -43,8 +43,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // 64 MiB of page cache: index pages of a large store stay in memory.
-            .pragma("cache_size", "-65536")
+            // Small until this process writes (see `WRITE_CACHE`): a process that only
+            // serves searches stays small.
+            .pragma("cache_size", "-2048")
             .pragma("temp_store", "memory");
         if let Some(folder) = options
             .get_filename()
@@ -62,10 +63,10 @@ impl SqliteStore {
             .run(&writer)
             .await?;
         // Readers fetch a page of documents by id (search runs on the in-memory index), so
-        // 2 MiB of cache each is plenty and keeps a serving process small.
+        // 2 MiB of cache each is plenty.
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true).pragma("cache_size", "-2048"))
+            .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::Connect)?;
         Ok(SqliteStore {
@@ -73,6 +74,16 @@ impl SqliteStore {
             reader,
             generation: Arc::default(),
         })
+    }
+
+    /// Gives the writer 64 MiB of page cache, so the index pages of a large store stay in
+    /// memory while pages are written. Set before every write batch (a no-op once set)
+    /// because the pool may replace its connection.
+    async fn grow_write_cache(&self) -> Result<(), StoreError> {
+        sqlx::query("pragma cache_size = -65536")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     /// The write pool, for tests that need to reach under the trait (fault injection).
@@ -141,6 +152,7 @@ impl Store for SqliteStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
+        self.grow_write_cache().await?;
         let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
@@ -154,6 +166,7 @@ impl Store for SqliteStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
+        self.grow_write_cache().await?;
         let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
         let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
