@@ -241,8 +241,13 @@ async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_
             oa_api::pathways::Pathways::from_toml(&text).with_context(|| format!("in {path}"))?
         }
     };
+    let mut areas = crate::areas::load_areas(std::path::Path::new(&config.api.areas_dir))?;
+    if areas.is_empty() {
+        areas.extend(oa_geo::Ics::lancashire_south_cumbria().map_err(anyhow::Error::msg));
+    }
     Ok(oa_api::AppState {
         index: Arc::new(oa_store::index::SessionIndex::new()),
+        areas: Arc::new(areas),
         places: Arc::new(places(store.as_ref()).await?),
         pathways: Arc::new(pathways),
         store,

@@ -23,10 +23,27 @@ pub struct Config {
     sources: Vec<RawSource>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ApiConfig {
     /// An area's own pathways (a copy of `config/pathways.toml`); the shipped ones when absent.
     pub pathways_file: Option<String>,
+    /// Where the area files are (`config/areas/*.toml`); the bundled Lancashire and South
+    /// Cumbria when the folder is missing or empty.
+    #[serde(default = "default_areas_dir")]
+    pub areas_dir: String,
+}
+
+fn default_areas_dir() -> String {
+    "config/areas".into()
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            pathways_file: None,
+            areas_dir: default_areas_dir(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,6 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use oa_geo::Gazetteer;
+use oa_geo::Ics;
 use oa_model::Opportunity;
 use oa_store::index::SessionIndex;
 use oa_store::search::{SearchHit, search};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// What searches and coverage read; kept current from the store's change log.
     pub index: Arc<SessionIndex>,
+    /// The areas coverage reports on, the first being the default.
+    pub areas: Arc<Vec<&'static Ics>>,
     pub places: Arc<Gazetteer>,
     pub pathways: Arc<Pathways>,
 }
@@ -37,6 +40,7 @@ impl AppState {
         AppState {
             store,
             index: Arc::new(SessionIndex::new()),
+            areas: Arc::new(Ics::lancashire_south_cumbria().ok().into_iter().collect()),
             places: Arc::new(Gazetteer::bundled().clone()),
             pathways: Arc::new(Pathways::shipped()),
         }

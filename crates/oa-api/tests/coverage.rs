@@ -42,6 +42,11 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
 
 /// The router over `store`, seeded with the three events.
 async fn app_on(store: Arc<dyn Store>) -> axum::Router {
+    oa_api::router_with(seeded(store).await)
+}
+
+/// The API state over `store`, seeded with the three events.
+async fn seeded(store: Arc<dyn Store>) -> oa_api::AppState {
     let feed = store
         .sync_source_feeds(
             "feed:x",
@@ -81,7 +86,7 @@ async fn app_on(store: Arc<dyn Store>) -> axum::Router {
         )
         .await
         .expect("apply");
-    oa_api::router(store)
+    oa_api::AppState::new(store)
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
@@ -133,8 +138,13 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
                 d["sessions_next_28_days"].as_u64().unwrap_or(0),
             )
         })
+        .filter(|(_, sessions)| *sessions > 0)
         .collect();
     assert_eq!(districts, [("Preston", 1), ("South Lakeland", 1)]);
+    // Districts without sessions are listed too: they are the gaps.
+    let all_districts = body["districts"].as_array().map_or(0, Vec::len);
+    assert!(all_districts > 10, "{all_districts} districts");
+    assert!(body["residents"].is_null(), "no populations configured");
     assert_eq!(body["by_tag"]["social"], 1);
     // Counted at the Activity List's top level: Hatha Yoga under what is above Yoga.
     let by_activity: Vec<(&str, u64)> = body["by_activity"]
@@ -174,7 +184,7 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
         csv.starts_with("\u{feff}district,sessions_next_7_days"),
         "a BOM so Excel reads UTF-8"
     );
-    assert!(csv.contains("\r\nPreston,1,1,1\r\n"), "{csv}");
+    assert!(csv.contains("\r\nPreston,1,1,1,,\r\n"), "{csv}");
 
     let (status, _, problem) = get(&app, "/v1/coverage?area=atlantis").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -182,6 +192,69 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
         json(&problem)["detail"]
             .as_str()
             .is_some_and(|d| d.contains("atlantis"))
+    );
+}
+
+#[tokio::test]
+async fn with_populations_configured_sessions_are_counted_per_10000_residents() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let mut state = seeded(Arc::new(SqliteStore::connect(&url).await.expect("store"))).await;
+    let file = |name: &str| {
+        let path = format!("../../fixtures/geo/{name}");
+        (
+            path.clone(),
+            std::fs::read_to_string(&path).expect("fixture"),
+        )
+    };
+    let (boundary, small_areas) = (
+        file("icb-lancashire-south-cumbria.geojson"),
+        file("lsoa-lancashire-south-cumbria.geojson"),
+    );
+    let mut ics = oa_geo::Ics::from_geojson(
+        "lancashire-south-cumbria",
+        (&boundary.0, &boundary.1),
+        (&small_areas.0, &small_areas.1),
+    )
+    .expect("area");
+    // 1,600 residents in every small area.
+    let csv: String = std::iter::once("code,population".to_owned())
+        .chain(ics.small_areas.iter().map(|r| format!("{},1600", r.code)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(ics.read_populations("pop.csv", &csv).expect("reads"), 0);
+    let preston_areas = ics
+        .small_areas
+        .iter()
+        .filter(|r| oa_geo::district_of(r) == "Preston")
+        .count() as u64;
+    let total_areas = ics.small_areas.len() as u64;
+    state.areas = Arc::new(vec![Box::leak(Box::new(ics))]);
+    let app = oa_api::router_with(state);
+
+    let (status, _, body) = get(&app, "/v1/coverage").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = json(&body);
+    let preston = body["districts"]
+        .as_array()
+        .expect("districts")
+        .iter()
+        .find(|d| d["district"] == "Preston")
+        .expect("Preston")
+        .clone();
+    assert_eq!(preston["residents"], preston_areas * 1600);
+    let expected = (10_000.0 / (preston_areas * 1600) as f64 * 10.0).round() / 10.0;
+    assert_eq!(preston["sessions_per_10k_residents"], expected);
+    assert_eq!(body["residents"], total_areas * 1600);
+
+    let (_, _, csv) = get(&app, "/v1/coverage?format=csv").await;
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("Preston,"))
+        .expect("Preston row");
+    assert_eq!(
+        line,
+        format!("Preston,1,1,1,{},{expected}", preston_areas * 1600)
     );
 }
 

@@ -19,6 +19,12 @@ pub enum AreaError {
         index: usize,
         problem: String,
     },
+    #[error("{file}: line {line}: {problem}")]
+    Csv {
+        file: String,
+        line: usize,
+        problem: String,
+    },
 }
 
 /// One polygonal region (an ICB, an LSOA) with its properties.

@@ -1,6 +1,7 @@
 //! An Integrated Care System's geography: its boundary and its small areas (LSOAs), grouped
 //! into districts. Lancashire and South Cumbria ships in the binary as the worked example.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::Point;
@@ -19,6 +20,8 @@ pub struct Ics {
     pub name: String,
     pub boundary: Regions,
     pub small_areas: Regions,
+    /// Residents per small area (by code), when the area's config names a populations file.
+    pub populations: HashMap<String, u64>,
 }
 
 static LANCASHIRE_SOUTH_CUMBRIA: LazyLock<Result<Ics, String>> = LazyLock::new(|| {
@@ -67,7 +70,73 @@ impl Ics {
             name: first.name.clone(),
             small_areas: Regions::from_geojson(lsoa_file, lsoas, "lsoa_code", "name")?,
             boundary,
+            populations: HashMap::new(),
         })
+    }
+
+    /// Reads residents per small area from a CSV with a `code,population` header (other
+    /// columns ignored). Returns how many rows name none of this ICS's small areas; every
+    /// other problem is an error naming the file and line.
+    pub fn read_populations(&mut self, file: &str, text: &str) -> Result<usize, AreaError> {
+        let bad = |line: usize, problem: String| AreaError::Csv {
+            file: file.into(),
+            line,
+            problem,
+        };
+        let mut lines = text.lines().enumerate();
+        let header: Vec<String> = lines
+            .next()
+            .map(|(_, h)| {
+                h.trim_start_matches('\u{feff}')
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let column = |name: &str| {
+            header.iter().position(|c| c == name).ok_or_else(|| {
+                bad(
+                    1,
+                    format!("no `{name}` column (the header is `code,population`)"),
+                )
+            })
+        };
+        let (code_at, population_at) = (column("code")?, column("population")?);
+        let known: std::collections::HashSet<&str> =
+            self.small_areas.iter().map(|r| r.code.as_str()).collect();
+        let (mut populations, mut unknown) = (HashMap::new(), 0);
+        for (index, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let field = |at: usize| fields.get(at).copied().unwrap_or_default();
+            let code = field(code_at);
+            let population: u64 = field(population_at).parse().map_err(|_| {
+                bad(
+                    index + 1,
+                    format!(
+                        "population {:?} is not a whole number",
+                        field(population_at)
+                    ),
+                )
+            })?;
+            if known.contains(code) {
+                populations.insert(code.to_owned(), population);
+            } else {
+                unknown += 1;
+            }
+        }
+        self.populations = populations;
+        Ok(unknown)
+    }
+
+    /// Residents of these small areas, when populations are configured for all of them.
+    pub fn residents<'a>(&self, codes: impl IntoIterator<Item = &'a str>) -> Option<u64> {
+        if self.populations.is_empty() {
+            return None;
+        }
+        codes
+            .into_iter()
+            .map(|code| self.populations.get(code).copied())
+            .sum()
     }
 
     /// The small area a point is in; `None` outside the ICS.
@@ -104,5 +173,45 @@ mod tests {
         assert_eq!(district_of(kendal), "South Lakeland");
         // Manchester is outside.
         assert!(ics.small_area(Point::new(53.4808, -2.2426)).is_none());
+    }
+
+    fn lsc() -> Ics {
+        Ics::from_geojson(
+            "lsc",
+            ("icb.geojson", LSC_BOUNDARY),
+            ("lsoa.geojson", LSC_LSOAS),
+        )
+        .expect("bundled files")
+    }
+
+    #[test]
+    fn populations_are_read_per_small_area_and_bad_lines_are_named() {
+        let mut ics = lsc();
+        assert_eq!(ics.residents(["E01012571"]), None, "none configured");
+        let unknown = ics
+            .read_populations(
+                "pop.csv",
+                "\u{feff}name,code,population\nx,E01012571,1500\ny,E01012572,1600\nz,W01000001,9\n",
+            )
+            .expect("reads");
+        assert_eq!(unknown, 1, "a Welsh code is not one of the ICS's");
+        assert_eq!(ics.residents(["E01012571", "E01012572"]), Some(3100));
+        assert_eq!(
+            ics.residents(["E01012571", "E01099999"]),
+            None,
+            "one unknown"
+        );
+
+        let error = ics
+            .read_populations("pop.csv", "code,population\nE01012571,many\n")
+            .expect_err("not a number");
+        assert_eq!(
+            error.to_string(),
+            "pop.csv: line 2: population \"many\" is not a whole number"
+        );
+        let error = ics
+            .read_populations("pop.csv", "lsoa,people\n")
+            .expect_err("no columns");
+        assert!(error.to_string().contains("no `code` column"), "{error}");
     }
 }

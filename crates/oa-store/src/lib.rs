@@ -72,13 +72,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// keyset position. The spatial index answers this; exact distance is the caller's.
     async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
 
-    /// Scheduled, located opportunities ordered by id after a keyset position: what the
-    /// in-memory search index loads.
-    async fn index_rows(
+    /// Calls `each` with every scheduled, located opportunity, streamed: what the in-memory
+    /// search index loads.
+    async fn for_each_index_row(
         &self,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<IndexRow>, StoreError>;
+        each: &mut (dyn FnMut(IndexRow) + Send),
+    ) -> Result<(), StoreError>;
 
     /// The current rows of these opportunities, in any state; a missing id was deleted.
     async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError>;

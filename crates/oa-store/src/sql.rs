@@ -86,12 +86,11 @@ macro_rules! index_columns {
 /// The columns of `IndexRow`; callers add the `where`.
 pub(crate) const INDEX_COLUMNS: &str = index_columns!();
 
-/// What the index loads: scheduled, located opportunities by id after a position (binds:
-/// after, limit).
+/// What the index loads: every scheduled, located opportunity, streamed in one query (a
+/// keyset walk in id order costs a sort per batch when PostgreSQL's statistics are stale).
 pub(crate) const INDEX_ROWS: &str = concat!(
     index_columns!(),
-    " where o.status = 'scheduled' and o.lat is not null and o.lng is not null and o.id > $1 \
-     order by o.id limit $2"
+    " where o.status = 'scheduled' and o.lat is not null and o.lng is not null"
 );
 
 /// The columns of `CandidateRow`; callers add the `where`.

@@ -51,7 +51,7 @@ pub async fn access(
         ics,
         filters,
         format,
-    } = parse(raw.as_deref(), true)?;
+    } = parse(&state.areas, raw.as_deref(), true)?;
     let now = Utc::now();
     let sessions = sessions_in(
         &state,

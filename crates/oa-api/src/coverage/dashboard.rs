@@ -26,7 +26,7 @@ const BANDS: [(&str, &str); 5] = [
 ];
 
 pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let Query { ics, filters, .. } = match parse(raw.as_deref(), true) {
+    let Query { ics, filters, .. } = match parse(&state.areas, raw.as_deref(), true) {
         Ok(query) => query,
         Err(error) => {
             return (

@@ -24,7 +24,6 @@ use export::{csv_field, csv_response};
 use crate::problem::ApiError;
 use crate::routes::AppState;
 
-const DEFAULT_AREA: &str = "lancashire-south-cumbria";
 /// Access is measured to sessions in the next 28 days.
 const WINDOW_DAYS: i64 = 28;
 const KM_PER_MILE: f64 = 1.609_344;
@@ -43,9 +42,16 @@ struct Query {
     format: Format,
 }
 
-fn parse(raw: Option<&str>, allow_filters: bool) -> Result<Query, ApiError> {
+fn parse(
+    areas: &[&'static Ics],
+    raw: Option<&str>,
+    allow_filters: bool,
+) -> Result<Query, ApiError> {
     let mut problems = Vec::new();
-    let mut area = DEFAULT_AREA.to_owned();
+    // The first configured area is the default.
+    let mut area = areas
+        .first()
+        .map_or_else(String::new, |ics| ics.key.clone());
     let mut filters = Filters::default();
     let mut format = Format::Json;
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -82,14 +88,12 @@ fn parse(raw: Option<&str>, allow_filters: bool) -> Result<Query, ApiError> {
             other => problems.push((other.to_owned(), "unknown parameter".into())),
         }
     }
-    let ics = Ics::bundled(&area);
+    let ics = areas.iter().copied().find(|ics| ics.key == area);
     if ics.is_none() {
+        let known: Vec<&str> = areas.iter().map(|ics| ics.key.as_str()).collect();
         problems.push((
             "area".into(),
-            format!(
-                "{area:?} is not an area (known: {})",
-                Ics::bundled_keys().join(", ")
-            ),
+            format!("{area:?} is not an area (known: {})", known.join(", ")),
         ));
     }
     match (ics, problems.is_empty()) {
@@ -230,6 +234,18 @@ struct DistrictCounts {
     sessions_next_7_days: usize,
     sessions_next_28_days: usize,
     providers_publishing: usize,
+    /// When the area's config names a populations file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    residents: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions_per_10k_residents: Option<f64>,
+}
+
+/// Sessions in the next 28 days per 10,000 residents, to one decimal place.
+fn per_10k(sessions: usize, residents: Option<u64>) -> Option<f64> {
+    residents
+        .filter(|&r| r > 0)
+        .map(|r| (sessions as f64 * 10_000.0 / r as f64 * 10.0).round() / 10.0)
 }
 
 /// Counts across the area and per district.
@@ -250,7 +266,7 @@ pub async fn coverage(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Query { ics, format, .. } = parse(raw.as_deref(), false)?;
+    let Query { ics, format, .. } = parse(&state.areas, raw.as_deref(), false)?;
     let now = Utc::now();
     let sessions = sessions_in(
         &state,
@@ -262,7 +278,28 @@ pub async fn coverage(
     .await?;
     let week = (now + Duration::days(7)).timestamp();
     let mut top_levels = TopLevels::default();
+    // Every district is listed, those without sessions too: they are the gaps.
     let mut districts: BTreeMap<String, (DistrictCounts, BTreeMap<String, ()>)> = BTreeMap::new();
+    let mut codes_by_district: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for region in ics.small_areas.iter() {
+        codes_by_district
+            .entry(district_of(region))
+            .or_default()
+            .push(&region.code);
+    }
+    for (district, codes) in &codes_by_district {
+        districts.insert(
+            (*district).to_owned(),
+            (
+                DistrictCounts {
+                    district: (*district).to_owned(),
+                    residents: ics.residents(codes.iter().copied()),
+                    ..Default::default()
+                },
+                BTreeMap::new(),
+            ),
+        );
+    }
     let (mut by_tag, mut by_activity, mut by_day, mut by_time, mut providers) = (
         BTreeMap::new(),
         BTreeMap::new(),
@@ -314,20 +351,26 @@ pub async fn coverage(
         .into_values()
         .map(|(mut counts, providers)| {
             counts.providers_publishing = providers.len();
+            counts.sessions_per_10k_residents =
+                per_10k(counts.sessions_next_28_days, counts.residents);
             counts
         })
         .collect();
+    let residents = ics.residents(ics.small_areas.iter().map(|r| r.code.as_str()));
     if format == Format::Csv {
         let mut csv = String::from(
-            "\u{feff}district,sessions_next_7_days,sessions_next_28_days,providers_publishing\r\n",
+            "\u{feff}district,sessions_next_7_days,sessions_next_28_days,providers_publishing,residents,sessions_per_10k_residents\r\n",
         );
         for d in &districts {
+            let optional = |v: Option<String>| v.unwrap_or_default();
             csv.push_str(&format!(
-                "{},{},{},{}\r\n",
+                "{},{},{},{},{},{}\r\n",
                 csv_field(&d.district),
                 d.sessions_next_7_days,
                 d.sessions_next_28_days,
-                d.providers_publishing
+                d.providers_publishing,
+                optional(d.residents.map(|r| r.to_string())),
+                optional(d.sessions_per_10k_residents.map(|r| r.to_string())),
             ));
         }
         return Ok(csv_response(csv, "coverage.csv"));
@@ -349,6 +392,8 @@ pub async fn coverage(
         "generated_at": now,
         "sessions_next_7_days": districts.iter().map(|d| d.sessions_next_7_days).sum::<usize>(),
         "sessions_next_28_days": sessions.len(),
+        "residents": residents,
+        "sessions_per_10k_residents": per_10k(sessions.len(), residents),
         "districts": districts,
         "by_tag": by_tag,
         "by_activity": top_activities.into_iter().map(|(label, sessions)| json!({"activity": label, "sessions": sessions})).collect::<Vec<_>>(),

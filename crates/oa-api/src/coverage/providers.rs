@@ -194,7 +194,7 @@ pub async fn providers(
     let rest: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(rest)
         .finish();
-    let query = super::parse(Some(&rest), false)?;
+    let query = super::parse(&state.areas, Some(&rest), false)?;
     let mut coverage = provider_coverage(&state, query.ics).await?;
     if let Some(wanted) = &status {
         coverage.providers.retain(|p| p.status == wanted);

@@ -28,9 +28,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// reloads instead of trusting the log.
 const CHANGE_LOG_KEPT: Duration = Duration::from_secs(3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-/// Rows per round trip while loading: small, so the documents passing through never take
-/// much memory at once (freed memory between long-lived allocations stays resident).
-const LOAD_BATCH: i64 = 1_000;
 
 /// See the module documentation. One per serving process, shared by every request.
 #[derive(Debug)]
@@ -146,20 +143,13 @@ impl SessionIndex {
         let started = Instant::now();
         let mark = store.changes_since(None).await?.mark;
         let mut fresh = Inner::default();
-        let mut after: Option<String> = None;
-        loop {
-            let rows = store.index_rows(after.as_deref(), LOAD_BATCH).await?;
-            let done = (rows.len() as i64) < LOAD_BATCH;
-            after = rows.last().map(|r| r.id.clone());
-            for row in &rows {
-                if let Some(record) = fresh.record_of(row) {
+        store
+            .for_each_index_row(&mut |row| {
+                if let Some(record) = fresh.record_of(&row) {
                     fresh.records.push(record);
                 }
-            }
-            if done {
-                break;
-            }
-        }
+            })
+            .await?;
         fresh.build_lookups();
         if fresh.vocab.tags.values.len() > record::MAX_TAGS as usize {
             tracing::warn!(

@@ -5,20 +5,21 @@
 
 use sqlx::PgPool;
 
+use futures::TryStreamExt;
+
 use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
 use crate::types::CandidateRow;
 use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
 
-pub(super) async fn index_rows(
+pub(super) async fn for_each_index_row(
     pool: &PgPool,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<IndexRow>, StoreError> {
-    Ok(sqlx::query_as(INDEX_ROWS)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    each: &mut (dyn FnMut(IndexRow) + Send),
+) -> Result<(), StoreError> {
+    let mut rows = sqlx::query_as::<_, IndexRow>(INDEX_ROWS).fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        each(row);
+    }
+    Ok(())
 }
 
 pub(super) async fn index_rows_by_id(

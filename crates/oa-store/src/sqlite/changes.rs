@@ -3,6 +3,8 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
+use futures::TryStreamExt;
+
 use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
 use crate::types::CandidateRow;
 use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
@@ -10,16 +12,15 @@ use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreErro
 /// Ids per `in (…)` list, well under SQLite's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
 
-pub(super) async fn index_rows(
+pub(super) async fn for_each_index_row(
     pool: &SqlitePool,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<IndexRow>, StoreError> {
-    Ok(sqlx::query_as(INDEX_ROWS)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    each: &mut (dyn FnMut(IndexRow) + Send),
+) -> Result<(), StoreError> {
+    let mut rows = sqlx::query_as::<_, IndexRow>(INDEX_ROWS).fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        each(row);
+    }
+    Ok(())
 }
 
 /// Rows of `columns` whose id is one of `ids`, a few hundred ids per query.

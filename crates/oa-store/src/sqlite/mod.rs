@@ -217,12 +217,11 @@ impl Store for SqliteStore {
         rows.into_iter().map(Candidate::try_from).collect()
     }
 
-    async fn index_rows(
+    async fn for_each_index_row(
         &self,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<IndexRow>, StoreError> {
-        changes::index_rows(&self.reader, after, limit).await
+        each: &mut (dyn FnMut(IndexRow) + Send),
+    ) -> Result<(), StoreError> {
+        changes::for_each_index_row(&self.reader, each).await
     }
 
     async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError> {
