@@ -1,5 +1,8 @@
 //! Test stores on every backend, and item builders.
 
+// Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
