@@ -1,7 +1,9 @@
 //! Areas from `config/areas/*.toml`: an ICS's boundary, its small areas and, optionally,
 //! their residents, read once at start. The file's name is the area's key.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use oa_geo::Ics;
@@ -14,22 +16,20 @@ struct AreaFile {
     small_areas: String,
     #[serde(default)]
     populations: Option<String>,
+    /// The area's own feeds; read by the configuration (`Config::sources`), not here.
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "the harvester reads sources through the configuration"
+    )]
+    sources: Vec<toml::Table>,
 }
 
 /// Every `*.toml` in `dir`, in name order; none when the folder does not exist. The areas
 /// live as long as the process (they are read once), so they are leaked to `'static`.
 pub fn load_areas(dir: &Path) -> anyhow::Result<Vec<&'static Ics>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut files: Vec<_> = std::fs::read_dir(dir)
+    area_files(dir)
         .with_context(|| format!("reading the areas folder {}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
         .iter()
         .map(|path| {
             load_area(path)
@@ -37,6 +37,42 @@ pub fn load_areas(dir: &Path) -> anyhow::Result<Vec<&'static Ics>> {
                 .map(|ics| &*Box::leak(Box::new(ics)))
         })
         .collect()
+}
+
+/// The area files of `dir` (`*.toml`), in name order; none when the folder does not exist.
+pub fn area_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The areas of `dir`, or the bundled Lancashire and South Cumbria when it has none. Each
+/// folder is read once per process, so the harvester's normaliser and the API share the
+/// same (leaked) areas rather than loading the polygons twice.
+pub fn configured(dir: &str) -> anyhow::Result<Vec<&'static Ics>> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Vec<&'static Ics>>>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(areas) = loaded.get(dir) {
+        return Ok(areas.clone());
+    }
+    let mut areas = load_areas(Path::new(dir))?;
+    if areas.is_empty() {
+        areas.push(Ics::lancashire_south_cumbria().map_err(anyhow::Error::msg)?);
+    }
+    loaded.insert(dir.to_owned(), areas.clone());
+    Ok(areas)
 }
 
 fn load_area(path: &Path) -> anyhow::Result<Ics> {

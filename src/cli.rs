@@ -204,7 +204,9 @@ async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenAc
     if let Some(bounds) = config.normalise.bounds()? {
         normaliser = normaliser.with_bounds(bounds);
     }
-    Ok(normaliser.with_places(places(store).await?))
+    Ok(normaliser
+        .with_places(places(store).await?)
+        .with_areas(crate::areas::configured(&config.api.areas_dir)?))
 }
 
 /// The bundled postcode centroids with any imported full postcodes.
@@ -241,10 +243,7 @@ async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_
             oa_api::pathways::Pathways::from_toml(&text).with_context(|| format!("in {path}"))?
         }
     };
-    let mut areas = crate::areas::load_areas(std::path::Path::new(&config.api.areas_dir))?;
-    if areas.is_empty() {
-        areas.extend(oa_geo::Ics::lancashire_south_cumbria().map_err(anyhow::Error::msg));
-    }
+    let areas = crate::areas::configured(&config.api.areas_dir)?;
     Ok(oa_api::AppState {
         index: Arc::new(oa_store::index::SessionIndex::new()),
         areas: Arc::new(areas),
@@ -315,23 +314,31 @@ async fn coverage(config: &Config, area: &str, format: &str) -> anyhow::Result<i
 }
 
 fn coverage_table(coverage: &serde_json::Value) -> String {
+    let known = &coverage["known_providers"];
     let mut out = format!(
-        "{}\nsessions in the next 7 days: {}, next 28 days: {}\n\n{:<28} {:>7} {:>8} {:>10}\n",
+        "{}\nsessions in the next 7 days: {}, next 28 days: {}\nknown providers: {} of {} publishing\n\n{:<28} {:>7} {:>8} {:>10} {:>16}\n",
         coverage["area"]["name"].as_str().unwrap_or_default(),
         coverage["sessions_next_7_days"],
         coverage["sessions_next_28_days"],
+        known["publishing"],
+        known["known"],
         "district",
         "7 days",
         "28 days",
-        "providers"
+        "providers",
+        "known (publ.)"
     );
     for d in coverage["districts"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "{:<28} {:>7} {:>8} {:>10}\n",
+            "{:<28} {:>7} {:>8} {:>10} {:>16}\n",
             d["district"].as_str().unwrap_or_default(),
             d["sessions_next_7_days"],
             d["sessions_next_28_days"],
-            d["providers_publishing"]
+            d["providers_publishing"],
+            format!(
+                "{} ({})",
+                d["known_providers"], d["known_providers_publishing"]
+            ),
         ));
     }
     out

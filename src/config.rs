@@ -137,8 +137,15 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
     #[error("configuration: {key}: {problem}")]
     Invalid { key: &'static str, problem: String },
-    #[error("configuration: sources[{index}]: {problem}")]
-    Source { index: usize, problem: String },
+    #[error("configuration: {place}sources[{index}]: {problem}")]
+    Source {
+        /// Empty for the main configuration; `area file PATH: ` for an area's own sources.
+        place: String,
+        index: usize,
+        problem: String,
+    },
+    #[error("configuration: area file {path}: {problem}")]
+    AreaFile { path: String, problem: String },
 }
 
 const SOURCE_KEYS: [&str; 3] = ["feed", "dataset_site", "data_catalog"];
@@ -158,41 +165,80 @@ impl Config {
     }
 
     /// The sources, each checked: exactly one of `feed`, `dataset_site`, `data_catalog`,
-    /// holding an http(s) URL.
+    /// holding an http(s) URL. The main configuration's come first, then each area file's
+    /// own (`[[sources]]` in `config/areas/<key>.toml`, in file-name order); a source named
+    /// twice is harvested once.
     pub fn sources(&self) -> Result<Vec<Source>, ConfigError> {
-        self.sources
-            .iter()
-            .enumerate()
-            .map(|(index, raw)| {
-                let fail = |problem: String| ConfigError::Source { index, problem };
-                if let Some(unknown) = raw.keys.keys().find(|k| !SOURCE_KEYS.contains(&k.as_str())) {
-                    return Err(fail(format!(
-                        "unknown key `{unknown}`; a source has exactly one of feed, dataset_site, data_catalog"
-                    )));
-                }
-                let (key, value) = match raw.keys.iter().collect::<Vec<_>>().as_slice() {
-                    [(key, value)] => (key.as_str(), *value),
-                    [] => return Err(fail("empty; give one of feed, dataset_site, data_catalog".into())),
-                    many => {
-                        let names: Vec<&str> = many.iter().map(|(k, _)| k.as_str()).collect();
-                        return Err(fail(format!("has {}; give exactly one", names.join(" and "))));
-                    }
-                };
-                let url = value
-                    .as_str()
-                    .ok_or_else(|| fail(format!("`{key}` must be a URL string")))?;
-                match url::Url::parse(url) {
-                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-                    _ => return Err(fail(format!("`{key}` = {url:?} is not an http(s) URL"))),
-                }
-                Ok(match key {
-                    "feed" => Source::Feed(url.to_owned()),
-                    "dataset_site" => Source::DatasetSite(url.to_owned()),
-                    _ => Source::DataCatalog(url.to_owned()),
-                })
-            })
-            .collect()
+        let mut sources = check_sources(&self.sources, "")?;
+        let dir = std::path::Path::new(&self.api.areas_dir);
+        let files = crate::areas::area_files(dir).map_err(|e| ConfigError::AreaFile {
+            path: dir.display().to_string(),
+            problem: e.to_string(),
+        })?;
+        for path in files {
+            let file: AreaSources =
+                Figment::from(Toml::file_exact(&path))
+                    .extract()
+                    .map_err(|e| ConfigError::AreaFile {
+                        path: path.display().to_string(),
+                        problem: e.to_string(),
+                    })?;
+            let place = format!("area file {}: ", path.display());
+            sources.extend(check_sources(&file.sources, &place)?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        sources.retain(|source| seen.insert(source.key()));
+        Ok(sources)
     }
+}
+
+/// The part of an area file the harvester reads (the rest is the area's geography).
+#[derive(Debug, Deserialize)]
+struct AreaSources {
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+fn check_sources(raw: &[RawSource], place: &str) -> Result<Vec<Source>, ConfigError> {
+    raw.iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let fail = |problem: String| ConfigError::Source {
+                place: place.to_owned(),
+                index,
+                problem,
+            };
+            if let Some(unknown) = raw.keys.keys().find(|k| !SOURCE_KEYS.contains(&k.as_str())) {
+                return Err(fail(format!(
+                    "unknown key `{unknown}`; a source has exactly one of feed, dataset_site, data_catalog"
+                )));
+            }
+            let (key, value) = match raw.keys.iter().collect::<Vec<_>>().as_slice() {
+                [(key, value)] => (key.as_str(), *value),
+                [] => {
+                    return Err(fail(
+                        "empty; give one of feed, dataset_site, data_catalog".into(),
+                    ));
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|(k, _)| k.as_str()).collect();
+                    return Err(fail(format!("has {}; give exactly one", names.join(" and "))));
+                }
+            };
+            let url = value
+                .as_str()
+                .ok_or_else(|| fail(format!("`{key}` must be a URL string")))?;
+            match url::Url::parse(url) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                _ => return Err(fail(format!("`{key}` = {url:?} is not an http(s) URL"))),
+            }
+            Ok(match key {
+                "feed" => Source::Feed(url.to_owned()),
+                "dataset_site" => Source::DatasetSite(url.to_owned()),
+                _ => Source::DataCatalog(url.to_owned()),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -236,6 +282,34 @@ mod tests {
     }
 
     #[test]
+    fn area_files_add_their_own_sources_and_a_source_named_twice_is_harvested_once() {
+        let areas = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            areas.path().join("b-south.toml"),
+            "boundary = \"b.geojson\"\nsmall_areas = \"s.geojson\"\n[[sources]]\ndata_catalog = \"https://national.example/catalog\"\n[[sources]]\nfeed = \"https://main.example/feed\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            areas.path().join("a-north.toml"),
+            "boundary = \"b.geojson\"\nsmall_areas = \"s.geojson\"\n[[sources]]\ndataset_site = \"https://north.example/openactive/\"\n",
+        )
+        .expect("write");
+        let config = with_file(&format!(
+            "[api]\nareas_dir = {:?}\n[[sources]]\nfeed = \"https://main.example/feed\"\n",
+            areas.path()
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.sources().expect("sources"),
+            vec![
+                Source::Feed("https://main.example/feed".into()),
+                Source::DatasetSite("https://north.example/openactive/".into()),
+                Source::DataCatalog("https://national.example/catalog".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn a_bad_source_names_the_entry_and_the_key() {
         let two = with_file("[[sources]]\nfeed = \"https://a/\"\n[[sources]]\nfeed = \"https://b/\"\ndata_catalog = \"https://c/\"\n")
             .expect_err("two keys");
@@ -254,6 +328,21 @@ mod tests {
             not_url
                 .to_string()
                 .contains("sources[0]: `dataset_site` = \"ftp://a/\" is not an http(s) URL")
+        );
+        let areas = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            areas.path().join("north.toml"),
+            "boundary = \"b.geojson\"\nsmall_areas = \"s.geojson\"\n[[sources]]\nfeed = \"https://a/\"\n[[sources]]\nfeed = \"mailto:x\"\n",
+        )
+        .expect("write");
+        let in_area = with_file(&format!("[api]\nareas_dir = {:?}\n", areas.path()))
+            .expect_err("bad area source");
+        assert_eq!(
+            in_area.to_string(),
+            format!(
+                "configuration: area file {}: sources[1]: `feed` = \"mailto:x\" is not an http(s) URL",
+                areas.path().join("north.toml").display()
+            )
         );
         let missing = Config::load(Some(std::path::Path::new("/nonexistent/oa.toml")))
             .expect_err("missing file");

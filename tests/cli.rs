@@ -351,6 +351,10 @@ fn coverage_prints_the_areas_districts_from_the_command_line() {
         stdout.contains("sessions in the next 7 days: 0, next 28 days: 0"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("known providers: 0 of 0 publishing"),
+        "{stdout}"
+    );
     let csv = run(&["coverage", "--format", "csv"]);
     assert!(String::from_utf8_lossy(&csv.stdout).starts_with("\u{feff}district,"));
     let unknown = run(&["coverage", "--area", "atlantis"]);

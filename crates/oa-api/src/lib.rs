@@ -58,7 +58,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(feeds::problems))
         .routes(routes!(routes::health))
         .routes(routes!(routes::about))
-        .routes(routes!(coverage::coverage))
+        .routes(routes!(coverage::summary::coverage))
         .routes(routes!(coverage::access::access))
         .routes(routes!(coverage::providers::providers))
         .routes(routes!(metrics::metrics))

@@ -184,7 +184,7 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
         csv.starts_with("\u{feff}district,sessions_next_7_days"),
         "a BOM so Excel reads UTF-8"
     );
-    assert!(csv.contains("\r\nPreston,1,1,1,,\r\n"), "{csv}");
+    assert!(csv.contains("\r\nPreston,1,1,1,0,0,,\r\n"), "{csv}");
 
     let (status, _, problem) = get(&app, "/v1/coverage?area=atlantis").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -254,7 +254,7 @@ async fn with_populations_configured_sessions_are_counted_per_10000_residents() 
         .expect("Preston row");
     assert_eq!(
         line,
-        format!("Preston,1,1,1,{},{expected}", preston_areas * 1600)
+        format!("Preston,1,1,1,0,0,{},{expected}", preston_areas * 1600)
     );
 }
 
@@ -342,6 +342,11 @@ async fn the_coverage_page_draws_the_area_offline_with_text_alternatives() {
         filtered.contains("<strong>1</strong> sessions"),
         "empty form fields are no filter"
     );
+    assert!(
+        filtered
+            .contains("name=\"tags\" placeholder=\"social,beginner_friendly\" value=\"social\""),
+        "the form keeps the filters asked for"
+    );
 }
 
 #[tokio::test]
@@ -423,4 +428,103 @@ async fn known_providers_are_matched_to_organisers_and_a_managers_decision_wins(
     assert_eq!(org_p["method"], "confirmed by a manager");
     let (_, _, coverage) = get(&app, "/v1/coverage").await;
     assert_eq!(json(&coverage)["known_providers"]["publishing"], 1);
+}
+
+#[tokio::test]
+async fn every_district_gets_the_areas_breakdown_with_known_providers_placed_by_postcode() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+    let app = app_on(store.clone()).await;
+    let provider = |name: &str, postcode: Option<&str>| oa_store::NewProvider {
+        key: oa_normalise::providers::provider_key(name, postcode),
+        name: name.into(),
+        postcode: postcode.map(str::to_owned),
+        website: None,
+        email: None,
+        kind: None,
+        extra: "{}".into(),
+    };
+    store
+        .import_providers(&[
+            // Preston; matches the organiser of the Preston walk by name.
+            provider("Org P Ltd", Some("PR1 3PB")),
+            // Kendal, in South Lakeland; publishes nothing.
+            provider("Lakes Rowing Club", Some("LA9 5JE")),
+            // No postcode: in the area's register, in no district.
+            provider("Roaming Walkers", None),
+        ])
+        .await
+        .expect("import");
+    let (status, _, body) = get(&app, "/v1/coverage").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = json(&body);
+    assert_eq!(
+        (
+            body["known_providers"]["known"].as_u64(),
+            body["known_providers"]["publishing"].as_u64(),
+            body["known_providers"]["organizers_matched"].as_u64(),
+            body["known_providers"]["organizers_unmatched"].as_u64(),
+        ),
+        (Some(3), Some(1), Some(1), Some(1)),
+        "Org p is matched, Org k is not"
+    );
+    let district = |name: &str| -> Value {
+        body["districts"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["district"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} listed"))
+    };
+    let preston = district("Preston");
+    let lakes = district("South Lakeland");
+    assert_eq!(
+        (
+            preston["known_providers"].as_u64(),
+            preston["known_providers_publishing"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            lakes["known_providers"].as_u64(),
+            lakes["known_providers_publishing"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    // The same breakdown as the area's, for the district's own sessions.
+    assert_eq!(preston["by_tag"]["social"], 1);
+    assert!(lakes["by_tag"].get("social").is_none(), "{lakes}");
+    let preston_start = chrono::Utc::now() + chrono::Duration::days(2);
+    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][chrono::Datelike::weekday(
+        &preston_start.with_timezone(&chrono_tz::Europe::London),
+    )
+    .num_days_from_monday()
+        as usize];
+    assert_eq!(preston["by_day"][day], 1, "{preston}");
+    assert_eq!(
+        preston["by_time_of_day"]
+            .as_object()
+            .map(|t| t.values().filter_map(Value::as_u64).sum::<u64>()),
+        Some(1)
+    );
+    assert_eq!(
+        preston["by_activity"].as_array().map(Vec::len),
+        Some(body["by_activity"].as_array().map_or(0, Vec::len))
+    );
+    let quiet = district("Blackpool");
+    assert_eq!(quiet["sessions_next_28_days"], 0);
+    assert_eq!(
+        quiet["by_tag"],
+        serde_json::json!({}),
+        "a gap is listed with empty counts"
+    );
+
+    let (_, _, csv) = get(&app, "/v1/coverage?format=csv").await;
+    assert!(
+        csv.contains("known_providers,known_providers_publishing,residents"),
+        "{csv}"
+    );
+    assert!(csv.contains("\r\nPreston,1,1,1,1,1,,\r\n"), "{csv}");
+    assert!(csv.contains("\r\nSouth Lakeland,0,1,1,1,0,,\r\n"), "{csv}");
 }

@@ -51,6 +51,7 @@ impl Region {
 pub struct Regions {
     regions: Vec<Region>,
     boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    by_code: std::collections::HashMap<String, usize>,
 }
 
 impl Regions {
@@ -116,7 +117,21 @@ impl Regions {
                 .map(|(i, r)| GeomWithData::new(envelope(&r.shape), i))
                 .collect(),
         );
-        Ok(Regions { regions, boxes })
+        let by_code = regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.code.clone(), i))
+            .collect();
+        Ok(Regions {
+            regions,
+            boxes,
+            by_code,
+        })
+    }
+
+    /// The region with this code.
+    pub fn get(&self, code: &str) -> Option<&Region> {
+        self.by_code.get(code).map(|&i| &self.regions[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Region> {

@@ -13,7 +13,7 @@ pub mod tags;
 pub use feed::DiscoveredFeed;
 pub use opportunity::{
     Activity, ActivityMatch, Address, AgeRange, EventStatus, GenderRestriction, GeoPrecision,
-    Location, Opportunity, OpportunityKind, Organizer, Price, QualityProblem,
+    Location, Opportunity, OpportunityKind, Organizer, Price, QualityProblem, SmallAreaRef,
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};

@@ -261,6 +261,19 @@ pub struct Opportunity {
     /// Generated from its series' `Schedule` (the publisher sends no ScheduledSessions).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_schedule: bool,
+    /// The small area of each configured area its location falls in, assigned when it is
+    /// normalised (so `renormalise` re-applies a changed area).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<SmallAreaRef>,
+}
+
+/// A location's small area (an LSOA) within one configured area (an ICS).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SmallAreaRef {
+    /// The area's key (`lancashire-south-cumbria`).
+    pub area: String,
+    /// The small area's code (`E01012571`).
+    pub small_area: String,
 }
 
 impl Opportunity {

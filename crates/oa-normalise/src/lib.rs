@@ -16,7 +16,7 @@ pub mod tags;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use oa_geo::{BoundingBox, Gazetteer};
+use oa_geo::{BoundingBox, Gazetteer, Ics, Point};
 use oa_model::{
     ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, QualityProblem,
     RpdeItem,
@@ -80,6 +80,7 @@ pub struct OpenActiveNormaliser {
     bounds: BoundingBox,
     clock: Clock,
     horizon: Duration,
+    areas: Arc<Vec<&'static Ics>>,
 }
 
 /// Where "now" comes from: the system clock, or a fixed instant in tests.
@@ -118,6 +119,12 @@ impl OpenActiveNormaliser {
         self.clock = clock;
         self
     }
+
+    /// The areas whose small areas each location is assigned to.
+    pub fn with_areas(mut self, areas: Vec<&'static Ics>) -> Self {
+        self.areas = Arc::new(areas);
+        self
+    }
 }
 
 impl Default for OpenActiveNormaliser {
@@ -129,6 +136,7 @@ impl Default for OpenActiveNormaliser {
             bounds: place::UK_BOUNDS,
             clock: Utc::now,
             horizon: Duration::days(DEFAULT_HORIZON_DAYS),
+            areas: Arc::default(),
         }
     }
 }
@@ -142,6 +150,7 @@ impl Normaliser for OpenActiveNormaliser {
             bounds: &self.bounds,
             now: (self.clock)(),
             horizon: self.horizon,
+            areas: &self.areas,
         };
         normalise_with(&vocabulary, kind, item, parent)
     }
@@ -157,6 +166,7 @@ pub fn normalise(kind: &str, item: &Value, parent: Option<&Value>) -> Normalised
         bounds: &place::UK_BOUNDS,
         now: Utc::now(),
         horizon: Duration::days(DEFAULT_HORIZON_DAYS),
+        areas: &[],
     };
     normalise_with(&vocabulary, kind, item, parent)
 }
@@ -172,6 +182,8 @@ pub struct Vocabulary<'a> {
     pub now: DateTime<Utc>,
     /// ...this far ahead.
     pub horizon: Duration,
+    /// Areas whose small areas locations are assigned to.
+    pub areas: &'a [&'static Ics],
 }
 
 /// [`normalise`] with the given vocabularies.
@@ -392,7 +404,11 @@ fn opportunity(
         gender_restriction: audience::gender_restriction(data),
         accessibility: audience::accessibility(data),
         from_schedule: false,
+        areas: Vec::new(),
     };
+    if let Some((lat, lng)) = opportunity.point() {
+        opportunity.areas = place::small_areas(vocabulary.areas, Point::new(lat, lng));
+    }
     let mut problems = std::mem::take(&mut opportunity.problems);
     if opportunity.location.is_none() {
         problems.push(QualityProblem::new("missing_location", "no location"));

@@ -84,6 +84,19 @@ pub fn locate(
     location
 }
 
+/// The small area of each area a point falls in.
+pub fn small_areas(areas: &[&'static oa_geo::Ics], at: Point) -> Vec<oa_model::SmallAreaRef> {
+    areas
+        .iter()
+        .filter_map(|ics| {
+            ics.small_area(at).map(|region| oa_model::SmallAreaRef {
+                area: ics.key.clone(),
+                small_area: region.code.clone(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use oa_model::Address;

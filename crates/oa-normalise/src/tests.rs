@@ -223,3 +223,31 @@ fn a_series_with_a_full_schedule_becomes_sessions_up_to_the_horizon() {
         "each occurrence keeps its own id"
     );
 }
+
+#[test]
+fn locations_are_assigned_to_the_configured_areas_small_areas() {
+    let lsc = Ics::lancashire_south_cumbria().expect("bundled");
+    let normaliser = OpenActiveNormaliser::default().with_areas(vec![lsc]);
+    let event = |lat: f64, lng: f64| {
+        json!({"@type": "Event", "name": "Walk", "startDate": "2030-01-07T10:00:00Z",
+               "location": {"geo": {"latitude": lat, "longitude": lng}}})
+    };
+    // Preston city centre: inside; its LSOA is the one the polygons say.
+    let preston = only(normaliser.normalise("Event", &event(53.7590, -2.7035), None));
+    let expected = lsc
+        .small_area(Point::new(53.7590, -2.7035))
+        .expect("in an LSOA");
+    assert_eq!(
+        preston.areas,
+        [oa_model::SmallAreaRef {
+            area: "lancashire-south-cumbria".into(),
+            small_area: expected.code.clone(),
+        }]
+    );
+    // Manchester: outside every configured area; and no areas configured, none assigned.
+    let manchester = only(normaliser.normalise("Event", &event(53.4808, -2.2426), None));
+    assert!(manchester.areas.is_empty());
+    let unconfigured =
+        only(OpenActiveNormaliser::default().normalise("Event", &event(53.7590, -2.7035), None));
+    assert!(unconfigured.areas.is_empty());
+}

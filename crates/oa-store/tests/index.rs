@@ -99,3 +99,44 @@ async fn the_index_follows_every_write_in_this_process_and_in_others() {
         assert_eq!(t.index.len(), 3, "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn sessions_keep_the_small_area_they_were_assigned_when_normalised() {
+    let lsc = oa_geo::Ics::lancashire_south_cumbria().expect("bundled");
+    for t in stores("index_areas").await {
+        let feed = t.feed("https://p.example/events").await;
+        t.store
+            .apply_page(
+                &feed,
+                prepared(vec![event("a", 1, 53.7590, -2.7035, at(2))]),
+                "n1",
+                &OpenActiveNormaliser::default().with_areas(vec![lsc]),
+            )
+            .await
+            .expect("apply");
+        t.index.refresh(t.store.as_ref()).await.expect("refresh");
+        let everywhere = oa_geo::BoundingBox {
+            min_lat: 50.0,
+            max_lat: 56.0,
+            min_lng: -4.0,
+            max_lng: 0.0,
+        };
+        let set = t.index.in_box(
+            &everywhere,
+            at(0).timestamp(),
+            at(48).timestamp(),
+            &Default::default(),
+        );
+        let session = set.iter().next().expect("indexed");
+        let expected = lsc
+            .small_area(Point::new(53.7590, -2.7035))
+            .expect("in an LSOA");
+        assert_eq!(
+            session.small_area("lancashire-south-cumbria"),
+            Some(expected.code.as_str()),
+            "{}",
+            t.name
+        );
+        assert_eq!(session.small_area("elsewhere"), None);
+    }
+}

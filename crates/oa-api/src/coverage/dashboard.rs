@@ -89,18 +89,29 @@ pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -
         .filter(|d| d.is_none_or(|km| km > 3.0 * KM_PER_MILE))
         .count();
 
+    // The form shows the filters the page was asked for, so a manager can refine them.
+    let asked = |name: &str| {
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let mut body = String::new();
     let _ = write!(
         body,
         "<form method=\"get\" action=\"/coverage\" class=\"filters\"><input type=\"hidden\" name=\"area\" value=\"{key}\">\
-         <label for=\"tags\">Tags</label><input id=\"tags\" name=\"tags\" placeholder=\"social,beginner_friendly\">\
-         <label for=\"activity\">Activity</label><input id=\"activity\" name=\"activity\" placeholder=\"walking\">\
-         <label for=\"max_price\">Up to £</label><input id=\"max_price\" name=\"max_price\" size=\"4\">\
+         <label for=\"tags\">Tags</label><input id=\"tags\" name=\"tags\" placeholder=\"social,beginner_friendly\" value=\"{tags}\">\
+         <label for=\"activity\">Activity</label><input id=\"activity\" name=\"activity\" placeholder=\"walking\" value=\"{activity}\">\
+         <label for=\"max_price\">Up to £</label><input id=\"max_price\" name=\"max_price\" size=\"4\" value=\"{max_price}\">\
          <button type=\"submit\">Update</button></form>\
          <section aria-labelledby=\"headline\"><h2 id=\"headline\">In the next 28 days</h2><ul class=\"headline\">\
          <li><strong>{sessions}</strong> sessions</li><li><strong>{providers}</strong> providers publishing</li>\
          <li><strong>{share:.0}%</strong> of small areas are more than 3 miles from a suitable session</li></ul></section>",
         key = escape(&ics.key),
+        tags = escape(&asked("tags")),
+        activity = escape(&asked("activity")),
+        max_price = escape(&asked("max_price")),
         sessions = sessions.len(),
         providers = providers.len(),
         share = beyond_3 as f64 / distances.len().max(1) as f64 * 100.0,

@@ -42,7 +42,9 @@ pub struct ProviderCoverage {
     pub publishing: usize,
     pub not_publishing: usize,
     pub providers: Vec<ProviderStatus>,
-    /// Organisers publishing in the area that match no known provider.
+    /// Organisers publishing in the area (with sessions in 28 days).
+    pub organizers: usize,
+    /// Those of them that match no known provider, with their sessions.
     pub unmatched_organizers: Vec<(String, usize)>,
 }
 
@@ -137,6 +139,7 @@ pub(super) async fn provider_coverage(
         })
         .collect();
     providers.sort_by(|a, b| a.status.cmp(b.status).then_with(|| a.name.cmp(&b.name)));
+    let organizers = sessions_by_name.len();
     let unmatched_organizers = sessions_by_name
         .into_iter()
         .filter(|(name, _)| !matches.iter().any(|m| &m.organizer == name))
@@ -150,6 +153,7 @@ pub(super) async fn provider_coverage(
         publishing,
         not_publishing: providers.len() - publishing,
         providers,
+        organizers,
         unmatched_organizers,
     })
 }

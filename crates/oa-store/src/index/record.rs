@@ -7,7 +7,7 @@ use std::hash::Hash;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Europe::London;
-use oa_model::{Activity, GenderRestriction, OpportunityKind, Organizer};
+use oa_model::{Activity, GenderRestriction, OpportunityKind, Organizer, SmallAreaRef};
 use serde::Deserialize;
 
 use crate::IndexRow;
@@ -37,7 +37,7 @@ pub(crate) struct SessionRecord {
     pub price_min: f32,
     pub activities: u32,
     pub organizer: u32,
-    pub postcode: u32,
+    pub venue: u32,
     pub feed: u16,
     pub accessibility: u16,
     pub kind: OpportunityKind,
@@ -48,6 +48,14 @@ pub(crate) struct SessionRecord {
     pub age_min: u8,
     pub age_max: u8,
     pub gender: Option<GenderRestriction>,
+}
+
+/// What coverage needs of a session's place: its postcode as published and the small areas
+/// it was assigned to when normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Venue {
+    pub postcode: Option<String>,
+    pub areas: Vec<SmallAreaRef>,
 }
 
 /// Where a session was published.
@@ -63,7 +71,7 @@ pub(crate) struct Vocabulary {
     pub tags: Interner<String>,
     pub activities: Interner<Vec<Activity>>,
     pub organizers: Interner<Option<Organizer>>,
-    pub postcodes: Interner<Option<String>>,
+    pub venues: Interner<Venue>,
     pub feeds: Interner<FeedSource>,
     pub accessibility: Interner<Vec<String>>,
 }
@@ -123,6 +131,8 @@ struct IndexedDoc {
     gender_restriction: Option<GenderRestriction>,
     #[serde(default)]
     accessibility: Vec<String>,
+    #[serde(default)]
+    areas: Vec<SmallAreaRef>,
 }
 
 #[derive(Deserialize)]
@@ -224,9 +234,10 @@ impl Vocabulary {
             price_min: doc.price.min.map_or(f32::NAN, |p| p as f32),
             activities: self.activities.intern(doc.activities),
             organizer: self.organizers.intern(doc.organizer),
-            postcode: self
-                .postcodes
-                .intern(doc.location.and_then(|l| l.address.postcode)),
+            venue: self.venues.intern(Venue {
+                postcode: doc.location.and_then(|l| l.address.postcode),
+                areas: doc.areas,
+            }),
             feed: u16::try_from(feed).unwrap_or(u16::MAX),
             accessibility: u16::try_from(self.accessibility.intern(doc.accessibility))
                 .unwrap_or(u16::MAX),

@@ -5,7 +5,7 @@ use chrono::Weekday;
 use oa_geo::{BoundingBox, Point, distance_km};
 use oa_model::{Activity, Organizer};
 
-use super::record::{FIXED_PER_DEGREE, FeedSource, MAX_TAGS, SessionRecord, id_text};
+use super::record::{FIXED_PER_DEGREE, FeedSource, MAX_TAGS, SessionRecord, Venue, id_text};
 use super::{Inner, SessionIndex};
 use crate::filters::Filters;
 
@@ -76,7 +76,7 @@ impl SessionIndex {
             tag_names: vocab.tags.values.clone(),
             activities: vocab.activities.values.clone(),
             organizers: vocab.organizers.values.clone(),
-            postcodes: vocab.postcodes.values.clone(),
+            venues: vocab.venues.values.clone(),
             feeds: vocab.feeds.values.clone(),
         }
     }
@@ -118,7 +118,7 @@ pub struct SessionSet {
     tag_names: Vec<String>,
     activities: Vec<Vec<Activity>>,
     organizers: Vec<Option<Organizer>>,
-    postcodes: Vec<Option<String>>,
+    venues: Vec<Venue>,
     feeds: Vec<FeedSource>,
 }
 
@@ -190,7 +190,21 @@ impl<'a> SessionFacts<'a> {
 
     /// The venue's postcode as published.
     pub fn postcode(&self) -> Option<&'a str> {
-        self.set.postcodes[self.record.postcode as usize].as_deref()
+        self.venue().postcode.as_deref()
+    }
+
+    /// The small area of `area` it was assigned to when normalised; `None` when it was not
+    /// (outside that area, or normalised before the area was configured).
+    pub fn small_area(&self, area: &str) -> Option<&'a str> {
+        self.venue()
+            .areas
+            .iter()
+            .find(|a| a.area == area)
+            .map(|a| a.small_area.as_str())
+    }
+
+    fn venue(&self) -> &'a Venue {
+        &self.set.venues[self.record.venue as usize]
     }
 
     pub fn feed(&self) -> &'a FeedSource {
