@@ -158,6 +158,35 @@ async fn serve_demo_answers_searches_and_stops_cleanly_on_sigterm() {
         .expect("body");
     let feeds: serde_json::Value = serde_json::from_slice(&feeds).expect("json");
     assert!(feeds["feeds"].as_array().is_some_and(|f| f.len() >= 2));
+    // The demo register's publishers are each matched to their own organiser, although all
+    // their websites are pages of one host.
+    let publishers = seed["publishers"].as_array().map_or(0, Vec::len);
+    let mut providers = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/v1/coverage/providers"))
+            .send()
+            .await
+            && let Ok(bytes) = response.bytes().await
+            && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        {
+            providers = body;
+            if providers["publishing"].as_u64() == Some(publishers as u64) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        providers["publishing"].as_u64(),
+        Some(publishers as u64),
+        "{providers}"
+    );
+    for provider in providers["providers"].as_array().into_iter().flatten() {
+        if provider["status"] == "publishing" {
+            assert_eq!(provider["organizer"], provider["name"], "{provider}");
+        }
+    }
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")

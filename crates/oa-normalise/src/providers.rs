@@ -95,10 +95,68 @@ pub fn provider_key(name: &str, postcode: Option<&str>) -> String {
 
 /// A website's host without `www.`.
 pub fn web_domain(url: &str) -> Option<String> {
+    web_site(url).map(|site| site.host)
+}
+
+/// Hosts where many unrelated organisations have pages: a shared host says who only with
+/// its first path segment (`facebook.com/prestonwalkers`).
+const SHARED_HOSTS: &[&str] = &[
+    "facebook.com",
+    "m.facebook.com",
+    "instagram.com",
+    "twitter.com",
+    "x.com",
+    "linktr.ee",
+    "sites.google.com",
+    "eventbrite.co.uk",
+    "eventbrite.com",
+    "meetup.com",
+    "youtube.com",
+    "linkedin.com",
+    "groups.io",
+];
+
+/// Where a website lives: its host (without `www.`) and the first segment of its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSite {
+    pub host: String,
+    pub first_segment: Option<String>,
+}
+
+pub fn web_site(url: &str) -> Option<WebSite> {
     let rest = url.trim().split("://").nth(1).unwrap_or(url.trim());
-    let host = rest.split(['/', '?', '#', ':']).next()?.to_lowercase();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end].split(':').next()?.to_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
-    host.contains('.').then_some(host)
+    if !host.contains('.') {
+        return None;
+    }
+    let first_segment = rest[end..]
+        .strip_prefix('/')
+        .and_then(|path| path.split(['/', '?', '#']).next())
+        .filter(|segment| !segment.is_empty())
+        .map(str::to_lowercase);
+    Some(WebSite {
+        host,
+        first_segment,
+    })
+}
+
+/// How sure two websites make us that they belong to the same organisation: the same host
+/// (1.0), or the same host and first path segment where the host holds many organisations'
+/// pages (a shared platform, or both URLs naming different sections of one site: 0.9).
+/// Different sections of one host (`example.org/rowing`, `example.org/tennis`) are not a match.
+pub fn same_site(a: &WebSite, b: &WebSite) -> Option<f64> {
+    if a.host != b.host {
+        return None;
+    }
+    let shared_host = SHARED_HOSTS.contains(&a.host.as_str());
+    match (&a.first_segment, &b.first_segment) {
+        (Some(x), Some(y)) if x == y => Some(if shared_host { 0.9 } else { 1.0 }),
+        (Some(_), Some(_)) => None,
+        _ if shared_host => None,
+        _ => Some(1.0),
+    }
 }
 
 /// An email's domain, unless it is a shared mail service.
@@ -115,13 +173,13 @@ fn words(name: &str) -> HashSet<String> {
         .collect()
 }
 
-/// The best match for each organiser, if any: website domain (1.0), email domain (0.9),
+/// The best match for each organiser, if any: website (1.0, see [`same_site`]), email domain (0.9),
 /// the same normalised name (0.95), or a close name (shared words, 0.75 and up; +0.1 when
 /// the postcode agrees). Below 0.75 nothing is claimed.
 pub fn match_providers(register: &[KnownProvider], seen: &[SeenOrganizer]) -> Vec<ProviderMatch> {
     let mut found = Vec::new();
     for organizer in seen {
-        let web = organizer.url.as_deref().and_then(web_domain);
+        let web = organizer.url.as_deref().and_then(web_site);
         let mail = organizer.email.as_deref().and_then(mail_domain);
         let name = normalise_name(&organizer.name);
         let name_words = words(&organizer.name);
@@ -137,8 +195,11 @@ pub fn match_providers(register: &[KnownProvider], seen: &[SeenOrganizer]) -> Ve
                     });
                 }
             };
-            if web.is_some() && web == provider.website.as_deref().and_then(web_domain) {
-                candidate("website", 1.0);
+            if let (Some(ours), Some(theirs)) =
+                (&web, provider.website.as_deref().and_then(web_site))
+                && let Some(confidence) = same_site(ours, &theirs)
+            {
+                candidate("website", confidence);
             }
             if mail.is_some() && mail == provider.email.as_deref().and_then(mail_domain) {
                 candidate("email domain", 0.9);
@@ -216,6 +277,38 @@ mod tests {
             web_domain("https://www.Example.org/path?q"),
             Some("example.org".into())
         );
+        let site = |url: &str| web_site(url).expect(url);
+        assert_eq!(
+            same_site(
+                &site("https://pwfc.example"),
+                &site("http://www.pwfc.example/sessions")
+            ),
+            Some(1.0),
+            "a site without a path owns its host"
+        );
+        assert_eq!(
+            same_site(
+                &site("https://example.org/rowing"),
+                &site("https://example.org/tennis/book")
+            ),
+            None,
+            "two sections of one host are two organisations"
+        );
+        assert_eq!(
+            same_site(
+                &site("https://facebook.com/PrestonWalkers"),
+                &site("https://www.facebook.com/prestonwalkers/events")
+            ),
+            Some(0.9)
+        );
+        assert_eq!(
+            same_site(
+                &site("https://facebook.com/"),
+                &site("https://facebook.com/prestonwalkers")
+            ),
+            None,
+            "a shared platform's host alone says nothing"
+        );
         assert_eq!(
             mail_domain("hello@bowls-club.org.uk"),
             Some("bowls-club.org.uk".into())
@@ -271,6 +364,52 @@ mod tests {
                 ("Blackburn Bowls", 3, "name"),
             ],
             "a shared gmail address and a different sport match nothing"
+        );
+    }
+
+    #[test]
+    fn providers_with_pages_on_one_host_are_not_each_others_matches() {
+        let register = [
+            known(
+                1,
+                "Ribble Valley Leisure Trust",
+                Some("https://example.org/ribble-valley"),
+                None,
+            ),
+            known(
+                2,
+                "South Lakes Active Communities",
+                Some("https://example.org/south-lakes"),
+                None,
+            ),
+        ];
+        let matches = match_providers(
+            &register,
+            &[
+                seen(
+                    "South Lakes Active Communities",
+                    Some("https://example.org/south-lakes/sessions"),
+                    None,
+                    None,
+                ),
+                seen(
+                    "Ribble Valley Leisure Trust",
+                    Some("https://example.org/ribble-valley"),
+                    None,
+                    None,
+                ),
+            ],
+        );
+        let shape: Vec<(&str, i64, &str)> = matches
+            .iter()
+            .map(|m| (m.organizer.as_str(), m.provider_id, m.method))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("South Lakes Active Communities", 2, "website"),
+                ("Ribble Valley Leisure Trust", 1, "website"),
+            ]
         );
     }
 }
