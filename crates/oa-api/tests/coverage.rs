@@ -186,6 +186,56 @@ async fn coverage_counts_sessions_per_district_and_excludes_those_outside_the_ic
     );
     assert!(csv.contains("\r\nPreston,1,1,1,0,0,,\r\n"), "{csv}");
 
+    // The same table for a client that asks by Accept header; `format` wins over it.
+    let by_header = app
+        .clone()
+        .oneshot(
+            Request::get("/v1/coverage")
+                .header("accept", "text/csv;q=0.9")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert!(
+        by_header.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/csv"))
+    );
+    let geojson = app
+        .clone()
+        .oneshot(
+            Request::get("/v1/coverage/access?format=json")
+                .header("accept", "application/geo+json")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert!(
+        geojson.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("application/json")),
+        "the format parameter wins over Accept"
+    );
+    let geojson = app
+        .clone()
+        .oneshot(
+            Request::get("/v1/coverage/access")
+                .header("accept", "application/geo+json, application/json;q=0.5")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let bytes = axum::body::to_bytes(geojson.into_body(), 1 << 26)
+        .await
+        .expect("body");
+    assert_eq!(
+        json(&String::from_utf8_lossy(&bytes))["type"],
+        "FeatureCollection"
+    );
+
     let (status, _, problem) = get(&app, "/v1/coverage?area=atlantis").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(

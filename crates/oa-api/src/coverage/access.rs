@@ -3,6 +3,7 @@
 //! 5 miles).
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::export::{band, csv_field, csv_response, geometry};
-use super::{AreaRef, Format, KM_PER_MILE, Query, WINDOW_DAYS, parse, sessions_in};
+use super::{AreaRef, Format, KM_PER_MILE, Query, WINDOW_DAYS, accepted, parse, sessions_in};
 use crate::problem::ApiError;
 use crate::routes::AppState;
 
@@ -45,13 +46,14 @@ struct Access<'a> {
 )]
 pub async fn access(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let Query {
         ics,
         filters,
         format,
-    } = parse(&state.areas, raw.as_deref(), true)?;
+    } = parse(&state.areas, raw.as_deref(), true, accepted(&headers))?;
     let now = Utc::now();
     let sessions = sessions_in(
         &state,

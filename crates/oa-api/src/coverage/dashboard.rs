@@ -26,19 +26,20 @@ const BANDS: [(&str, &str); 5] = [
 ];
 
 pub async fn dashboard(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let Query { ics, filters, .. } = match parse(&state.areas, raw.as_deref(), true) {
-        Ok(query) => query,
-        Err(error) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                page(
-                    "Coverage",
-                    &format!("<p role=\"alert\">{}</p>", escape(&error.to_string())),
-                ),
-            )
-                .into_response();
-        }
-    };
+    let Query { ics, filters, .. } =
+        match parse(&state.areas, raw.as_deref(), true, super::Format::Json) {
+            Ok(query) => query,
+            Err(error) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    page(
+                        "Coverage",
+                        &format!("<p role=\"alert\">{}</p>", escape(&error.to_string())),
+                    ),
+                )
+                    .into_response();
+            }
+        };
     let now = Utc::now();
     let sessions = match sessions_in(
         &state,

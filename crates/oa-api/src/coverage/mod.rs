@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 use oa_geo::{Ics, Region};
 use oa_normalise::ActivityList;
@@ -38,10 +39,33 @@ struct Query {
     format: Format,
 }
 
+/// The format an `Accept` header asks for (`text/csv`, `application/geo+json`), when no
+/// `format` parameter overrides it.
+fn accepted(headers: &HeaderMap) -> Format {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let media: Vec<&str> = accept
+        .split(',')
+        .map(|m| m.split(';').next().unwrap_or_default().trim())
+        .collect();
+    if media.contains(&"text/csv") {
+        Format::Csv
+    } else if media.contains(&"application/geo+json") {
+        Format::GeoJson
+    } else {
+        Format::Json
+    }
+}
+
 fn parse(
     areas: &[&'static Ics],
     raw: Option<&str>,
     allow_filters: bool,
+    accepted: Format,
 ) -> Result<Query, ApiError> {
     let mut problems = Vec::new();
     // The first configured area is the default.
@@ -49,7 +73,7 @@ fn parse(
         .first()
         .map_or_else(String::new, |ics| ics.key.clone());
     let mut filters = Filters::default();
-    let mut format = Format::Json;
+    let mut format = accepted;
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let value = value.trim().to_owned();
         // An empty form field means "no filter".

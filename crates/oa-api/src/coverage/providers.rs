@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use oa_geo::Ics;
@@ -175,6 +176,7 @@ pub(super) async fn provider_coverage(
 )]
 pub async fn providers(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut status = None;
@@ -198,7 +200,7 @@ pub async fn providers(
     let rest: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(rest)
         .finish();
-    let query = super::parse(&state.areas, Some(&rest), false)?;
+    let query = super::parse(&state.areas, Some(&rest), false, super::accepted(&headers))?;
     let mut coverage = provider_coverage(&state, query.ics).await?;
     if let Some(wanted) = &status {
         coverage.providers.retain(|p| p.status == wanted);

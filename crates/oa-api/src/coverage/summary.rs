@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use oa_geo::{Ics, Postcode, district_of};
@@ -15,7 +16,7 @@ use serde_json::json;
 
 use super::export::{csv_field, csv_response};
 use super::providers::{ProviderCoverage, provider_coverage};
-use super::{AreaRef, Format, Query, TopLevels, WINDOW_DAYS, parse, sessions_in};
+use super::{AreaRef, Format, Query, TopLevels, WINDOW_DAYS, accepted, parse, sessions_in};
 use crate::problem::ApiError;
 use crate::routes::AppState;
 
@@ -174,9 +175,10 @@ fn place_known_providers(
 )]
 pub async fn coverage(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Query { ics, format, .. } = parse(&state.areas, raw.as_deref(), false)?;
+    let Query { ics, format, .. } = parse(&state.areas, raw.as_deref(), false, accepted(&headers))?;
     let now = Utc::now();
     let sessions = sessions_in(
         &state,
