@@ -172,7 +172,9 @@ fn scalar_text(json: &str) -> Option<String> {
 
 /// `modified` as an i64. Publishers send integers (some beyond 2^53, which is why this
 /// never goes through f64), digit strings, and a few legacy feeds ISO date-times, which are
-/// ordered by their instant in milliseconds.
+/// ordered by their instant in milliseconds. Let's Ride's date-times have no offset
+/// ("2018-01-01 09:24:38"): they are read as UTC, which keeps their order, all `modified`
+/// is used for.
 pub fn parse_modified(json: &str) -> Result<i64, String> {
     let json = json.trim();
     let text = if let Some(inner) = json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
@@ -185,6 +187,12 @@ pub fn parse_modified(json: &str) -> Result<i64, String> {
     }
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(at.timestamp_millis());
+    }
+    if let Some(at) = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+    {
+        return Ok(at.and_utc().timestamp_millis());
     }
     if let Ok(f) = text.parse::<f64>()
         && f.is_finite()
@@ -238,6 +246,10 @@ mod tests {
         assert_eq!(
             parse_modified("\"2014-09-15T09:12:51.706+01:00\""),
             Ok(1_410_768_771_706)
+        );
+        assert_eq!(
+            parse_modified("\"2018-01-01 09:24:38\""),
+            Ok(1_514_798_678_000)
         );
         assert!(parse_modified("\"yesterday\"").is_err());
     }

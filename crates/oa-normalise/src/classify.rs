@@ -79,10 +79,36 @@ pub fn parse_type(name: &str) -> Option<ItemType> {
 
 /// The item's type: its data's `@type` first (more specific than the feed's `kind`: legacy
 /// feeds put Events in a `session` kind), then the RPDE `kind`.
+///
+/// A compound of a parent and its child type is spelled both ways round: OpenActive's
+/// `SessionSeries.ScheduledSession` is a series embedding its sessions (OpenSessions even
+/// puts it in the data's `type`), while Legend's `ScheduledSession.SessionSeries` feed holds
+/// series. With the data at hand its shape decides: an item with its own `startDate` is the
+/// session or slot, one without is the series or facility. Without data (a deleted item)
+/// [`parse_type`]'s reading stands.
 pub fn item_type(kind: &str, data: Option<&Value>) -> Option<ItemType> {
-    data.and_then(type_of)
-        .and_then(parse_type)
-        .or_else(|| parse_type(kind))
+    let by_shape = |name: &str| {
+        let (parent, child) = compound(name)?;
+        let data = data?;
+        Some(if data.get("startDate").is_some() {
+            child
+        } else {
+            parent
+        })
+    };
+    let read = |name: &str| by_shape(name).or_else(|| parse_type(name));
+    data.and_then(type_of).and_then(read).or_else(|| read(kind))
+}
+
+/// `A.B` or `A/B` naming a parent type and its child type, in either order.
+fn compound(name: &str) -> Option<(ItemType, ItemType)> {
+    let (a, b) = name.trim().split_once(['.', '/'])?;
+    let (a, b) = (parse_type(a)?, parse_type(b)?);
+    match (a.role(), b.role()) {
+        (ItemRole::Parent, ItemRole::Child) => Some((a, b)),
+        (ItemRole::Child, ItemRole::Parent) => Some((b, a)),
+        _ => None,
+    }
 }
 
 /// The `@id` of the parent a child points at, whether the reference is a URL string or an
@@ -123,6 +149,40 @@ mod tests {
             assert_eq!(parse_type(name), Some(expected), "{name}");
         }
         assert_eq!(parse_type("Lesson"), None);
+    }
+
+    #[test]
+    fn compound_names_are_read_by_the_data_shape() {
+        let series = json!({"type": "SessionSeries.ScheduledSession", "subEvent": []});
+        let session = json!({"startDate": "2026-05-01T10:00:00Z"});
+        let spelled = "SessionSeries.ScheduledSession";
+        assert_eq!(
+            item_type(spelled, Some(&series)),
+            Some(ItemType::SessionSeries)
+        );
+        assert_eq!(
+            item_type(spelled, Some(&session)),
+            Some(ItemType::ScheduledSession)
+        );
+        assert_eq!(
+            item_type(
+                "ScheduledSession.SessionSeries",
+                Some(&json!({"name": "x"}))
+            ),
+            Some(ItemType::SessionSeries)
+        );
+        assert_eq!(
+            item_type("FacilityUse/Slot", Some(&session)),
+            Some(ItemType::Slot)
+        );
+        // A plain data type wins over a compound kind.
+        assert_eq!(
+            item_type(
+                "ScheduledSession.SessionSeries",
+                Some(&json!({"type": "ScheduledSession"}))
+            ),
+            Some(ItemType::ScheduledSession)
+        );
     }
 
     #[test]

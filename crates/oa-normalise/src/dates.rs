@@ -1,7 +1,7 @@
 //! Dates, times and ISO 8601 durations as publishers write them. Times without an offset are
 //! read as UK local time (Europe/London), the zone every English publisher means.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 
 /// An instant from an RFC 3339 date-time, a local date-time without offset, or a bare date
@@ -37,6 +37,50 @@ pub fn local_to_utc(naive: NaiveDateTime) -> Option<DateTime<Utc>> {
             .earliest()
             .map(|at| at.with_timezone(&Utc)),
     }
+}
+
+/// A local time of day, as a Schedule's `startTime`/`endTime` (the one place OpenActive has
+/// times without a date): `19:00`, `19:00:00`, `9:30:00`, and the 12-hour forms early feeds
+/// used (`7:00pm`, `7.30pm`, `7pm`, `10:00 am`), where 12pm is noon and 12am midnight. A
+/// 12-hour time is unambiguous, so it is read rather than refused.
+pub fn parse_local_time(text: &str) -> Option<NaiveTime> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (clock, meridiem) = match ["pm", "p.m.", "am", "a.m."].iter().find_map(|suffix| {
+        lower
+            .strip_suffix(suffix)
+            .map(|rest| (rest, suffix.starts_with('p')))
+    }) {
+        Some((rest, pm)) => (rest.trim_end(), Some(pm)),
+        None => (lower.as_str(), None),
+    };
+    let mut parts = clock.split([':', '.']);
+    let hour_text = parts.next()?;
+    let number = |part: &str, digits: std::ops::RangeInclusive<usize>| {
+        (digits.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let hour = number(hour_text, 1..=2)?;
+    let minute = match parts.next() {
+        Some(m) => number(m, 2..=2)?,
+        // "7pm" has no minutes; a bare "19" is not a time.
+        None if meridiem.is_some() => 0,
+        None => return None,
+    };
+    let second = match parts.next() {
+        Some(s) => number(s, 2..=2)?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let hour = match meridiem {
+        Some(_) if !(1..=12).contains(&hour) => return None,
+        Some(true) => hour % 12 + 12,
+        Some(false) => hour % 12,
+        None => hour,
+    };
+    NaiveTime::from_hms_opt(hour, minute, second)
 }
 
 /// An ISO 8601 duration (`PT1H30M`, `P1D`, `PT90M`, `PT0.5H`) in whole minutes.
@@ -117,6 +161,29 @@ mod tests {
             local_to_utc(naive("2026-10-25T01:30")).map(|d| d.to_rfc3339()),
             Some("2026-10-25T00:30:00+00:00".into())
         );
+    }
+
+    #[test]
+    fn local_times_in_24_and_12_hour_forms() {
+        let at = |h, m| NaiveTime::from_hms_opt(h, m, 0);
+        for (text, expected) in [
+            ("19:00", at(19, 0)),
+            ("09:15:00", at(9, 15)),
+            ("9:30:00", at(9, 30)),
+            ("7:00pm", at(19, 0)),
+            ("7.30pm", at(19, 30)),
+            ("7pm", at(19, 0)),
+            ("10:00 AM", at(10, 0)),
+            ("12:30pm", at(12, 30)),
+            ("12:00am", at(0, 0)),
+            ("13:00pm", None),
+            ("25:00", None),
+            ("19", None),
+            ("7:5pm", None),
+            ("evening", None),
+        ] {
+            assert_eq!(parse_local_time(text), expected, "{text}");
+        }
     }
 
     #[test]

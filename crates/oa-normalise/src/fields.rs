@@ -1,9 +1,9 @@
 //! Reading the fields of an (already inherited) item into the opportunity's parts.
 
-use oa_model::{Activity, Address, EventStatus, GeoPrecision, Location, Organizer, Price};
+use oa_model::{Activity, Address, EventStatus, GeoPrecision, Location, Organizer};
 use serde_json::Value;
 
-use crate::jsonld::{boolean, id_of, list, local_name, number, text};
+use crate::jsonld::{id_of, list, local_name, number, text};
 
 pub fn activities(data: &Value) -> Vec<Activity> {
     list(data.get("activity"))
@@ -32,7 +32,7 @@ pub fn location(data: &Value) -> Option<Location> {
     let place = data.get("location")?;
     if let Value::String(name) = place {
         return Some(Location {
-            name: Some(name.trim().to_owned()),
+            name: display_line(name),
             address: Address {
                 postcode: find_postcode(name),
                 ..Address::default()
@@ -42,17 +42,20 @@ pub fn location(data: &Value) -> Option<Location> {
     }
     let address = match place.get("address") {
         Some(Value::String(line)) => Address {
-            street: Some(line.trim().to_owned()),
+            street: display_line(line),
             postcode: find_postcode(line),
             ..Address::default()
         },
-        Some(address @ Value::Object(_)) => Address {
-            street: text(address.get("streetAddress")),
-            locality: text(address.get("addressLocality")),
-            region: text(address.get("addressRegion")),
-            postcode: text(address.get("postalCode")),
-            country: text(address.get("addressCountry")),
-        },
+        Some(address @ Value::Object(_)) => {
+            let part = |key: &str| text(address.get(key)).and_then(|t| display_line(&t));
+            Address {
+                street: part("streetAddress"),
+                locality: part("addressLocality"),
+                region: part("addressRegion"),
+                postcode: part("postalCode"),
+                country: part("addressCountry"),
+            }
+        }
         _ => Address::default(),
     };
     let geo = place.get("geo");
@@ -65,7 +68,7 @@ pub fn location(data: &Value) -> Option<Location> {
         _ => (None, None),
     };
     Some(Location {
-        name: text(place.get("name")),
+        name: text(place.get("name")).and_then(|t| display_line(&t)),
         address,
         lat,
         lng,
@@ -75,6 +78,53 @@ pub fn location(data: &Value) -> Option<Location> {
             GeoPrecision::None
         },
     })
+}
+
+/// Values that stand for "no value" in real feeds (Let's Ride's `addressRegion: "unknown"`,
+/// Views' `streetAddress: "unknown"`): shown, they would look like a place.
+const PLACEHOLDERS: &[&str] = &[
+    "unknown", "n/a", "na", "none", "null", "tbc", "tba", "-", ".",
+];
+
+/// An address line or place name for display: HTML line breaks (EMD's `<br />`) become
+/// commas, other tags go, spaces collapse, stray commas are trimmed; placeholders are `None`.
+pub fn display_line(raw: &str) -> Option<String> {
+    let mut line = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('<') {
+        line.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let is_tag = tail[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/');
+        match tail.find('>').filter(|_| is_tag) {
+            Some(end) => {
+                let name = tail[1..end].trim_start_matches('/').to_ascii_lowercase();
+                let breaks = ["br", "p", "div", "li"].iter().any(|b| {
+                    name == *b
+                        || name.starts_with(&format!("{b} "))
+                        || name.starts_with(&format!("{b}/"))
+                });
+                line.push_str(if breaks { ", " } else { " " });
+                rest = &tail[end + 1..];
+            }
+            None => {
+                line.push('<');
+                rest = &tail[1..];
+            }
+        }
+    }
+    line.push_str(rest);
+    let mut line = line
+        .replace("&amp;", "&")
+        .replace("&nbsp;", " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    while line.contains(" ,") || line.contains(",,") {
+        line = line.replace(" ,", ",").replace(",,", ",");
+    }
+    let line = line.trim_matches(|c: char| c == ',' || c.is_whitespace());
+    let placeholder = PLACEHOLDERS.contains(&line.to_ascii_lowercase().as_str());
+    (!line.is_empty() && !placeholder).then(|| line.to_owned())
 }
 
 /// In range and not the (0, 0) "null island" that broken exports produce.
@@ -129,24 +179,6 @@ pub fn organizer(data: &Value) -> Option<Organizer> {
     (organizer != Organizer::default()).then_some(organizer)
 }
 
-pub fn price(data: &Value) -> Price {
-    let offers = list(data.get("offers").or_else(|| data.get("offer")));
-    let prices: Vec<f64> = offers
-        .iter()
-        .filter_map(|offer| number(offer.get("price")))
-        .filter(|p| *p >= 0.0)
-        .collect();
-    let currency = offers
-        .iter()
-        .find_map(|offer| text(offer.get("priceCurrency")));
-    Price {
-        min: prices.iter().copied().reduce(f64::min),
-        max: prices.iter().copied().reduce(f64::max),
-        currency,
-        accessible_for_free: boolean(data.get("isAccessibleForFree")),
-    }
-}
-
 pub fn status(data: &Value) -> EventStatus {
     let Some(status) = text(data.get("eventStatus")) else {
         return EventStatus::Scheduled;
@@ -175,6 +207,25 @@ mod tests {
     }
 
     #[test]
+    fn address_lines_lose_html_placeholders_and_stray_commas() {
+        assert_eq!(
+            display_line("76 Shacklewell Lane<br />Hackney, Dalston").as_deref(),
+            Some("76 Shacklewell Lane, Hackney, Dalston")
+        );
+        assert_eq!(
+            display_line("The Bath House, ").as_deref(),
+            Some("The Bath House")
+        );
+        assert_eq!(
+            display_line("<p>Mill <b>Lane</b></p>").as_deref(),
+            Some("Mill Lane")
+        );
+        assert_eq!(display_line("1 < 2 Court").as_deref(), Some("1 < 2 Court"));
+        assert_eq!(display_line(" unknown "), None);
+        assert_eq!(display_line(" "), None);
+    }
+
+    #[test]
     fn null_island_and_out_of_range_geo_are_dropped() {
         for geo in [
             json!({"latitude": 0, "longitude": 0}),
@@ -196,19 +247,6 @@ mod tests {
             Some("PR1 5EP")
         );
         assert_eq!(find_postcode("Town Hall, Preston"), None);
-    }
-
-    #[test]
-    fn prices_from_offers_in_any_shape() {
-        let p =
-            price(&json!({"offers": [{"price": "5.00", "priceCurrency": "GBP"}, {"price": 2.5}]}));
-        assert_eq!(
-            (p.min, p.max, p.currency.as_deref()),
-            (Some(2.5), Some(5.0), Some("GBP"))
-        );
-        let single = price(&json!({"offer": {"price": 0}}));
-        assert_eq!(single.min, Some(0.0));
-        assert_eq!(price(&json!({})).min, None);
     }
 
     #[test]

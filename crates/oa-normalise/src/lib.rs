@@ -5,8 +5,10 @@ pub mod activities;
 pub mod audience;
 pub mod classify;
 pub mod dates;
+mod embedded;
 pub mod fields;
 pub mod jsonld;
+pub mod offers;
 pub mod place;
 pub mod providers;
 pub mod quality;
@@ -21,28 +23,13 @@ use oa_model::{
     ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, QualityProblem,
     RpdeItem,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use crate::activities::ActivityList;
 use crate::classify::{ItemType, item_type, parent_ref};
-use crate::jsonld::{id_of, list, text};
+use crate::embedded::{children, has_sub_events, inherit, is_embedded_object};
+use crate::jsonld::{id_of, text};
 pub use crate::tags::{TagRules, Tagging};
-
-/// Properties a child never takes from its parent (OpenActive inheritance rules), plus the
-/// links between them, which describe the parent itself.
-const NOT_INHERITED: &[&str] = &[
-    "@id",
-    "id",
-    "@type",
-    "type",
-    "@context",
-    "url",
-    "identifier",
-    "eventSchedule",
-    "subEvent",
-    "superEvent",
-    "facilityUse",
-];
 
 /// Classifies and parses an RPDE item for the store.
 pub fn prepare(item: &RpdeItem) -> PreparedItem {
@@ -220,7 +207,7 @@ pub fn normalise_with(
         }
         ItemRole::Standalone => {
             let merged = inherit(item, parent);
-            let mut found = sub_events(vocabulary, ty, &merged, series_id.clone());
+            let mut found = children(vocabulary, ty, &merged, series_id.clone());
             if merged.get("startDate").is_some() || found.is_empty() {
                 match opportunity(vocabulary, ty, &merged, series_id, None) {
                     Ok(own) => found.insert(0, own),
@@ -230,12 +217,14 @@ pub fn normalise_with(
             }
             Normalised::Opportunities(found)
         }
-        // A parent is not an opportunity itself; embedded sessions are (schedules that
-        // expand into occurrences come with the full normaliser).
+        // A parent is not an opportunity itself; embedded sessions and slots are. A full
+        // Schedule is expanded only when the series embeds no sessions: embedded ones are
+        // the publisher's own, as ScheduledSessions in a feed of their own are (the store
+        // drops generated sessions of series that have those).
         ItemRole::Parent => {
             let series_id = id_of(item).map(str::to_owned);
-            let mut found = sub_events(vocabulary, ty, item, series_id.clone());
-            if ty == ItemType::SessionSeries {
+            let mut found = children(vocabulary, ty, item, series_id.clone());
+            if ty == ItemType::SessionSeries && !has_sub_events(item) {
                 found.extend(scheduled(vocabulary, item, series_id));
             }
             Normalised::Opportunities(found)
@@ -306,60 +295,6 @@ fn scheduled(
     found
 }
 
-/// An embedded object worth inheriting from, as opposed to a bare `{"@id": ...}` reference.
-fn is_embedded_object(value: &Value) -> bool {
-    value.as_object().is_some_and(|map| {
-        map.keys()
-            .any(|k| !matches!(k.as_str(), "@id" | "id" | "@type" | "type"))
-    })
-}
-
-/// The child with every parent property it lacks, except those OpenActive keeps per level.
-fn inherit(child: &Value, parent: Option<&Value>) -> Value {
-    let (Some(Value::Object(parent)), Value::Object(child_map)) = (parent, child) else {
-        return child.clone();
-    };
-    let mut merged: Map<String, Value> = child_map.clone();
-    for (key, value) in parent {
-        if !NOT_INHERITED.contains(&key.as_str()) && !merged.contains_key(key) {
-            merged.insert(key.clone(), value.clone());
-        }
-    }
-    Value::Object(merged)
-}
-
-/// Opportunities from `subEvent`s embedded in an item, each inheriting from it.
-fn sub_events(
-    vocabulary: &Vocabulary<'_>,
-    ty: ItemType,
-    item: &Value,
-    series_id: Option<String>,
-) -> Vec<Opportunity> {
-    list(item.get("subEvent"))
-        .into_iter()
-        .filter(|sub| sub.is_object())
-        .filter_map(|sub| {
-            let merged = inherit(sub, Some(item));
-            let occurrence = id_of(sub)
-                .map(str::to_owned)
-                .or_else(|| text(sub.get("startDate")))?;
-            let kind = if ty == ItemType::SessionSeries {
-                ItemType::ScheduledSession
-            } else {
-                ty
-            };
-            opportunity(
-                vocabulary,
-                kind,
-                &merged,
-                series_id.clone(),
-                Some(occurrence),
-            )
-            .ok()
-        })
-        .collect()
-}
-
 fn opportunity(
     vocabulary: &Vocabulary<'_>,
     ty: ItemType,
@@ -393,7 +328,7 @@ fn opportunity(
         activities: vocabulary.activities.resolve_all(fields::activities(data)),
         location,
         organizer: fields::organizer(data),
-        price: fields::price(data),
+        price: offers::price(data),
         status: fields::status(data),
         url: text(data.get("url")),
         tags: tagging.tags,

@@ -23,6 +23,13 @@ pub fn locate(
     bounds: &BoundingBox,
     problems: &mut Vec<QualityProblem>,
 ) -> Location {
+    // Playwaze names places "52.0406224, -0.7594171": shown as a venue, it helps nobody.
+    if let Some(name) = location.name.take_if(|name| is_coordinates(name)) {
+        problems.push(QualityProblem::new(
+            "place_name_is_coordinates",
+            format!("place name {name:?} is coordinates, not a name; not shown"),
+        ));
+    }
     let postcode = location
         .address
         .postcode
@@ -84,6 +91,21 @@ pub fn locate(
     location
 }
 
+/// "lat, long" (or "lat long"): two numbers that could be a latitude and a longitude.
+fn is_coordinates(text: &str) -> bool {
+    let parts: Vec<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [lat, lng] => matches!(
+            (lat.parse::<f64>(), lng.parse::<f64>()),
+            (Ok(lat), Ok(lng)) if lat.abs() <= 90.0 && lng.abs() <= 180.0
+        ),
+        _ => false,
+    }
+}
+
 /// The small area of each area a point falls in.
 pub fn small_areas(areas: &[&'static oa_geo::Ics], at: Point) -> Vec<oa_model::SmallAreaRef> {
     areas
@@ -143,6 +165,19 @@ mod tests {
             &mut problems,
         );
         assert_eq!(codes(&problems), ["geo_postcode_mismatch"]);
+    }
+
+    #[test]
+    fn a_place_named_by_its_coordinates_loses_the_name() {
+        let mut problems = Vec::new();
+        let mut named = location(Some(52.0406224), Some(-0.7594171), None);
+        named.name = Some("52.0406224, -0.7594171".into());
+        let located = locate(named, Gazetteer::bundled(), &UK_BOUNDS, &mut problems);
+        assert_eq!(located.name, None);
+        assert_eq!(located.precision, GeoPrecision::Exact);
+        assert_eq!(codes(&problems), ["place_name_is_coordinates"]);
+        assert!(!is_coordinates("Hall 2, 3 Mill Lane"));
+        assert!(!is_coordinates("Court 1"));
     }
 
     #[test]

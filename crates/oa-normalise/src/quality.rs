@@ -1,10 +1,19 @@
 //! Data-quality problems in an item that can still be shown: each a stable code and a
 //! detail, so publishers can be told precisely what to fix and managers can count them.
 
-use oa_model::{ActivityMatch, Opportunity, QualityProblem};
+use oa_model::{ActivityMatch, Opportunity, OpportunityKind, QualityProblem};
 use serde_json::Value;
 
 use crate::jsonld::text;
+use crate::offers::{self, PriceReading};
+
+/// Above this (GBP) one session's price is flagged: community sessions cost a few pounds;
+/// courses and facility hire, which can cost more, are not checked.
+const SESSION_PRICE_MAX: f64 = 100.0;
+
+/// Longer than this (minutes) a session is flagged: OpenSessions publishes a two-hour art
+/// club as 15h30 (its endTime 05:00 after a 13:30 start). Events and courses may be days long.
+const SESSION_MINUTES_MAX: i64 = 12 * 60;
 
 /// Problems in dates, activities, prices, text and organiser (location ones come from
 /// [`crate::place`]).
@@ -47,10 +56,57 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
         into.push(QualityProblem::new("missing_activity", "no activity given"));
     }
     let price = &opportunity.price;
-    if price.max.is_some_and(|p| p > 0.0) && price.currency.is_none() {
+    if price.max.or(price.min).is_some_and(|p| p > 0.0) && price.currency.is_none() {
         into.push(QualityProblem::new(
             "price_without_currency",
             "a priced offer has no priceCurrency",
+        ));
+    }
+    for offer in offers::offers(data) {
+        match offers::read_price(offer.get("price")) {
+            PriceReading::Text { low, high, .. } => into.push(QualityProblem::new(
+                "price_as_text",
+                format!(
+                    "price {} is text, read as {}",
+                    offer["price"],
+                    match high {
+                        Some(high) if high > low => format!("{low:.2} to {high:.2}"),
+                        Some(_) => format!("{low:.2}"),
+                        None => format!("from {low:.2}"),
+                    }
+                ),
+            )),
+            PriceReading::Unreadable(published) => into.push(QualityProblem::new(
+                "price_unreadable",
+                format!("price {published:?} is not a price; ignored"),
+            )),
+            PriceReading::Absent | PriceReading::Number(_) => {}
+        }
+    }
+    // Shown as published, but a link worker should not meet it unwarned (OpenSessions' test
+    // tenant sells a half-hour session for £500).
+    let highest = price.max.or(price.min);
+    if opportunity.kind == OpportunityKind::Session
+        && price.currency.as_deref().is_none_or(|c| c == "GBP")
+        && let Some(highest) = highest.filter(|p| *p > SESSION_PRICE_MAX)
+    {
+        into.push(QualityProblem::new(
+            "implausible_price",
+            format!("£{highest:.2} for one session; the offer may be wrong"),
+        ));
+    }
+    if opportunity.kind == OpportunityKind::Session
+        && let Some(minutes) = opportunity
+            .duration_minutes
+            .filter(|m| *m > SESSION_MINUTES_MAX)
+    {
+        into.push(QualityProblem::new(
+            "implausible_duration",
+            format!(
+                "a session of {}h{:02}; the end or duration may be wrong",
+                minutes / 60,
+                minutes % 60
+            ),
         ));
     }
     for field in ["name", "description"] {

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use oa_model::QualityProblem;
 use serde_json::Value;
 
-use crate::dates::parse_duration_minutes;
+use crate::dates::{parse_duration_minutes, parse_local_time};
 use crate::jsonld::{list, local_name, number, text, type_of};
 
 /// Steps walked from a schedule's start at most: a daily schedule over ten years.
@@ -42,7 +42,11 @@ pub fn expand(
     horizon: Duration,
     problems: &mut Vec<QualityProblem>,
 ) -> Vec<Occurrence> {
-    let zone = match text(schedule.get("scheduleTimezone")) {
+    // Everyone Active and Cotech name the zone in the beta property that preceded
+    // `scheduleTimezone`; it says the same thing, so nothing needs assuming.
+    let zone_name =
+        text(schedule.get("scheduleTimezone")).or_else(|| text(schedule.get("beta:timeZone")));
+    let zone = match zone_name {
         None => {
             problems.push(QualityProblem::new(
                 "schedule_timezone_assumed",
@@ -61,7 +65,8 @@ pub fn expand(
             }
         },
     };
-    let Some(start_time) = text(schedule.get("startTime")).and_then(|t| time_of_day(&t)) else {
+    let Some(start_time) = text(schedule.get("startTime")).and_then(|t| parse_local_time(&t))
+    else {
         problems.push(QualityProblem::new(
             "schedule_without_start_time",
             "a Schedule has no usable startTime; not expanded",
@@ -94,7 +99,7 @@ pub fn expand(
         .collect();
     let repeat_count = number(schedule.get("repeatCount")).map(|n| n.max(0.0) as usize);
     let duration = text(schedule.get("duration")).and_then(|d| parse_duration_minutes(&d));
-    let end_time = text(schedule.get("endTime")).and_then(|t| time_of_day(&t));
+    let end_time = text(schedule.get("endTime")).and_then(|t| parse_local_time(&t));
     let id_template = text(schedule.get("idTemplate"));
     let url_template = text(schedule.get("urlTemplate"));
     let until = now + horizon;
@@ -192,12 +197,6 @@ impl Step {
             ),
         }
     }
-}
-
-fn time_of_day(text: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(text.trim(), "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(text.trim(), "%H:%M:%S"))
-        .ok()
 }
 
 fn date_of(text: &str) -> Option<NaiveDate> {

@@ -9,6 +9,7 @@ use super::rules::TagRule;
 use super::text::phrase_words;
 use super::{Gathered, reason};
 use crate::jsonld::{boolean, list, local_name, number, text};
+use crate::offers::{offers, read_price};
 
 /// A value as published and in its folded form (see [`fold`]).
 #[derive(Debug)]
@@ -30,8 +31,8 @@ pub(super) struct Facts<'a> {
     accessibility: Vec<(Option<String>, Option<String>)>,
     gender: Option<String>,
     min_age: Option<f64>,
-    /// (offer name, price) of adult offers.
-    adult_prices: Vec<(String, f64)>,
+    /// (offer name, price, lowest) of adult offers (see [`adult_prices`]).
+    adult_prices: Vec<(String, f64, f64)>,
     accessible_for_free: Option<bool>,
 }
 
@@ -175,7 +176,7 @@ pub(super) fn gather(rule: &TagRule, facts: &Facts<'_>, low_cost_max: f64, into:
     }
     match rule.offers.as_deref() {
         Some("all_zero") => {
-            if let Some((offer, price)) = facts.adult_prices.iter().find(|(_, p)| *p > 0.0) {
+            if let Some((offer, price, _)) = facts.adult_prices.iter().find(|(_, p, _)| *p > 0.0) {
                 withholds(
                     into,
                     "offers",
@@ -195,7 +196,7 @@ pub(super) fn gather(rule: &TagRule, facts: &Facts<'_>, low_cost_max: f64, into:
             let lowest = facts
                 .adult_prices
                 .iter()
-                .map(|(_, p)| *p)
+                .map(|(_, _, lowest)| *lowest)
                 .fold(f64::INFINITY, f64::min);
             if lowest > 0.0 && lowest <= low_cost_max {
                 let value = format!("lowest adult price £{lowest:.2} (at most £{low_cost_max:.2})");
@@ -206,11 +207,12 @@ pub(super) fn gather(rule: &TagRule, facts: &Facts<'_>, low_cost_max: f64, into:
     }
 }
 
-/// (name, price) of each offer for adults: child-only offers (maximum age under 18) do not
-/// say what the client pays. When every offer is child-only, all count.
-fn adult_prices(data: &Value) -> Vec<(String, f64)> {
-    let offers: Vec<&Value> = list(data.get("offers").or_else(|| data.get("offer")));
-    let priced = |only_adult: bool| -> Vec<(String, f64)> {
+/// (name, price, lowest) of each offer for adults: child-only offers (maximum age under 18)
+/// do not say what the client pays. When every offer is child-only, all count. `price` is
+/// above 0 when the offer costs anything; `lowest` is the least it costs.
+fn adult_prices(data: &Value) -> Vec<(String, f64, f64)> {
+    let offers: Vec<&Value> = offers(data);
+    let priced = |only_adult: bool| -> Vec<(String, f64, f64)> {
         offers
             .iter()
             .filter(|o| {
@@ -219,9 +221,16 @@ fn adult_prices(data: &Value) -> Vec<(String, f64)> {
                         .is_none_or(|max| max >= 18.0)
             })
             .filter_map(|o| {
-                let price = number(o.get("price"))?;
+                // The same reading as the opportunity's price: "£3-5" costs from £3, and
+                // costs something even when its lowest is 0.
+                let (low, high) = read_price(o.get("price")).bounds()?;
                 let name = text(o.get("name")).unwrap_or_else(|| "an offer".into());
-                Some((format!("offer {name:?}"), price))
+                let price = if low > 0.0 {
+                    low
+                } else {
+                    high.unwrap_or(f64::INFINITY)
+                };
+                Some((format!("offer {name:?}"), price, low))
             })
             .collect()
     };
