@@ -183,8 +183,10 @@ impl PageTx for PgPageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         sqlx::query(
-            "delete from opportunities o using items p where p.feed_id = o.feed_id \
-             and p.item_id = o.item_id and p.role = 'parent' and o.parent_ref = any($1)",
+            // Through the series items by `@id` (an index), not a scan of opportunities.
+            "delete from opportunities o using items p where p.role = 'parent' \
+             and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
+             and o.item_id = p.item_id and o.parent_ref = p.data_id",
         )
         .bind(series_ids)
         .execute(&mut *self.0)

@@ -204,10 +204,14 @@ impl PageTx for SqlitePageTx {
                 "delete from opportunity_geo where rid in (",
                 "delete from opportunities where rid in (",
             ] {
+                // Found through the series items (by `@id`, then their opportunities by
+                // source): opportunities have no index on parent_ref, and scanning them for
+                // every page of sessions made a large harvest quadratic.
                 let mut sql = QueryBuilder::<Sqlite>::new(table_sql);
                 sql.push(
-                    "select o.rid from opportunities o join items p on p.feed_id = o.feed_id \
-                     and p.item_id = o.item_id where p.role = 'parent' and o.parent_ref in ",
+                    "select o.rid from items p join opportunities o on o.feed_id = p.feed_id \
+                     and o.item_id = p.item_id and o.parent_ref = p.data_id \
+                     where p.role = 'parent' and p.state = 'updated' and p.data_id in ",
                 );
                 push_list(&mut sql, chunk.iter().map(String::as_str));
                 sql.push(")");

@@ -1,0 +1,412 @@
+//! Harvest throughput, as issue 6 asks: a bench publisher serves a generated feed set
+//! (N SessionSeries with M ScheduledSessions each, realistic text and prices, pages of 500)
+//! from memory at loopback speed, and the real `oa-aggregator harvest --once` process walks
+//! it into a fresh store (fetch, parse, normalise, tag, durable write, cursor committed).
+//! Wall time, CPU seconds and peak resident memory come from /proc; the stored counts are
+//! checked against what was published. Then the same walk in-process with the store
+//! disabled: fetch + parse only, and fetch + parse + normalise, to show where time goes.
+//! Release build:
+//!
+//!     cargo bench --bench harvest                                     # 10,000 x 10, SQLite
+//!     OA_BENCH_SERIES=100000 cargo bench --bench harvest              # 1,100,000 items
+//!     OA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench harvest
+//!
+//! PostgreSQL runs in its own schema (`oa_bench_harvest`, dropped first). Results are
+//! recorded in docs/PERFORMANCE.md.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use oa_harvest::{FetchConfig, Fetcher, PageSink, walk_to_end};
+use oa_model::{ItemRole, Normalised, Normaliser, RpdePage};
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::PgStore;
+use serde_json::{Value, json};
+
+const PAGE: usize = 500;
+const SCHEMA: &str = "oa_bench_harvest";
+const DESCRIPTIONS: [&str; 6] = [
+    "<p>A friendly group for all abilities. Tea, coffee and a chat afterwards &ndash; come and meet new people.</p>",
+    "Fast-paced sessions for experienced players only. Not suitable for beginners.",
+    "Gentle, low impact exercise at your own pace; no experience needed. Free parking on site.",
+    "Our weekly session is free to attend and open to everyone. Bring water and comfortable shoes.",
+    "Learn to swim with qualified coaches. First session free, then £4.50 per session.",
+    "Chair-based strength and balance for older adults. Over 60s especially welcome.",
+];
+const ACTIVITIES: [(&str, &str); 6] = [
+    (
+        "https://openactive.io/activity-list#95092977-5a20-4d6e-b312-8fddabe71544",
+        "Walking",
+    ),
+    (
+        "https://openactive.io/activity-list#bf1a5e00-cdcf-465d-8c5a-6f57040b7f7e",
+        "Yoga",
+    ),
+    (
+        "https://openactive.io/activity-list#2d2d0c8e-8183-4f6c-b1b9-34e1bc2d7a0d",
+        "Walking Football",
+    ),
+    (
+        "https://openactive.io/activity-list#20ed8ee8-1cb7-4b5c-99c5-5a5ccd4a3c2b",
+        "Swimming",
+    ),
+    (
+        "https://openactive.io/activity-list#78d6ae1f-9c8c-48b3-8ff0-3f7e0ea1bfd4",
+        "Tai Chi",
+    ),
+    (
+        "https://openactive.io/activity-list#8a4abe3c-3ca2-4b4b-a5e6-7c3c2f2ab9f3",
+        "Badminton",
+    ),
+];
+/// Real Lancashire postcodes and their coordinates, so location checks agree.
+const PLACES: [(&str, f64, f64); 4] = [
+    ("PR1 3PB", 53.7596, -2.6986),
+    ("BB2 3RX", 53.7438, -2.4913),
+    ("LA1 2WB", 54.0465, -2.7983),
+    ("FY1 3JL", 53.8140, -3.0487),
+];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A series and its `sessions` ScheduledSessions, varied by `k`.
+fn series(k: usize, modified: usize) -> Value {
+    let (activity_id, activity) = ACTIVITIES[k % ACTIVITIES.len()];
+    let (postcode, lat, lng) = PLACES[k % PLACES.len()];
+    let price = [0.0, 2.5, 3.0, 4.5, 6.0][k % 5];
+    let level = ["Beginner", "Intermediate", "All levels"][k % 3];
+    let min_age = [16, 18, 50][k % 3];
+    json!({"state": "updated", "kind": "SessionSeries", "id": format!("series-{k}"), "modified": modified, "data": {
+        "@context": ["https://openactive.io/", "https://openactive.io/ns-beta"],
+        "@type": "SessionSeries", "@id": format!("https://bench.example/series/{k}"),
+        "name": format!("{activity} at Venue {}", k % 997),
+        "description": DESCRIPTIONS[k % DESCRIPTIONS.len()],
+        "activity": [{"@type": "Concept", "@id": activity_id, "prefLabel": activity, "inScheme": "https://openactive.io/activity-list"}],
+        "level": [level],
+        "ageRange": {"@type": "QuantitativeValue", "minValue": min_age},
+        "location": {"@type": "Place", "name": format!("Venue {}", k % 997),
+                     "address": {"@type": "PostalAddress", "streetAddress": format!("{} High Street", k % 200), "addressLocality": "Preston", "postalCode": postcode},
+                     "geo": {"@type": "GeoCoordinates", "latitude": lat + (k % 100) as f64 * 1e-4, "longitude": lng}},
+        "organizer": {"@type": "Organization", "name": format!("Provider {}", k % 500), "url": format!("https://provider{}.example", k % 500), "email": "hello@provider.example"},
+        "offers": [{"@type": "Offer", "name": "Adult", "price": price, "priceCurrency": "GBP"}],
+        "beta:isWheelchairAccessible": k.is_multiple_of(4)
+    }})
+}
+
+fn session(k: usize, j: usize, modified: usize, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let start = now + chrono::Duration::hours(1 + ((k * 7 + j * 24) % (27 * 24)) as i64);
+    json!({"state": "updated", "kind": "ScheduledSession", "id": format!("session-{k}-{j}"), "modified": modified, "data": {
+        "@context": "https://openactive.io/",
+        "@type": "ScheduledSession", "@id": format!("https://bench.example/sessions/{k}-{j}"),
+        "superEvent": format!("https://bench.example/series/{k}"),
+        "startDate": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "endDate": (start + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "duration": "PT1H", "maximumAttendeeCapacity": 20, "remainingAttendeeCapacity": (k + j) % 20
+    }})
+}
+
+/// The pages of one feed, each naming the next; the last is empty and names itself.
+fn pages(base: &str, feed: &str, items: impl Iterator<Item = Value>) -> Vec<Bytes> {
+    let mut bodies = Vec::new();
+    let mut batch = Vec::with_capacity(PAGE);
+    let url = |n: usize| format!("{base}/{feed}/{n}");
+    let mut items = items.peekable();
+    while items.peek().is_some() {
+        batch.clear();
+        batch.extend(items.by_ref().take(PAGE));
+        let next = url(bodies.len() + 1);
+        bodies.push(Bytes::from(
+            json!({"next": next, "items": batch, "license": "https://creativecommons.org/licenses/by/4.0/"}).to_string(),
+        ));
+    }
+    let last = url(bodies.len());
+    bodies.push(Bytes::from(
+        json!({"next": last, "items": [], "license": "https://creativecommons.org/licenses/by/4.0/"})
+            .to_string(),
+    ));
+    bodies
+}
+
+type Feeds = Arc<HashMap<String, Vec<Bytes>>>;
+
+async fn serve_page(
+    State(feeds): State<Feeds>,
+    Path((feed, n)): Path<(String, usize)>,
+) -> axum::response::Response {
+    match feeds.get(&feed).and_then(|pages| pages.get(n)) {
+        Some(body) => ([("content-type", "application/json")], body.clone()).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Serves the feeds on its own runtime thread, so the publisher's work stays off the
+/// harvester's measurements.
+fn start_publisher(listener: std::net::TcpListener, feeds: Feeds) {
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let app = axum::Router::new()
+                .route("/{feed}/{n}", axum::routing::get(serve_page))
+                .with_state(feeds);
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+}
+
+/// (utime + stime in seconds, VmHWM in MB) of a live process.
+fn cpu_and_peak(pid: u32, ticks_per_second: f64) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cpu = (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+        / ticks_per_second;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let peak_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((cpu, peak_kb / 1024.0))
+}
+
+/// Runs `harvest --once` over the feeds into `database_url`; (seconds, CPU seconds, peak MB).
+fn harvest_process(
+    database_url: &str,
+    feed_urls: &[String],
+    dir: &std::path::Path,
+) -> (f64, f64, f64) {
+    let config = dir.join("bench-harvest.toml");
+    let sources: String = feed_urls
+        .iter()
+        .map(|url| format!("[[sources]]\nfeed = \"{url}\"\n"))
+        .collect();
+    std::fs::write(&config, sources).expect("config");
+    let ticks: f64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0);
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oa-aggregator"))
+        .args(["harvest", "--once", "--config"])
+        .arg(&config)
+        .env("OA__DATABASE__URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("harvest");
+    let mut last = (0.0, 0.0);
+    let status = loop {
+        if let Some((cpu, peak)) = cpu_and_peak(child.id(), ticks) {
+            last = (cpu, peak);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "harvest --once failed: {status}");
+    (started.elapsed().as_secs_f64(), last.0, last.1)
+}
+
+/// Counts what a walk saw; optionally normalises each item (parents from the series feed).
+struct CountingSink {
+    normaliser: Option<OpenActiveNormaliser>,
+    parents: Mutex<HashMap<String, Value>>,
+    opportunities: Mutex<usize>,
+}
+
+#[async_trait]
+impl PageSink for CountingSink {
+    async fn apply(&self, _requested: &str, page: RpdePage) -> Result<(), String> {
+        let Some(normaliser) = &self.normaliser else {
+            return Ok(());
+        };
+        let mut parents = self.parents.lock().map_err(|e| e.to_string())?;
+        let mut made = 0;
+        for item in page.valid_items().map(oa_normalise::prepare) {
+            let Some(data) = &item.data else { continue };
+            let parent = item.parent_ref.as_deref().and_then(|id| parents.get(id));
+            if let Normalised::Opportunities(found) = normaliser.normalise(&item.kind, data, parent)
+            {
+                made += found.len();
+            }
+            if item.role == ItemRole::Parent
+                && let Some(id) = item.data_id
+            {
+                parents.insert(id, data.clone());
+            }
+        }
+        *self.opportunities.lock().map_err(|e| e.to_string())? += made;
+        Ok(())
+    }
+}
+
+async fn walk_in_process(feed_urls: &[String], normalise: bool) -> (f64, usize, usize) {
+    let fetcher = Fetcher::new(FetchConfig::default()).expect("fetcher");
+    let sink = CountingSink {
+        normaliser: normalise.then(OpenActiveNormaliser::default),
+        parents: Mutex::default(),
+        opportunities: Mutex::default(),
+    };
+    let started = Instant::now();
+    let mut items = 0;
+    for url in feed_urls {
+        items += walk_to_end(&fetcher, &sink, url).await.expect("walk").items;
+    }
+    let made = *sink.opportunities.lock().expect("count");
+    (started.elapsed().as_secs_f64(), items, made)
+}
+
+/// The store the harvest process writes, as the bench reads it back.
+enum Counted {
+    Sqlite(String),
+    Postgres(sqlx::PgPool),
+}
+
+impl Counted {
+    async fn rows(&self, table: &str) -> usize {
+        let sql = sqlx::AssertSqlSafe(format!("select count(*) from {table}"));
+        let n: i64 = match self {
+            Counted::Sqlite(url) => {
+                let store = oa_store::SqliteStore::connect(url).await.expect("sqlite");
+                sqlx::query_scalar(sql)
+                    .fetch_one(store.writer_pool())
+                    .await
+                    .expect("count")
+            }
+            Counted::Postgres(pool) => sqlx::query_scalar(sql)
+                .fetch_one(pool)
+                .await
+                .expect("count"),
+        };
+        usize::try_from(n).unwrap_or(0)
+    }
+}
+
+/// A fresh store for the harvest process: its URL, and how to count what it stored.
+async fn fresh_store(dir: &std::path::Path, n: usize) -> (String, Counted) {
+    match std::env::var("OA_BENCH_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let admin = PgStore::connect(&url).await.expect("postgres");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop schema if exists {SCHEMA} cascade"
+            )))
+            .execute(admin.pool())
+            .await
+            .expect("drop schema");
+            let store = PgStore::connect_in_schema(&url, SCHEMA)
+                .await
+                .expect("schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            (
+                format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}"),
+                Counted::Postgres(store.pool().clone()),
+            )
+        }
+        _ => {
+            let file = dir.join(format!("bench-harvest-{n}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            let url = format!("sqlite://{}", file.display());
+            (url.clone(), Counted::Sqlite(url))
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let series_count = env_usize("OA_BENCH_SERIES", 10_000);
+    let per_series = env_usize("OA_BENCH_SESSIONS", 10);
+    let now = chrono::Utc::now();
+    // The pages name their next page by the publisher's address, so it listens first.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let generating = Instant::now();
+    let mut feeds = HashMap::new();
+    feeds.insert(
+        "series".to_owned(),
+        pages(&base, "series", (0..series_count).map(|k| series(k, k + 1))),
+    );
+    feeds.insert(
+        "sessions".to_owned(),
+        pages(
+            &base,
+            "sessions",
+            (0..series_count)
+                .flat_map(|k| (0..per_series).map(move |j| (k, j)))
+                .enumerate()
+                .map(|(n, (k, j))| session(k, j, n + 1, now)),
+        ),
+    );
+    let items = series_count * (1 + per_series);
+    let bytes: usize = feeds.values().flatten().map(Bytes::len).sum();
+    println!(
+        "generated {items} items ({series_count} series x {per_series} sessions) in {} pages, {:.1} MB, in {:.1} s",
+        feeds.values().map(Vec::len).sum::<usize>(),
+        bytes as f64 / 1e6,
+        generating.elapsed().as_secs_f64()
+    );
+    start_publisher(listener, Arc::new(feeds));
+    let feed_urls = vec![format!("{base}/series/0"), format!("{base}/sessions/0")];
+
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (database_url, count) = fresh_store(&dir, items).await;
+    let backend = if database_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let (seconds, cpu, peak) = harvest_process(&database_url, &feed_urls, &dir);
+    let stored = count.rows("items").await;
+    let opportunities = count.rows("opportunities").await;
+    assert_eq!(stored, items, "every published item is stored");
+    assert_eq!(
+        opportunities,
+        series_count * per_series,
+        "every session is searchable"
+    );
+    println!(
+        "harvest --once into {backend}: {items} items in {seconds:.1} s = {:.0} items/s; CPU {cpu:.1} s ({:.2} cores); peak RSS {peak:.0} MB",
+        items as f64 / seconds,
+        cpu / seconds
+    );
+
+    for (normalise, what) in [
+        (false, "fetch + parse"),
+        (true, "fetch + parse + normalise"),
+    ] {
+        let (seconds, walked, made) = walk_in_process(&feed_urls, normalise).await;
+        assert_eq!(walked, items);
+        println!(
+            "store disabled, {what}: {walked} items in {seconds:.2} s = {:.0} items/s{}",
+            walked as f64 / seconds,
+            if normalise {
+                format!(" ({made} opportunities)")
+            } else {
+                String::new()
+            }
+        );
+    }
+}
