@@ -129,6 +129,7 @@ async fn main() {
         store: store.clone(),
         fetcher,
         normaliser: Default::default(),
+        store_outage: oa_aggregator::harvest::STORE_OUTAGE,
     };
     let sources: Vec<Source> = (0..FEEDS)
         .map(|i| Source::Feed(format!("{base}/f/{i}")))

@@ -181,6 +181,7 @@ async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
     let store = open_store(&config.database.url).await?;
     Ok(Harvester {
         normaliser: normaliser(config, store.as_ref()).await?,
+        store_outage: Duration::from_secs(config.harvest.store_outage_secs),
         store,
         fetcher,
     })

@@ -103,6 +103,14 @@ pub struct HarvestConfig {
     pub min_poll_interval_secs: u64,
     pub concurrency: usize,
     pub max_page_bytes: u64,
+    /// How long a page waits, retrying, for an unavailable database before its feed is
+    /// marked failing.
+    #[serde(default = "default_store_outage_secs")]
+    pub store_outage_secs: u64,
+}
+
+fn default_store_outage_secs() -> u64 {
+    crate::harvest::STORE_OUTAGE.as_secs()
 }
 
 /// Where feeds come from.

@@ -219,3 +219,169 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
         }
     }
 }
+
+/// A loopback TCP proxy to PostgreSQL that can be cut: every open connection is reset and
+/// new ones are refused, as clients see a server restart, until it is restored.
+#[derive(Clone)]
+struct Outage {
+    up: Arc<std::sync::atomic::AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Outage {
+    async fn in_front_of(target: String) -> (Outage, u16) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let outage = Outage {
+            up: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            connections: Arc::default(),
+        };
+        let proxy = outage.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !proxy.up.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees its connection reset
+                }
+                let target = target.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                proxy.connections.lock().expect("lock").push(relay);
+            }
+        });
+        (outage, port)
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for relay in self.connections.lock().expect("lock").drain(..) {
+            relay.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Cuts the database off just before page `at` is stored, and restores it `for_how_long`
+/// later.
+struct CutsTheDatabase {
+    inner: StoreSink,
+    outage: Outage,
+    pages: AtomicUsize,
+    at: usize,
+    for_how_long: Duration,
+}
+
+#[async_trait]
+impl PageSink for CutsTheDatabase {
+    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+        if self.pages.fetch_add(1, Ordering::SeqCst) == self.at {
+            self.outage.cut();
+            let (outage, wait) = (self.outage.clone(), self.for_how_long);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                outage.restore();
+            });
+        }
+        self.inner.apply(requested, page).await
+    }
+}
+
+#[tokio::test]
+async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
+    let Ok(database) = std::env::var("OA_TEST_DATABASE_URL") else {
+        return; // PostgreSQL only: SQLite has no server to lose.
+    };
+    let url = publisher().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let reference = store("postgres", &dir, "outage-reference").await;
+    let record = feed(&reference, &url).await;
+    let sink = StoreSink::new(reference.clone(), record.as_ref());
+    harvest_feed(
+        reference.clone(),
+        &fetcher(),
+        &record,
+        &sink,
+        &Shutdown::never(),
+    )
+    .await
+    .expect("harvest");
+    let expected = reference.dump().await.expect("dump");
+
+    let server = url::Url::parse(&database).expect("database URL");
+    let (outage, port) = Outage::in_front_of(format!(
+        "{}:{}",
+        server.host_str().unwrap_or("127.0.0.1"),
+        server.port().unwrap_or(5432)
+    ))
+    .await;
+    let mut proxied = server.clone();
+    proxied.set_port(Some(port)).expect("port");
+    let schema = format!("e2e_outage_{}", std::process::id());
+    let interrupted: Arc<dyn Store> = Arc::new(
+        PgStore::connect_in_schema(proxied.as_str(), &schema)
+            .await
+            .expect("pg store through the proxy"),
+    );
+    let record = feed(&interrupted, &url).await;
+    let sink = CutsTheDatabase {
+        inner: StoreSink::new(interrupted.clone(), record.as_ref())
+            .with_store_outage(Duration::from_secs(60)),
+        outage: outage.clone(),
+        pages: AtomicUsize::new(0),
+        at: 1,
+        for_how_long: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let summary = harvest_feed(
+        interrupted.clone(),
+        &fetcher(),
+        &record,
+        &sink,
+        &Shutdown::never(),
+    )
+    .await
+    .expect("the harvest waits for the database and finishes");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the database really was away"
+    );
+    assert_eq!(summary.pages, 4);
+    assert_eq!(interrupted.dump().await.expect("dump"), expected);
+    let feeds = interrupted.feeds().await.expect("feeds");
+    assert_eq!((feeds[0].state, feeds[0].caught_up), (FeedState::Ok, true));
+
+    // An outage longer than the harvester waits fails the page (and the feed) with the
+    // database error named, and loses nothing stored before it.
+    let record = feed(&interrupted, &format!("{url}?second")).await;
+    let sink = CutsTheDatabase {
+        inner: StoreSink::new(interrupted.clone(), record.as_ref())
+            .with_store_outage(Duration::from_millis(500)),
+        outage: outage.clone(),
+        pages: AtomicUsize::new(0),
+        at: 0,
+        for_how_long: Duration::from_secs(4),
+    };
+    let error = harvest_feed(
+        interrupted.clone(),
+        &fetcher(),
+        &record,
+        &sink,
+        &Shutdown::never(),
+    )
+    .await
+    .expect_err("gave up waiting");
+    assert!(matches!(error, WalkError::Sink { .. }), "{error}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        interrupted.dump().await.expect("dump").opportunities,
+        expected.opportunities,
+        "the first feed's sessions are intact"
+    );
+}

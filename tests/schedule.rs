@@ -88,6 +88,7 @@ async fn serving_polls_the_last_page_no_faster_than_max_age_while_a_hanging_feed
             store: store.clone(),
             fetcher,
             normaliser: Default::default(),
+            store_outage: oa_aggregator::harvest::STORE_OUTAGE,
         },
         sources,
         schedule(),
@@ -188,6 +189,7 @@ async fn a_feed_shows_as_retrying_while_it_waits_and_ok_once_it_succeeds() {
             store: store.clone(),
             fetcher,
             normaliser: Default::default(),
+            store_outage: oa_aggregator::harvest::STORE_OUTAGE,
         },
         vec![Source::Feed(url.clone())],
         schedule(),
@@ -260,6 +262,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
         store: store.clone(),
         fetcher: Fetcher::new(FetchConfig::default()).expect("client"),
         normaliser: oa_normalise::OpenActiveNormaliser::default().with_clock(test_clock),
+        store_outage: oa_aggregator::harvest::STORE_OUTAGE,
     };
     let (trigger, shutdown) = ShutdownTrigger::new();
     let mut every = schedule();

@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use indicatif::ProgressBar;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
 use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
-use oa_store::{FeedEvent, FeedRecord, FeedRef, Store};
+use oa_store::{FeedEvent, FeedRecord, FeedRef, Store, StoreError};
 use tokio::task::JoinHandle;
 
 /// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
@@ -24,14 +25,22 @@ pub struct Harvester {
     pub store: Arc<dyn Store>,
     pub fetcher: Fetcher,
     pub normaliser: OpenActiveNormaliser,
+    /// How long a page waits for an unavailable database before its feed is marked failing.
+    pub store_outage: Duration,
 }
 
 impl Harvester {
     /// A sink storing pages of `feed`.
     pub fn sink(&self, feed: FeedRef) -> StoreSink {
-        StoreSink::new(self.store.clone(), feed).with_normaliser(self.normaliser.clone())
+        StoreSink::new(self.store.clone(), feed)
+            .with_normaliser(self.normaliser.clone())
+            .with_store_outage(self.store_outage)
     }
 }
+
+/// The default for [`Harvester::store_outage`]: long enough for a database restart or a
+/// failover.
+pub const STORE_OUTAGE: Duration = Duration::from_secs(600);
 
 /// Stores pages of one feed, each with its `next` URL as the new cursor, in one transaction.
 #[derive(Debug)]
@@ -40,6 +49,7 @@ pub struct StoreSink {
     feed: FeedRef,
     normaliser: OpenActiveNormaliser,
     progress: Option<ProgressBar>,
+    store_outage: Duration,
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -51,6 +61,7 @@ impl StoreSink {
             feed,
             normaliser: OpenActiveNormaliser::default(),
             progress: None,
+            store_outage: STORE_OUTAGE,
             retry_notes: Mutex::default(),
         }
     }
@@ -58,6 +69,12 @@ impl StoreSink {
     /// Normalises with an area's own tag rules.
     pub fn with_normaliser(mut self, normaliser: OpenActiveNormaliser) -> Self {
         self.normaliser = normaliser;
+        self
+    }
+
+    /// Waits this long, retrying, for an unavailable database before failing a page.
+    pub fn with_store_outage(mut self, outage: Duration) -> Self {
+        self.store_outage = outage;
         self
     }
 
@@ -71,10 +88,26 @@ impl StoreSink {
 #[async_trait]
 impl PageSink for StoreSink {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
-        let items = page.valid_items().map(oa_normalise::prepare).collect();
-        let outcome = self
-            .store
-            .apply_page(&self.feed, items, &page.next, &self.normaliser)
+        // The page's transaction rolled back whole, so a lost connection, a restart or a
+        // failover is waited out and the page applied again from the start.
+        let attempt = || async {
+            let items = page.valid_items().map(oa_normalise::prepare).collect();
+            self.store
+                .apply_page(&self.feed, items, &page.next, &self.normaliser)
+                .await
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(15))
+            .with_total_delay(Some(self.store_outage))
+            .without_max_times()
+            .with_jitter();
+        let outcome = attempt
+            .retry(backoff)
+            .when(StoreError::is_transient)
+            .notify(|error, delay| {
+                tracing::warn!(feed.url = %self.feed.url, feed.page = %requested, %error, "the database is unavailable storing a page of {}; trying again in {delay:?}: {error}", self.feed.url);
+            })
             .await
             .map_err(|e| e.to_string())?;
         tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);

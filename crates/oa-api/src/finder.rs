@@ -336,7 +336,9 @@ fn price_text(o: &Opportunity) -> String {
             (Some(min), Some(max)) if (max - min).abs() > 0.005 => {
                 format!("£{min:.2} to £{max:.2}")
             }
-            (Some(min), _) => format!("£{min:.2}"),
+            (Some(min), Some(_)) => format!("£{min:.2}"),
+            // An open-ended price as published ("£25+").
+            (Some(min), None) => format!("from £{min:.2}"),
             _ => "Ask the organiser".to_owned(),
         }
     };
@@ -395,4 +397,32 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_as_a_person_would_say_them() {
+        let event = serde_json::json!({"@type": "Event", "name": "Walk", "startDate": "2030-01-07T10:00:00Z"});
+        let oa_model::Normalised::Opportunities(mut found) =
+            oa_normalise::normalise("Event", &event, None)
+        else {
+            panic!("an event normalises");
+        };
+        let mut o = found.remove(0);
+        assert_eq!(price_text(&o), "Ask the organiser");
+        o.price.min = Some(4.5);
+        o.price.max = Some(4.5);
+        assert_eq!(price_text(&o), "£4.50");
+        o.price.max = Some(10.0);
+        assert_eq!(price_text(&o), "£4.50 to £10.00");
+        o.price.max = None;
+        assert_eq!(
+            price_text(&o),
+            "from £4.50",
+            "an open-ended price such as £25+"
+        );
+    }
 }

@@ -75,13 +75,9 @@ async fn walk(
 ) -> Result<WalkSummary, WalkError> {
     let mut summary = WalkSummary::default();
     let mut url = start_url.to_owned();
+    let mut fetched = fetch_unless_shutdown(fetcher, sink, &url, shutdown).await;
     loop {
-        let fetched = tokio::select! {
-            biased;
-            () = shutdown.requested() => None,
-            fetched = fetch_page(fetcher, sink, &url) => Some(fetched?),
-        };
-        let Some((page, max_age)) = fetched else {
+        let Some((page, max_age)) = fetched.transpose()? else {
             summary.last_url = url;
             summary.stopped = true;
             return Ok(summary);
@@ -101,18 +97,71 @@ async fn walk(
         for error in page.items.iter().filter_map(|i| i.as_ref().err()) {
             tracing::warn!(feed.page = %url, item.id = %error.id, "skipping an item of {url}: {error}");
         }
-        sink.apply(&url, page)
-            .await
-            .map_err(|reason| WalkError::Sink {
-                url: url.clone(),
-                reason,
-            })?;
         if looping {
+            store(sink, &url, page).await?;
             tracing::warn!(feed.page = %url, "{url} is not empty but names itself as next; stopping here");
             summary.last_url = url;
             return Ok(summary);
         }
+        // The next page is fetched and parsed while this one is stored; it is only handed
+        // to the sink (and so its cursor only moves) after this page has committed.
+        fetched = store_while_fetching(
+            store(sink, &url, page),
+            fetch_unless_shutdown(fetcher, sink, &next, shutdown),
+        )
+        .await?;
         url = next;
+        if shutdown.is_requested() {
+            // Asked while the page was stored: stop between pages, as before a fetch.
+            fetched = None;
+        }
+    }
+}
+
+/// Runs `storing` to its end while `fetching` makes progress alongside; a failed store
+/// abandons the fetch.
+async fn store_while_fetching<T>(
+    storing: impl Future<Output = Result<(), WalkError>>,
+    fetching: impl Future<Output = T>,
+) -> Result<T, WalkError> {
+    tokio::pin!(storing, fetching);
+    let mut fetched = None;
+    loop {
+        tokio::select! {
+            stored = &mut storing => {
+                stored?;
+                break;
+            }
+            done = &mut fetching, if fetched.is_none() => fetched = Some(done),
+        }
+    }
+    Ok(match fetched {
+        Some(done) => done,
+        None => fetching.await,
+    })
+}
+
+async fn store(sink: &dyn PageSink, url: &str, page: RpdePage) -> Result<(), WalkError> {
+    sink.apply(url, page)
+        .await
+        .map_err(|reason| WalkError::Sink {
+            url: url.to_owned(),
+            reason,
+        })
+}
+
+/// A page, or `None` when shutdown is requested first (the fetch, or its retry wait, is
+/// abandoned).
+async fn fetch_unless_shutdown(
+    fetcher: &Fetcher,
+    sink: &dyn PageSink,
+    url: &str,
+    shutdown: &Shutdown,
+) -> Option<Result<(RpdePage, Option<Duration>), WalkError>> {
+    tokio::select! {
+        biased;
+        () = shutdown.requested() => None,
+        fetched = fetch_page(fetcher, sink, url) => Some(fetched),
     }
 }
 

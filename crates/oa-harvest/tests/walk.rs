@@ -339,3 +339,70 @@ async fn a_non_empty_page_naming_itself_as_next_does_not_spin() {
     assert_eq!(summary.pages, 1);
     assert_eq!(sink.ids(), vec!["z"]);
 }
+
+/// Stores the first page only once the publisher has been asked for the second, so the walk
+/// finishes only if the next page is fetched while a page is being stored; optionally fails
+/// that first store.
+struct WaitsForPrefetch {
+    publisher: Publisher,
+    fail_first: bool,
+    applied: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl PageSink for WaitsForPrefetch {
+    async fn apply(&self, requested: &str, _page: RpdePage) -> Result<(), String> {
+        let first = self.applied.lock().expect("lock").is_empty();
+        self.applied
+            .lock()
+            .expect("lock")
+            .push(requested.to_owned());
+        if first {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.publisher.requests.lock().expect("lock").len() < 2 {
+                if Instant::now() > deadline {
+                    return Err("the next page was not fetched while this one was stored".into());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if self.fail_first {
+                return Err("disk full".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_it_commits() {
+    let p = publisher(FeedOrdering::ModifiedId, 7).await;
+    let sink = WaitsForPrefetch {
+        publisher: p.clone(),
+        fail_first: false,
+        applied: Mutex::default(),
+    };
+    let summary = walk_to_end(&fetcher(1), &sink, &p.feed())
+        .await
+        .expect("walk");
+    assert_eq!(summary.pages, 3);
+    assert_eq!(sink.applied.lock().expect("lock").len(), 3);
+
+    let p = publisher(FeedOrdering::ModifiedId, 7).await;
+    let failing = WaitsForPrefetch {
+        publisher: p.clone(),
+        fail_first: true,
+        applied: Mutex::default(),
+    };
+    let error = walk_to_end(&fetcher(1), &failing, &p.feed())
+        .await
+        .expect_err("the store failed");
+    assert!(
+        matches!(&error, WalkError::Sink { url, reason } if *url == p.feed() && reason == "disk full"),
+        "{error}"
+    );
+    assert_eq!(
+        *failing.applied.lock().expect("lock"),
+        [p.feed()],
+        "the prefetched page is dropped, never stored, when its predecessor fails"
+    );
+}

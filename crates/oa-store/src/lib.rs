@@ -28,8 +28,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow,
-    ItemProblem, NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
+    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow, ItemProblem,
+    NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -67,10 +67,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records a harvest event (caught up, retrying, failing, gone) against a feed.
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError>;
-
-    /// Scheduled opportunities inside a box and time window, ordered by (start, id), after a
-    /// keyset position. The spatial index answers this; exact distance is the caller's.
-    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
 
     /// Calls `each` with every scheduled, located opportunity, streamed: what the in-memory
     /// search index loads.

@@ -109,19 +109,6 @@ pub enum FeedEvent {
     Gone { error: String },
 }
 
-/// A box and window to search, with a keyset position.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CandidateQuery {
-    pub bbox: oa_geo::BoundingBox,
-    /// Unix seconds, inclusive.
-    pub from: i64,
-    /// Unix seconds, exclusive.
-    pub to: i64,
-    /// Only rows after this (start, id).
-    pub after: Option<(i64, String)>,
-    pub limit: i64,
-}
-
 /// A scheduled opportunity inside the box.
 #[derive(Debug, Clone)]
 pub struct Candidate {

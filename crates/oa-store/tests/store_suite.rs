@@ -795,3 +795,36 @@ async fn the_provider_register_updates_on_reimport_and_keeps_link_decisions() {
         ));
     }
 }
+
+#[tokio::test]
+async fn sqlite_checkpoints_its_wal_in_the_background_not_in_the_writer() {
+    let t = stores("checkpoint").await.remove(0);
+    let sqlite = t.sqlite.as_ref().expect("the first store is SQLite");
+    let (_, _, file): (i64, String, String) = sqlx::query_as("pragma database_list")
+        .fetch_one(sqlite.writer_pool())
+        .await
+        .expect("database list");
+    let (autocheckpoint,): (i64,) = sqlx::query_as("pragma wal_autocheckpoint")
+        .fetch_one(sqlite.writer_pool())
+        .await
+        .expect("pragma");
+    assert_eq!(
+        autocheckpoint, 0,
+        "the writer never stops a commit to checkpoint"
+    );
+    let before = std::fs::metadata(&file).expect("db file").len();
+    let feed = t.feed("https://p.example/events").await;
+    let items = (0..200)
+        .map(|n| event(&format!("e{n}"), 1, 53.76, -2.70, at(2)))
+        .collect();
+    t.apply(&feed, items, "n1").await;
+    // The pages are in the WAL; the background checkpoint copies them into the file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&file).expect("db file").len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed into {file}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

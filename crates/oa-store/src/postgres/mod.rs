@@ -1,5 +1,5 @@
-//! The production backend: PostgreSQL with the built-in `point` type under a GiST index
-//! (no extension needed). Pages from many feeds are written concurrently; pages that touch
+//! The production backend: PostgreSQL, no extension needed (searches run on the in-memory
+//! index, `crate::index`). Pages from many feeds are written concurrently; pages that touch
 //! the same parent/child links take advisory locks so neither misses the other.
 
 mod changes;
@@ -17,11 +17,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
-use crate::types::{CandidateRow, DetailRow, FeedRow};
+use crate::types::{DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
-    NewProvider, Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump,
-    StoreError, now_secs, page,
+    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
+    Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
+    page,
 };
 
 /// PostgreSQL store.
@@ -163,33 +163,6 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
-        let (after_start, after_id) = match &query.after {
-            Some((start, id)) => (Some(*start), Some(id.as_str())),
-            None => (None, None),
-        };
-        let rows: Vec<CandidateRow> = sqlx::query_as(
-            "select o.id, o.start_at, o.lat, o.lng, o.doc, f.url as feed_url, f.publisher, o.modified \
-             from opportunities o join feeds f on f.id = o.feed_id \
-             where o.geo <@ box(point($1, $2), point($3, $4)) and o.status = 'scheduled' \
-             and o.start_at >= $5 and o.start_at < $6 \
-             and ($7::bigint is null or (o.start_at, o.id) > ($7, $8::text)) \
-             order by o.start_at, o.id limit $9",
-        )
-        .bind(query.bbox.min_lng)
-        .bind(query.bbox.min_lat)
-        .bind(query.bbox.max_lng)
-        .bind(query.bbox.max_lat)
-        .bind(query.from)
-        .bind(query.to)
-        .bind(after_start)
-        .bind(after_id)
-        .bind(query.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(Candidate::try_from).collect()
     }
 
     async fn for_each_index_row(

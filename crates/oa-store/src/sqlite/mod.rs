@@ -1,9 +1,11 @@
-//! The embedded default: SQLite in WAL mode, an R*Tree virtual table as the spatial index.
+//! The embedded default: SQLite in WAL mode. Searches run on the in-memory index
+//! (`crate::index`), so no spatial index is kept in the database.
 //!
 //! Writes go through a pool of one connection: SQLite has a single writer anyway, and one
 //! connection means a page transaction never fails on a lock upgrade. Reads use their own pool.
 
 mod changes;
+mod checkpoint;
 mod page_tx;
 
 use std::str::FromStr;
@@ -18,11 +20,11 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
-use crate::types::{CandidateRow, DetailRow, FeedRow};
+use crate::types::{DetailRow, FeedRow};
 use crate::{
-    Candidate, CandidateQuery, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
-    NewProvider, Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump,
-    StoreError, now_secs, page,
+    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
+    Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
+    page,
 };
 
 /// SQLite store.
@@ -46,7 +48,11 @@ impl SqliteStore {
             // Small until this process writes (see `WRITE_CACHE`): a process that only
             // serves searches stays small.
             .pragma("cache_size", "-2048")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoints run on their own connection (`checkpoint`), not in a commit; a
+            // WAL grown under a burst of writes is cut back once checkpointed.
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", "67108864");
         if let Some(folder) = options
             .get_filename()
             .parent()
@@ -66,13 +72,20 @@ impl SqliteStore {
         // 2 MiB of cache each is plenty.
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .map_err(StoreError::Connect)?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Connect)?;
+        let generation = Arc::default();
+        checkpoint::spawn(checkpointer, Arc::downgrade(&generation));
         Ok(SqliteStore {
             writer,
             reader,
-            generation: Arc::default(),
+            generation,
         })
     }
 
@@ -183,38 +196,6 @@ impl Store for SqliteStore {
             .bind(feed_id);
         query.execute(&self.writer).await?;
         Ok(())
-    }
-
-    async fn candidates(&self, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "select o.id, o.start_at, o.lat, o.lng, o.doc, f.url as feed_url, f.publisher, o.modified \
-             from opportunity_geo g join opportunities o on o.rid = g.rid join feeds f on f.id = o.feed_id \
-             where g.max_lat >= ",
-        );
-        sql.push_bind(query.bbox.min_lat)
-            .push(" and g.min_lat <= ")
-            .push_bind(query.bbox.max_lat)
-            .push(" and g.max_lng >= ")
-            .push_bind(query.bbox.min_lng)
-            .push(" and g.min_lng <= ")
-            .push_bind(query.bbox.max_lng)
-            .push(" and o.status = 'scheduled' and o.start_at >= ")
-            .push_bind(query.from)
-            .push(" and o.start_at < ")
-            .push_bind(query.to);
-        if let Some((start, id)) = &query.after {
-            sql.push(" and (o.start_at > ")
-                .push_bind(*start)
-                .push(" or (o.start_at = ")
-                .push_bind(*start)
-                .push(" and o.id > ")
-                .push_bind(id.as_str())
-                .push("))");
-        }
-        sql.push(" order by o.start_at, o.id limit ")
-            .push_bind(query.limit);
-        let rows: Vec<CandidateRow> = sql.build_query_as().fetch_all(&self.reader).await?;
-        rows.into_iter().map(Candidate::try_from).collect()
     }
 
     async fn for_each_index_row(

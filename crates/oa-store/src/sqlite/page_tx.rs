@@ -200,23 +200,18 @@ impl PageTx for SqlitePageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         for chunk in series_ids.chunks(CHUNK) {
-            for table_sql in [
-                "delete from opportunity_geo where rid in (",
-                "delete from opportunities where rid in (",
-            ] {
-                // Found through the series items (by `@id`, then their opportunities by
-                // source): opportunities have no index on parent_ref, and scanning them for
-                // every page of sessions made a large harvest quadratic.
-                let mut sql = QueryBuilder::<Sqlite>::new(table_sql);
-                sql.push(
-                    "select o.rid from items p join opportunities o on o.feed_id = p.feed_id \
-                     and o.item_id = p.item_id and o.parent_ref = p.data_id \
-                     where p.role = 'parent' and p.state = 'updated' and p.data_id in ",
-                );
-                push_list(&mut sql, chunk.iter().map(String::as_str));
-                sql.push(")");
-                sql.build().execute(&mut *self.0).await?;
-            }
+            // Found through the series items (by `@id`, then their opportunities by source):
+            // opportunities have no index on parent_ref, and scanning them for every page of
+            // sessions made a large harvest quadratic.
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "delete from opportunities where rid in (select o.rid from items p \
+                 join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
+                 and o.parent_ref = p.data_id \
+                 where p.role = 'parent' and p.state = 'updated' and p.data_id in ",
+            );
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            sql.push(")");
+            sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
     }
@@ -291,16 +286,11 @@ impl PageTx for SqlitePageTx {
         }
         for (feed_id, item_ids) in &by_feed {
             for chunk in item_ids.chunks(CHUNK) {
-                for table_sql in [
-                    "delete from opportunity_geo where rid in (select rid from opportunities where feed_id = ",
-                    "delete from opportunities where rid in (select rid from opportunities where feed_id = ",
-                ] {
-                    let mut sql = QueryBuilder::<Sqlite>::new(table_sql);
-                    sql.push_bind(*feed_id).push(" and item_id in ");
-                    push_list(&mut sql, chunk.iter().copied());
-                    sql.push(")");
-                    sql.build().execute(&mut *self.0).await?;
-                }
+                let mut sql =
+                    QueryBuilder::<Sqlite>::new("delete from opportunities where feed_id = ");
+                sql.push_bind(*feed_id).push(" and item_id in ");
+                push_list(&mut sql, chunk.iter().copied());
+                sql.build().execute(&mut *self.0).await?;
             }
         }
         for chunk in rows.chunks(CHUNK) {
@@ -330,17 +320,6 @@ impl PageTx for SqlitePageTx {
                  parent_ref = excluded.parent_ref, doc = excluded.doc",
             );
             sql.build().execute(&mut *self.0).await?;
-        }
-        for (feed_id, item_ids) in &by_feed {
-            for chunk in item_ids.chunks(CHUNK) {
-                let mut sql = QueryBuilder::<Sqlite>::new(
-                    "insert or replace into opportunity_geo (rid, min_lat, max_lat, min_lng, max_lng) \
-                     select rid, lat, lat, lng, lng from opportunities where lat is not null and lng is not null and feed_id = ",
-                );
-                sql.push_bind(*feed_id).push(" and item_id in ");
-                push_list(&mut sql, chunk.iter().copied());
-                sql.build().execute(&mut *self.0).await?;
-            }
         }
         Ok(())
     }
