@@ -26,8 +26,9 @@ use bytes::Bytes;
 use oa_harvest::{FetchConfig, Fetcher, PageSink, walk_to_end};
 use oa_model::{ItemRole, Normalised, Normaliser, RpdePage};
 use oa_normalise::OpenActiveNormaliser;
-use oa_store::PgStore;
 use serde_json::{Value, json};
+
+mod support;
 
 const PAGE: usize = 500;
 const SCHEMA: &str = "oa_bench_harvest";
@@ -308,27 +309,12 @@ impl Counted {
 async fn fresh_store(dir: &std::path::Path, n: usize) -> (String, Counted) {
     match std::env::var("OA_BENCH_DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
-            let admin = PgStore::connect(&url).await.expect("postgres");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop schema if exists {SCHEMA} cascade"
-            )))
-            .execute(admin.pool())
-            .await
-            .expect("drop schema");
-            let store = PgStore::connect_in_schema(&url, SCHEMA)
-                .await
-                .expect("schema");
-            let sep = if url.contains('?') { '&' } else { '?' };
-            (
-                format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}"),
-                Counted::Postgres(store.pool().clone()),
-            )
+            let (store, url) = support::fresh_pg_schema(&url, SCHEMA).await;
+            (url, Counted::Postgres(store.pool().clone()))
         }
         _ => {
             let file = dir.join(format!("bench-harvest-{n}.db"));
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
+            support::remove_sqlite(&file);
             let url = format!("sqlite://{}", file.display());
             (url.clone(), Counted::Sqlite(url))
         }

@@ -20,6 +20,8 @@ use oa_normalise::OpenActiveNormaliser;
 use oa_store::{PgStore, SqliteStore, Store};
 use serde_json::{Value, json};
 
+mod support;
+
 const SECTORS: &str = include_str!("../fixtures/geo/postcode-sectors-england.csv");
 const SESSIONS_PER_SERIES: usize = 10;
 const SERIES_PER_PAGE: usize = 50;
@@ -286,31 +288,21 @@ async fn main() {
             .fetch_one(admin.pool())
             .await
             .expect("schema query");
-                if !(reuse && exists) {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "drop schema if exists {SCHEMA} cascade"
-                    )))
-                    .execute(admin.pool())
-                    .await
-                    .expect("drop schema");
-                }
-                let store = PgStore::connect_in_schema(&url, SCHEMA)
-                    .await
-                    .expect("schema");
-                let sep = if url.contains('?') { '&' } else { '?' };
-                (
-                    Arc::new(store),
-                    format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}"),
-                    reuse && exists,
-                )
+                let (store, serve_url) = if reuse && exists {
+                    let store = PgStore::connect_in_schema(&url, SCHEMA)
+                        .await
+                        .expect("schema");
+                    (store, support::in_schema(&url, SCHEMA))
+                } else {
+                    support::fresh_pg_schema(&url, SCHEMA).await
+                };
+                (Arc::new(store), serve_url, reuse && exists)
             }
             _ => {
                 let file = dir.join(format!("search-load-{sessions}.db"));
                 let exists = file.exists();
                 if !(reuse && exists) {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-                    }
+                    support::remove_sqlite(&file);
                 }
                 let url = format!("sqlite://{}", file.display());
                 (

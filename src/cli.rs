@@ -176,6 +176,7 @@ async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
     let fetcher = Fetcher::new(FetchConfig {
         user_agent: config.harvest.user_agent.clone(),
         max_page_bytes: config.harvest.max_page_bytes,
+        allow_cross_host_next: config.harvest.allow_cross_host_next,
         ..FetchConfig::default()
     })?;
     let store = open_store(&config.database.url).await?;

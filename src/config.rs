@@ -107,6 +107,13 @@ pub struct HarvestConfig {
     /// marked failing.
     #[serde(default = "default_store_outage_secs")]
     pub store_outage_secs: u64,
+    /// Whether a page's `next` may name another host (followed and logged when it may).
+    #[serde(default = "default_true")]
+    pub allow_cross_host_next: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_store_outage_secs() -> u64 {

@@ -24,6 +24,9 @@ pub struct FetchConfig {
     pub max_retry_delay: Duration,
     /// A publisher's `Retry-After` is honoured up to this long.
     pub max_retry_after: Duration,
+    /// Whether a page's `next` may name another host (a feed moved to a CDN or a booking
+    /// platform). Allowed by default and logged; when refused the walk stops with an error.
+    pub allow_cross_host_next: bool,
 }
 
 impl Default for FetchConfig {
@@ -37,6 +40,7 @@ impl Default for FetchConfig {
             min_retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(120),
             max_retry_after: Duration::from_secs(600),
+            allow_cross_host_next: true,
         }
     }
 }

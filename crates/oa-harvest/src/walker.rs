@@ -43,6 +43,10 @@ pub enum WalkError {
     Fetch(FetchError),
     #[error("storing the page of {url} failed: {reason}")]
     Sink { url: String, reason: String },
+    #[error(
+        "{url} names a next page on another host ({next}), which this harvester is configured to refuse"
+    )]
+    CrossHost { url: String, next: String },
 }
 
 /// Walks from `start_url` (the feed URL or a stored cursor) to the end of the feed.
@@ -91,6 +95,12 @@ async fn walk(
         // and treat it as the end (polling comes back to it later).
         let looping = page.next == url;
         let next = page.next.clone();
+        if let Some((from, to)) = host_change(&url, &next) {
+            if !fetcher.config().allow_cross_host_next {
+                return Err(WalkError::CrossHost { url, next });
+            }
+            tracing::warn!(feed.page = %url, feed.next = %next, "{url} names a next page on another host ({from} to {to}); following it");
+        }
         summary.pages += 1;
         summary.items += page.items.len();
         summary.invalid_items += page.items.iter().filter(|i| i.is_err()).count();
@@ -115,6 +125,19 @@ async fn walk(
             // Asked while the page was stored: stop between pages, as before a fetch.
             fetched = None;
         }
+    }
+}
+
+/// The hosts, when `next` names a different one from the page that linked to it.
+fn host_change(url: &str, next: &str) -> Option<(String, String)> {
+    let host = |u: &str| {
+        reqwest::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    };
+    match (host(url), host(next)) {
+        (Some(from), Some(to)) if from != to => Some((from, to)),
+        _ => None,
     }
 }
 

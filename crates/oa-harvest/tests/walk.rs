@@ -406,3 +406,55 @@ async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_i
         "the prefetched page is dropped, never stored, when its predecessor fails"
     );
 }
+
+#[tokio::test]
+async fn a_next_page_on_another_host_is_followed_and_logged_or_refused_by_config() {
+    let p = publisher(FeedOrdering::ModifiedId, 0).await;
+    let port = p.base.rsplit(':').next().expect("port").to_owned();
+    let elsewhere = format!("http://localhost:{port}/feed?page=2");
+    let first = format!(
+        r#"{{"next":"{elsewhere}","items":[{{"id":"a","kind":"Event","state":"updated","modified":1,"data":{{"@type":"Event"}}}}],"license":"L"}}"#
+    );
+    let last = format!(r#"{{"next":"{elsewhere}","items":[],"license":"L"}}"#);
+    let script = |p: &Publisher| {
+        p.script(
+            "/feed",
+            vec![Canned(200, vec![], first.clone(), Duration::ZERO)],
+        );
+        p.script(
+            "/feed?page=2",
+            vec![Canned(200, vec![], last.clone(), Duration::ZERO)],
+        );
+    };
+
+    script(&p);
+    let sink = Recorder::default();
+    let summary = walk_to_end(&fetcher(1), &sink, &p.feed())
+        .await
+        .expect("followed");
+    assert_eq!(
+        (summary.pages, summary.last_url.as_str()),
+        (1, elsewhere.as_str())
+    );
+    assert_eq!(sink.ids(), ["a"]);
+
+    script(&p);
+    let strict = Fetcher::new(FetchConfig {
+        allow_cross_host_next: false,
+        max_attempts: 1,
+        ..FetchConfig::default()
+    })
+    .expect("client");
+    let sink = Recorder::default();
+    let error = walk_to_end(&strict, &sink, &p.feed())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&error, WalkError::CrossHost { url, next } if *url == p.feed() && *next == elsewhere),
+        "{error}"
+    );
+    assert!(
+        sink.ids().is_empty(),
+        "the page is not stored, so the cursor never moves to the other host"
+    );
+}
