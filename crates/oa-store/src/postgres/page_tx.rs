@@ -1,7 +1,7 @@
 //! The page transaction's SQL on PostgreSQL: whole pages as arrays through `unnest`, one
 //! statement each, with no parameter-count limit to chunk around.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
@@ -13,6 +13,18 @@ use crate::page::{
 use crate::{StoreError, now_secs};
 
 pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
+
+/// Source items grouped by feed. Each statement names one feed and an array of item ids, so
+/// the planner reaches rows through the (feed_id, item_id) keys: a join against `unnest`
+/// of pairs was planned as a scan of the whole table while a first harvest grew it faster
+/// than autovacuum's statistics followed.
+fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<String>> {
+    let mut grouped: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (feed_id, item_id) in sources {
+        grouped.entry(*feed_id).or_default().push(item_id.clone());
+    }
+    grouped
+}
 
 #[async_trait]
 impl PageTx for PgPageTx {
@@ -154,17 +166,24 @@ impl PageTx for PgPageTx {
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        sqlx::query(
-            "update items i set status = u.status, problem = u.problem \
-             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) as u(feed_id, item_id, status, problem) \
-             where i.feed_id = u.feed_id and i.item_id = u.item_id",
-        )
-        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
+        let mut by_feed: BTreeMap<i64, Vec<&StatusRow>> = BTreeMap::new();
+        for row in rows {
+            by_feed.entry(row.feed_id).or_default().push(row);
+        }
+        for (feed_id, rows) in by_feed {
+            let ids: Vec<String> = rows.iter().map(|r| r.item_id.clone()).collect();
+            sqlx::query(
+                "update items i set status = u.status, problem = u.problem \
+                 from unnest($2::text[], $3::text[], $4::text[]) as u(item_id, status, problem) \
+                 where i.feed_id = $1 and i.item_id = any($2) and i.item_id = u.item_id",
+            )
+            .bind(feed_id)
+            .bind(&ids)
+            .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
+            .execute(&mut *self.0)
+            .await?;
+        }
         Ok(())
     }
 
@@ -198,15 +217,20 @@ impl PageTx for PgPageTx {
         &mut self,
         sources: &[(i64, String)],
     ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "select o.feed_id, o.item_id, o.id, o.doc from opportunities o \
-             join unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
-             on o.feed_id = s.feed_id and o.item_id = s.item_id",
-        )
-        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
-        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
-        .fetch_all(&mut *self.0)
-        .await?)
+        let mut found = Vec::new();
+        for (feed_id, item_ids) in by_feed(sources) {
+            found.extend(
+                sqlx::query_as::<_, (i64, String, String, String)>(
+                    "select feed_id, item_id, id, doc from opportunities \
+                     where feed_id = $1 and item_id = any($2)",
+                )
+                .bind(feed_id)
+                .bind(item_ids)
+                .fetch_all(&mut *self.0)
+                .await?,
+            );
+        }
+        Ok(found)
     }
 
     async fn replace_problems(
@@ -214,14 +238,13 @@ impl PageTx for PgPageTx {
         sources: &[(i64, String)],
         rows: &[ProblemRow],
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "delete from item_problems p using unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
-             where p.feed_id = s.feed_id and p.item_id = s.item_id",
-        )
-        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
-        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
+        for (feed_id, item_ids) in by_feed(sources) {
+            sqlx::query("delete from item_problems where feed_id = $1 and item_id = any($2)")
+                .bind(feed_id)
+                .bind(item_ids)
+                .execute(&mut *self.0)
+                .await?;
+        }
         if rows.is_empty() {
             return Ok(());
         }
@@ -243,14 +266,13 @@ impl PageTx for PgPageTx {
         sources: &[(i64, String)],
         rows: &[OpportunityRow],
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "delete from opportunities o using unnest($1::bigint[], $2::text[]) as s(feed_id, item_id) \
-             where o.feed_id = s.feed_id and o.item_id = s.item_id",
-        )
-        .bind(sources.iter().map(|s| s.0).collect::<Vec<_>>())
-        .bind(sources.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
+        for (feed_id, item_ids) in by_feed(sources) {
+            sqlx::query("delete from opportunities where feed_id = $1 and item_id = any($2)")
+                .bind(feed_id)
+                .bind(item_ids)
+                .execute(&mut *self.0)
+                .await?;
+        }
         if rows.is_empty() {
             return Ok(());
         }
