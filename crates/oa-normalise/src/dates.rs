@@ -83,6 +83,12 @@ pub fn parse_local_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(hour, minute, second)
 }
 
+/// `start` plus a published duration, or `None` when the end would lie beyond the last
+/// instant chrono can hold (`P22222291M` is parsed, but `+` would panic on it).
+pub fn add_minutes(start: DateTime<Utc>, minutes: i64) -> Option<DateTime<Utc>> {
+    chrono::Duration::try_minutes(minutes).and_then(|d| start.checked_add_signed(d))
+}
+
 /// An ISO 8601 duration (`PT1H30M`, `P1D`, `PT90M`, `PT0.5H`) in whole minutes.
 pub fn parse_duration_minutes(text: &str) -> Option<i64> {
     let text = text.trim().to_ascii_uppercase();

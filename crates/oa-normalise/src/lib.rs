@@ -309,7 +309,7 @@ fn opportunity(
     let end = text(data.get("endDate"))
         .and_then(|e| dates::parse_instant(&e))
         .filter(|end| *end >= start)
-        .or_else(|| duration.map(|minutes| start + chrono::Duration::minutes(minutes)));
+        .or_else(|| duration.and_then(|minutes| dates::add_minutes(start, minutes)));
     let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
     let tagging = vocabulary.tags.tag(data);
     let mut problems = Vec::new();

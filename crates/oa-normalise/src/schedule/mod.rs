@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use oa_model::QualityProblem;
 use serde_json::Value;
 
-use crate::dates::{parse_duration_minutes, parse_local_time};
+use crate::dates::{add_minutes, parse_duration_minutes, parse_local_time};
 use crate::jsonld::{list, local_name, number, text, type_of};
 
 /// Steps walked from a schedule's start at most: a daily schedule over ten years.
@@ -124,7 +124,7 @@ pub fn expand(
             continue;
         }
         let end = match (duration, end_time) {
-            (Some(minutes), _) => Some(start + Duration::minutes(minutes)),
+            (Some(minutes), _) => add_minutes(start, minutes),
             (None, Some(end_time)) => local_start(zone, date, end_time)
                 .map(|e| e.with_timezone(&Utc))
                 .filter(|e| *e > start),
@@ -155,25 +155,33 @@ impl Step {
     fn parse(frequency: &str) -> Option<Step> {
         let upper = frequency.trim().to_ascii_uppercase();
         let body = upper.strip_prefix('P')?;
-        let (n, unit) = body.split_at(body.len().checked_sub(1)?);
+        // The unit is the last character, not the last byte: `P1é` must not split inside `é`.
+        let unit = body.chars().next_back()?;
+        let n = &body[..body.len() - unit.len_utf8()];
         let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
         match unit {
-            "D" if n % 7 == 0 => Some(Step::Weeks(n / 7)),
-            "D" => Some(Step::Days(n)),
-            "W" => Some(Step::Weeks(n)),
-            "M" => Some(Step::Months(u32::try_from(n).ok()?)),
+            'D' if n % 7 == 0 => Some(Step::Weeks(n / 7)),
+            'D' => Some(Step::Days(n)),
+            'W' => Some(Step::Weeks(n)),
+            'M' => Some(Step::Months(u32::try_from(n).ok()?)),
             _ => None,
         }
     }
 
     /// The dates the schedule falls on, from `first`: for weekly schedules, every listed
     /// weekday of every n-th week counted from `first`'s week (its own weekday if none).
+    /// They end where the calendar does: a publisher's `P100000000D` steps past the last
+    /// date chrono holds, and every step is checked rather than left to panic.
     fn dates(self, first: NaiveDate, by_day: &[Weekday]) -> Box<dyn Iterator<Item = NaiveDate>> {
         let by_day = by_day.to_vec();
+        let after = |from: NaiveDate, days: Option<i64>| {
+            days.and_then(Duration::try_days)
+                .and_then(|d| from.checked_add_signed(d))
+        };
         match self {
             Step::Days(n) => Box::new(
                 (0..)
-                    .map(move |i| first + Duration::days(i * n))
+                    .map_while(move |i| after(first, i64::checked_mul(i, n)))
                     .filter(move |d| by_day.is_empty() || by_day.contains(&d.weekday())),
             ),
             Step::Weeks(n) => {
@@ -182,19 +190,30 @@ impl Step {
                 } else {
                     by_day
                 };
-                let monday =
-                    first - Duration::days(i64::from(first.weekday().num_days_from_monday()));
-                Box::new((0..).flat_map(move |week| {
-                    let week_monday = monday + Duration::weeks(week * n);
-                    let days = days.clone();
-                    (0..7)
-                        .map(move |d| week_monday + Duration::days(d))
-                        .filter(move |d| *d >= first && days.contains(&d.weekday()))
-                }))
+                let since_monday = i64::from(first.weekday().num_days_from_monday());
+                let Some(monday) = after(first, Some(-since_monday)) else {
+                    return Box::new(std::iter::empty());
+                };
+                Box::new(
+                    (0..)
+                        .map_while(move |week| {
+                            after(
+                                monday,
+                                i64::checked_mul(week, n).and_then(|w| w.checked_mul(7)),
+                            )
+                        })
+                        .flat_map(move |week_monday| {
+                            let days = days.clone();
+                            (0..7)
+                                .filter_map(move |d| after(week_monday, Some(d)))
+                                .filter(move |d| *d >= first && days.contains(&d.weekday()))
+                        }),
+                )
             }
-            Step::Months(n) => Box::new(
-                (0..).filter_map(move |i| first.checked_add_months(chrono::Months::new(i * n))),
-            ),
+            Step::Months(n) => Box::new((0..).map_while(move |i| {
+                u32::checked_mul(i, n)
+                    .and_then(|months| first.checked_add_months(chrono::Months::new(months)))
+            })),
         }
     }
 }
