@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, QueryBuilder, Sqlite, SqlitePool};
 
 use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
@@ -75,9 +75,10 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await
             .map_err(StoreError::Connect)?;
+        // A checkpoint copying a burst of writes takes seconds by design: not a slow query.
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().disable_statement_logging())
             .await
             .map_err(StoreError::Connect)?;
         let generation = Arc::default();
