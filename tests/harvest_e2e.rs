@@ -385,3 +385,60 @@ async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
         "the first feed's sessions are intact"
     );
 }
+
+#[tokio::test]
+async fn shutdown_while_waiting_for_postgres_leaves_the_page_unstored_at_once() {
+    let Ok(database) = std::env::var("OA_TEST_DATABASE_URL") else {
+        return; // PostgreSQL only.
+    };
+    let url = publisher().await;
+    let server = url::Url::parse(&database).expect("database URL");
+    let (outage, port) = Outage::in_front_of(format!(
+        "{}:{}",
+        server.host_str().unwrap_or("127.0.0.1"),
+        server.port().unwrap_or(5432)
+    ))
+    .await;
+    let mut proxied = server.clone();
+    proxied.set_port(Some(port)).expect("port");
+    let store: Arc<dyn Store> = Arc::new(
+        PgStore::connect_in_schema(
+            proxied.as_str(),
+            &format!("e2e_outage_stop_{}", std::process::id()),
+        )
+        .await
+        .expect("pg store through the proxy"),
+    );
+    let record = feed(&store, &url).await;
+    let (trigger, shutdown) = oa_harvest::ShutdownTrigger::new();
+    let sink = CutsTheDatabase {
+        inner: StoreSink::new(store.clone(), record.as_ref())
+            .with_store_outage(Duration::from_secs(600))
+            .with_shutdown(shutdown.clone()),
+        outage: outage.clone(),
+        pages: AtomicUsize::new(0),
+        at: 0,
+        for_how_long: Duration::from_secs(600),
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        trigger.trigger();
+    });
+    let started = std::time::Instant::now();
+    let error = oa_harvest::walk_until(&fetcher(), &sink, &url, &shutdown)
+        .await
+        .expect_err("not stored");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown does not wait out a 10-minute outage budget"
+    );
+    assert!(
+        error.to_string().contains("waiting for the database"),
+        "{error}"
+    );
+    outage.restore();
+    assert!(
+        store.dump().await.expect("dump").opportunities.is_empty(),
+        "nothing half-stored"
+    );
+}

@@ -50,6 +50,8 @@ pub struct StoreSink {
     normaliser: OpenActiveNormaliser,
     progress: Option<ProgressBar>,
     store_outage: Duration,
+    /// Abandons waiting for an unavailable database (never a write in progress).
+    shutdown: Shutdown,
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -62,6 +64,7 @@ impl StoreSink {
             normaliser: OpenActiveNormaliser::default(),
             progress: None,
             store_outage: STORE_OUTAGE,
+            shutdown: Shutdown::never(),
             retry_notes: Mutex::default(),
         }
     }
@@ -75,6 +78,13 @@ impl StoreSink {
     /// Waits this long, retrying, for an unavailable database before failing a page.
     pub fn with_store_outage(mut self, outage: Duration) -> Self {
         self.store_outage = outage;
+        self
+    }
+
+    /// Stops waiting for an unavailable database when shutdown is requested: the page is
+    /// left unstored (its transaction rolled back, the cursor where it was).
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
         self
     }
 
@@ -102,14 +112,27 @@ impl PageSink for StoreSink {
             .with_total_delay(Some(self.store_outage))
             .without_max_times()
             .with_jitter();
-        let outcome = attempt
+        let retried = attempt
             .retry(backoff)
             .when(StoreError::is_transient)
             .notify(|error, delay| {
                 tracing::warn!(feed.url = %self.feed.url, feed.page = %requested, %error, "the database is unavailable storing a page of {}; trying again in {delay:?}: {error}", self.feed.url);
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+            });
+        // The first attempt always runs to its end (a page being stored is finished on
+        // shutdown); only the waiting for a database that went away is abandoned.
+        let outcome = match attempt().await {
+            Ok(outcome) => outcome,
+            Err(error) if !error.is_transient() => return Err(error.to_string()),
+            Err(error) => {
+                tracing::warn!(feed.url = %self.feed.url, feed.page = %requested, %error, "the database is unavailable storing a page of {}: {error}", self.feed.url);
+                tokio::select! {
+                    outcome = retried => outcome.map_err(|e| e.to_string())?,
+                    () = self.shutdown.requested() => {
+                        return Err(format!("shut down while waiting for the database ({error}); the page was not stored"));
+                    }
+                }
+            }
+        };
         tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
         if let Some(bar) = &self.progress {
             bar.inc(1);

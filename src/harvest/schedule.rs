@@ -76,7 +76,9 @@ pub async fn run_once(
         let bar = progress.map(|bars| bars.add(feed_bar(&feed.url)));
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let mut sink = harvester.sink(feed.as_ref());
+            let mut sink = harvester
+                .sink(feed.as_ref())
+                .with_shutdown(shutdown.clone());
             if let Some(bar) = &bar {
                 sink = sink.with_progress(bar.clone());
             }
@@ -198,7 +200,10 @@ impl FeedFollower {
                 () = self.shutdown.requested() => return,
                 slot = self.slots.clone().acquire_owned() => slot,
             };
-            let sink = self.harvester.sink(feed.as_ref());
+            let sink = self
+                .harvester
+                .sink(feed.as_ref())
+                .with_shutdown(self.shutdown.clone());
             let result = harvest_feed(
                 self.harvester.store.clone(),
                 &self.harvester.fetcher,
