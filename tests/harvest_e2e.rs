@@ -268,6 +268,23 @@ impl Outage {
     }
 }
 
+/// A store in a fresh `schema` of the server `database` names, reached through an [`Outage`].
+async fn behind_a_proxy(database: &str, schema: &str) -> (Arc<dyn Store>, Outage) {
+    let server = url::Url::parse(database).expect("database URL");
+    let (outage, port) = Outage::in_front_of(format!(
+        "{}:{}",
+        server.host_str().unwrap_or("127.0.0.1"),
+        server.port().unwrap_or(5432)
+    ))
+    .await;
+    let mut proxied = server.clone();
+    proxied.set_port(Some(port)).expect("port");
+    let store = PgStore::connect_in_schema(proxied.as_str(), schema)
+        .await
+        .expect("pg store through the proxy");
+    (Arc::new(store), outage)
+}
+
 /// Cuts the database off just before page `at` is stored, and restores it `for_how_long`
 /// later.
 struct CutsTheDatabase {
@@ -314,21 +331,8 @@ async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
     .expect("harvest");
     let expected = reference.dump().await.expect("dump");
 
-    let server = url::Url::parse(&database).expect("database URL");
-    let (outage, port) = Outage::in_front_of(format!(
-        "{}:{}",
-        server.host_str().unwrap_or("127.0.0.1"),
-        server.port().unwrap_or(5432)
-    ))
-    .await;
-    let mut proxied = server.clone();
-    proxied.set_port(Some(port)).expect("port");
-    let schema = format!("e2e_outage_{}", std::process::id());
-    let interrupted: Arc<dyn Store> = Arc::new(
-        PgStore::connect_in_schema(proxied.as_str(), &schema)
-            .await
-            .expect("pg store through the proxy"),
-    );
+    let (interrupted, outage) =
+        behind_a_proxy(&database, &format!("e2e_outage_{}", std::process::id())).await;
     let record = feed(&interrupted, &url).await;
     let sink = CutsTheDatabase {
         inner: StoreSink::new(interrupted.clone(), record.as_ref())
@@ -392,23 +396,11 @@ async fn shutdown_while_waiting_for_postgres_leaves_the_page_unstored_at_once() 
         return; // PostgreSQL only.
     };
     let url = publisher().await;
-    let server = url::Url::parse(&database).expect("database URL");
-    let (outage, port) = Outage::in_front_of(format!(
-        "{}:{}",
-        server.host_str().unwrap_or("127.0.0.1"),
-        server.port().unwrap_or(5432)
-    ))
+    let (store, outage) = behind_a_proxy(
+        &database,
+        &format!("e2e_outage_stop_{}", std::process::id()),
+    )
     .await;
-    let mut proxied = server.clone();
-    proxied.set_port(Some(port)).expect("port");
-    let store: Arc<dyn Store> = Arc::new(
-        PgStore::connect_in_schema(
-            proxied.as_str(),
-            &format!("e2e_outage_stop_{}", std::process::id()),
-        )
-        .await
-        .expect("pg store through the proxy"),
-    );
     let record = feed(&store, &url).await;
     let (trigger, shutdown) = oa_harvest::ShutdownTrigger::new();
     let sink = CutsTheDatabase {
