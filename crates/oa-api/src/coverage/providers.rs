@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::export::{csv_field, csv_response};
-use super::{AreaRef, Format, WINDOW_DAYS, sessions_in};
+use super::{AreaRef, Format, InArea, WINDOW_DAYS, sessions_in};
 use crate::problem::ApiError;
 use crate::routes::AppState;
 
@@ -62,6 +62,14 @@ pub(super) async fn provider_coverage(
         now + Duration::days(WINDOW_DAYS),
     )
     .await?;
+    provider_coverage_of(state, &sessions).await
+}
+
+/// [`provider_coverage`] over the area's unfiltered sessions of the next 28 days, already read.
+pub(super) async fn provider_coverage_of(
+    state: &AppState,
+    sessions: &InArea<'_>,
+) -> Result<ProviderCoverage, ApiError> {
     let mut seen: HashMap<SeenOrganizer, usize> = HashMap::new();
     for (session, _) in sessions.iter() {
         let Some(organizer) = session.organizer() else {

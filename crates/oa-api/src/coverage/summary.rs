@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::export::{csv_field, csv_response};
-use super::providers::{ProviderCoverage, provider_coverage};
+use super::providers::{ProviderCoverage, provider_coverage_of};
 use super::{AreaRef, Format, Query, TopLevels, WINDOW_DAYS, accepted, parse, sessions_in};
 use crate::problem::ApiError;
 use crate::routes::AppState;
@@ -211,7 +211,8 @@ pub async fn coverage(
             .or_default()
             .count(&session, &groups, week_end);
     }
-    let known = provider_coverage(&state, ics).await?;
+    // The same unfiltered 28-day set the providers view counts: read once.
+    let known = provider_coverage_of(&state, &sessions).await?;
     place_known_providers(&state, ics, &known, &mut districts);
     area.known_providers = known.known;
     area.known_providers_publishing = known.publishing;
