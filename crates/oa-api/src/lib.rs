@@ -2,6 +2,7 @@
 //! paged), `/v1/sessions/{id}`, `/v1/feeds` (with data-quality counts and each feed's
 //! problems), `/about` (data sources and licences) and `/health`. Errors are problem+json.
 
+mod brief;
 mod coverage;
 mod cursor;
 mod feeds;

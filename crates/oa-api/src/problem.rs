@@ -26,6 +26,8 @@ pub enum ApiError {
     Unavailable(#[source] oa_store::StoreError),
     #[error("internal error")]
     Internal(#[source] oa_store::StoreError),
+    #[error("internal error")]
+    Render(#[source] serde_json::Error),
 }
 
 impl ApiError {
@@ -109,6 +111,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "request failed: {e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+            }
+            ApiError::Render(e) => {
+                tracing::error!(error = %e, "response did not serialise: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
             }
         };

@@ -13,10 +13,10 @@ use oa_store::index::SessionIndex;
 use oa_store::search::{SearchHit, search};
 use oa_store::{Store, StoreError};
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use crate::brief::BriefOpportunity;
 use crate::params::{Applied, Context, SessionQuery};
 use crate::pathways::Pathways;
 use crate::problem::ApiError;
@@ -57,19 +57,20 @@ pub struct SessionList {
     /// end, duration_minutes, activities, location with precision, organizer, price, status,
     /// url, tags, problems) and its source.
     #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    items: Vec<Box<RawValue>>,
     /// Pass as `cursor` (with the same other parameters) for the next page.
     next_cursor: Option<String>,
     /// The next page's path and query, ready to request.
     next: Option<String>,
 }
 
+/// One search result; `O` is the opportunity in full or its [`BriefOpportunity`].
 #[derive(Serialize)]
-struct SessionSummary<'a> {
+struct SessionSummary<'a, O> {
     id: &'a str,
     distance_km: f64,
     #[serde(flatten)]
-    opportunity: &'a Opportunity,
+    opportunity: O,
     source: Source<'a>,
     /// With `group=series`: this and the series' next occurrences.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,37 +130,43 @@ pub async fn sessions(
         items: page
             .hits
             .iter()
-            .map(|hit| summary(hit, request.group.is_some()))
-            .map(|s| if explain { full(&s) } else { brief_tags(s) })
-            .collect(),
+            .map(|hit| render(summary(hit, request.group.is_some()), explain))
+            .collect::<Result<_, _>>()?,
         next_cursor,
         next,
     };
     Ok(Json(body).into_response())
 }
 
-/// With `explain=true`: tags with their reasons, as `/v1/sessions/{id}` has them.
-fn full(summary: &SessionSummary<'_>) -> Value {
-    serde_json::to_value(summary).unwrap_or(Value::Null)
+/// One result as JSON text: each is written once, straight from the document (with
+/// `explain=true` in full, tags with their reasons as `/v1/sessions/{id}` has them).
+fn render(
+    summary: SessionSummary<'_, &Opportunity>,
+    explain: bool,
+) -> Result<Box<RawValue>, ApiError> {
+    let json = if explain {
+        serde_json::to_string(&summary)
+    } else {
+        let SessionSummary {
+            id,
+            distance_km,
+            opportunity,
+            source,
+            occurrences,
+        } = summary;
+        serde_json::to_string(&SessionSummary {
+            id,
+            distance_km,
+            opportunity: BriefOpportunity::from(opportunity),
+            source,
+            occurrences,
+        })
+    };
+    json.and_then(RawValue::from_string)
+        .map_err(ApiError::Render)
 }
 
-/// Search results carry tag names; reasons are in `/v1/sessions/{id}`.
-fn brief_tags(summary: SessionSummary<'_>) -> Value {
-    let mut value = serde_json::to_value(&summary).unwrap_or(Value::Null);
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("withheld_tags");
-        let names: Vec<Value> = summary
-            .opportunity
-            .tags
-            .iter()
-            .map(|t| Value::String(t.name.clone()))
-            .collect();
-        fields.insert("tags".into(), Value::Array(names));
-    }
-    value
-}
-
-fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_> {
+fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_, &Opportunity> {
     let candidate = &hit.candidate;
     let at = |secs: i64| chrono::DateTime::<Utc>::from_timestamp(secs, 0);
     let occurrences = grouped.then(|| {

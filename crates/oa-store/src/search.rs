@@ -8,7 +8,7 @@ use oa_geo::Point;
 
 pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
-use crate::index::{Found, SessionIndex, id_number, id_text};
+use crate::index::{Ending, Found, SessionIndex, id_number, id_text};
 use crate::{Candidate, Occurrence, Store, StoreError};
 
 /// How results are ordered.
@@ -142,16 +142,23 @@ pub async fn search(
     for candidate in store.candidates_by_id(&wanted).await? {
         documents.insert(id_of(&candidate.id), candidate);
     }
-    let later_ids: Vec<String> = groups
+    // Later occurrences come from the index; only an end it could not keep is read.
+    let unindexed: Vec<String> = groups
         .iter()
-        .flat_map(|(_, later)| later.iter().map(|f| id_text(f.id)))
+        .flat_map(|(_, later)| later.iter())
+        .filter(|f| f.end == Ending::InStore)
+        .map(|f| id_text(f.id))
         .collect();
-    let mut occurrences: HashMap<String, Occurrence> = store
-        .occurrences_by_id(&later_ids)
-        .await?
-        .into_iter()
-        .map(|o| (o.id.clone(), o))
-        .collect();
+    let mut stored_ends: HashMap<String, Option<i64>> = if unindexed.is_empty() {
+        HashMap::new()
+    } else {
+        store
+            .occurrences_by_id(&unindexed)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.end_at))
+            .collect()
+    };
     // A session deleted between the index read and this one is left out of the page.
     let hits = groups
         .into_iter()
@@ -161,7 +168,19 @@ pub async fn search(
                 distance_km: first.distance_km,
                 later: later
                     .iter()
-                    .filter_map(|f| occurrences.remove(&id_text(f.id)))
+                    .filter_map(|f| {
+                        let id = id_text(f.id);
+                        let end_at = match f.end {
+                            Ending::At(end) => Some(end),
+                            Ending::Unpublished => None,
+                            Ending::InStore => stored_ends.remove(&id)?,
+                        };
+                        Some(Occurrence {
+                            id,
+                            start_at: f.start_at,
+                            end_at,
+                        })
+                    })
                     .collect(),
             })
         })

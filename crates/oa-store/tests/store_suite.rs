@@ -745,6 +745,68 @@ async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrence
 }
 
 #[tokio::test]
+async fn a_grouped_series_lists_later_occurrences_with_the_ends_the_store_has() {
+    for t in stores("group-ends").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let with_end = |id: &str, start: chrono::DateTime<chrono::Utc>, end: Option<String>| {
+            let mut item = session(id, 1, "x", start);
+            let data = item["data"].as_object_mut().expect("data");
+            data.remove("duration");
+            if let Some(end) = end {
+                data.insert("endDate".into(), end.into());
+            }
+            item
+        };
+        let items = vec![
+            session("first", 1, "x", at(2)),
+            // An hour: kept in the index.
+            session("hour", 1, "x", at(3)),
+            // 90 seconds: not whole minutes, so read from the store.
+            with_end(
+                "odd",
+                at(4),
+                Some((at(4) + chrono::Duration::seconds(90)).to_rfc3339()),
+            ),
+            // No end at all.
+            with_end("open", at(5), None),
+        ];
+        t.apply(&sessions, items, "n").await;
+        let request = SearchRequest {
+            centre: Point::new(PRESTON.0, PRESTON.1),
+            radius_km: 5.0,
+            from: at(0).timestamp(),
+            to: at(24).timestamp(),
+            filters: Default::default(),
+            sort: SortOrder::Start,
+            limit: 10,
+            after: None,
+            group: Some(4),
+        };
+        let page = search(t.store.as_ref(), &t.index, &request)
+            .await
+            .expect("search");
+        assert_eq!(page.hits.len(), 1, "{}", t.name);
+        let later = &page.hits[0].later;
+        let ids: Vec<String> = later.iter().map(|o| o.id.clone()).collect();
+        let mut stored = t.store.occurrences_by_id(&ids).await.expect("occurrences");
+        stored.sort_by_key(|o| o.start_at);
+        assert_eq!(later, &stored, "{}", t.name);
+        let ends: Vec<Option<i64>> = later
+            .iter()
+            .map(|o| o.end_at.map(|e| e - o.start_at))
+            .collect();
+        assert_eq!(ends, [Some(3600), Some(90), None], "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn the_provider_register_updates_on_reimport_and_keeps_link_decisions() {
     for t in stores("providers").await {
         let provider = |key: &str, name: &str, website: Option<&str>| oa_store::NewProvider {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 pub use record::{FeedSource, id_number, id_text};
 use record::{SessionRecord, Vocabulary};
-pub use sessions::{Found, SessionFacts, SessionSet};
+pub use sessions::{Ending, Found, SessionFacts, SessionSet};
 
 use crate::{IndexRow, Store, StoreError};
 

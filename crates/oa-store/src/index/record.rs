@@ -48,6 +48,28 @@ pub(crate) struct SessionRecord {
     pub age_min: u8,
     pub age_max: u8,
     pub gender: Option<GenderRestriction>,
+    /// Minutes from start to end, or [`NO_END`] / [`END_IN_STORE`]: a grouped search lists
+    /// a series' later occurrences from here without reading their rows.
+    pub end_minutes: u16,
+}
+
+/// `end_minutes` when no end was published.
+pub(crate) const NO_END: u16 = u16::MAX;
+/// `end_minutes` when the end is not a whole number of minutes under 45 days after the
+/// start: rare enough to read from the store when needed.
+pub(crate) const END_IN_STORE: u16 = u16::MAX - 1;
+
+/// The `end_minutes` of a session.
+fn end_minutes(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> u16 {
+    let Some(end) = end else { return NO_END };
+    let seconds = (end - start).num_seconds();
+    if seconds % 60 != 0 {
+        return END_IN_STORE;
+    }
+    u16::try_from(seconds / 60)
+        .ok()
+        .filter(|&m| m < END_IN_STORE)
+        .unwrap_or(END_IN_STORE)
 }
 
 /// What coverage needs of a session's place: its postcode as published and the small areas
@@ -115,6 +137,8 @@ struct IndexedDoc {
     #[serde(default)]
     series_id: Option<String>,
     start: DateTime<Utc>,
+    #[serde(default)]
+    end: Option<DateTime<Utc>>,
     #[serde(default)]
     activities: Vec<Activity>,
     #[serde(default)]
@@ -247,6 +271,7 @@ impl Vocabulary {
             age_min: age(doc.age_range.and_then(|r| r.min)),
             age_max: age(doc.age_range.and_then(|r| r.max)),
             gender: doc.gender_restriction,
+            end_minutes: end_minutes(doc.start, doc.end),
         }))
     }
 }
@@ -258,6 +283,21 @@ mod tests {
     #[test]
     fn records_stay_small() {
         assert!(std::mem::size_of::<SessionRecord>() <= 64);
+    }
+
+    #[test]
+    fn ends_are_kept_in_whole_minutes_or_left_to_the_store() {
+        let start = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .expect("date")
+            .to_utc();
+        let after = |seconds| Some(start + chrono::Duration::seconds(seconds));
+        assert_eq!(end_minutes(start, None), NO_END);
+        assert_eq!(end_minutes(start, after(0)), 0);
+        assert_eq!(end_minutes(start, after(90 * 60)), 90);
+        assert_eq!(end_minutes(start, after(90)), END_IN_STORE);
+        assert_eq!(end_minutes(start, after(-60)), END_IN_STORE);
+        assert_eq!(end_minutes(start, after(60 * 65_534)), END_IN_STORE);
+        assert_eq!(end_minutes(start, after(60 * 65_533)), 65_533);
     }
 
     #[test]

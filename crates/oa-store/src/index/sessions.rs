@@ -5,7 +5,9 @@ use chrono::Weekday;
 use oa_geo::{BoundingBox, Point, distance_km};
 use oa_model::{Activity, Organizer};
 
-use super::record::{FIXED_PER_DEGREE, FeedSource, MAX_TAGS, SessionRecord, Venue, id_text};
+use super::record::{
+    END_IN_STORE, FIXED_PER_DEGREE, FeedSource, MAX_TAGS, NO_END, SessionRecord, Venue, id_text,
+};
 use super::{Inner, SessionIndex};
 use crate::filters::Filters;
 
@@ -18,6 +20,27 @@ pub struct Found {
     pub distance_km: f64,
     /// Sessions of one series share this number; 0 for a session with no series.
     pub series: u64,
+    pub end: Ending,
+}
+
+/// When a found session ends, as far as the index knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Unix seconds.
+    At(i64),
+    Unpublished,
+    /// Only the stored row knows (see [`END_IN_STORE`]).
+    InStore,
+}
+
+impl SessionRecord {
+    fn ending(&self) -> Ending {
+        match self.end_minutes {
+            NO_END => Ending::Unpublished,
+            END_IN_STORE => Ending::InStore,
+            minutes => Ending::At(self.start + 60 * i64::from(minutes)),
+        }
+    }
 }
 
 impl SessionIndex {
@@ -33,7 +56,7 @@ impl SessionIndex {
         filters: &Filters,
     ) -> Vec<Found> {
         let inner = self.read();
-        let mut found: Vec<(i64, u64, f64, u64)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         inner.visit(
             &BoundingBox::around(centre, radius_km),
             from,
@@ -42,21 +65,19 @@ impl SessionIndex {
             |r| {
                 let d = distance_km(centre, r.point());
                 if d <= radius_km {
-                    found.push((r.start, r.id, d, r.series));
+                    found.push(Found {
+                        id: r.id,
+                        start_at: r.start,
+                        distance_km: d,
+                        series: r.series,
+                        end: r.ending(),
+                    });
                 }
             },
         );
         drop(inner);
-        found.sort_unstable_by_key(|&(start, id, _, _)| (start, id));
+        found.sort_unstable_by_key(|f| (f.start_at, f.id));
         found
-            .into_iter()
-            .map(|(start_at, id, distance_km, series)| Found {
-                id,
-                start_at,
-                distance_km,
-                series,
-            })
-            .collect()
     }
 
     /// Every session in the box, starting in `[from, to)`, that passes the filters (the

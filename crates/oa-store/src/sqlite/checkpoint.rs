@@ -5,6 +5,11 @@
 //! never checkpoints (`wal_autocheckpoint = 0`); this task does, passively (it never blocks
 //! the writer or readers), shortly after writes. It stops when the last handle on the store
 //! is dropped.
+//!
+//! SQLite rewinds a WAL only when a writer starts after a checkpoint that copied all of it.
+//! Under a harvest's continuous writes a passive checkpoint never quite catches up, so the
+//! WAL grew with the harvest (4 GB for a million items). Once it passes [`WAL_LIMIT_FRAMES`]
+//! this task truncates it, holding the writer for the moment that takes.
 
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +21,38 @@ use sqlx::SqlitePool;
 const AFTER_WRITES: Duration = Duration::from_millis(250);
 /// A checkpoint at least this often anyway (another process may have written).
 const AT_LEAST_EVERY: Duration = Duration::from_secs(30);
+/// 64 MiB of 4 KiB pages: the WAL is cut back to nothing past this.
+pub(super) const WAL_LIMIT_FRAMES: i64 = 16_384;
+
+/// What one checkpoint round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Checkpointed {
+    /// Copied what it could without waiting; the WAL keeps its size.
+    Passively,
+    /// The WAL was past its limit: copied in full and truncated.
+    Truncated,
+}
+
+/// One round: a passive checkpoint, then a truncating one when the WAL is past `limit`
+/// frames.
+pub(super) async fn checkpoint(pool: &SqlitePool, limit: i64) -> Result<Checkpointed, sqlx::Error> {
+    let (_busy, frames, _copied): (i64, i64, i64) =
+        sqlx::query_as("pragma wal_checkpoint(passive)")
+            .fetch_one(pool)
+            .await?;
+    if frames <= limit {
+        return Ok(Checkpointed::Passively);
+    }
+    // Waits (up to the busy timeout) for the writer's transaction to end.
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("pragma wal_checkpoint(truncate)")
+        .fetch_one(pool)
+        .await?;
+    Ok(if busy == 0 {
+        Checkpointed::Truncated
+    } else {
+        Checkpointed::Passively
+    })
+}
 
 pub(super) fn spawn(pool: SqlitePool, generation: Weak<AtomicU64>) {
     tokio::spawn(async move {
@@ -29,10 +66,7 @@ pub(super) fn spawn(pool: SqlitePool, generation: Weak<AtomicU64>) {
             if now == checkpointed_at && last.elapsed() < AT_LEAST_EVERY {
                 continue;
             }
-            if let Err(e) = sqlx::query("pragma wal_checkpoint(passive)")
-                .execute(&pool)
-                .await
-            {
+            if let Err(e) = checkpoint(&pool, WAL_LIMIT_FRAMES).await {
                 // The writer checkpoints nothing itself: say so, and try again next round.
                 tracing::warn!(error = %e, "WAL checkpoint failed: {e}");
                 continue;
@@ -42,4 +76,51 @@ pub(super) fn spawn(pool: SqlitePool, generation: Weak<AtomicU64>) {
         }
         pool.close().await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+
+    #[tokio::test]
+    async fn a_wal_past_its_limit_is_truncated_not_left_to_grow() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("wal.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("store");
+        let writer = store.writer_pool();
+        sqlx::query("create table filler (bytes blob)")
+            .execute(writer)
+            .await
+            .expect("table");
+        for _ in 0..50 {
+            sqlx::query("insert into filler values (randomblob(8192))")
+                .execute(writer)
+                .await
+                .expect("insert");
+        }
+        let wal = dir.path().join("wal.db-wal");
+        let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(size() > 50 * 8192, "the inserts are in the WAL");
+
+        let generous = checkpoint(writer, WAL_LIMIT_FRAMES)
+            .await
+            .expect("checkpoint");
+        assert_eq!(generous, Checkpointed::Passively);
+        assert!(
+            size() > 50 * 8192,
+            "a passive checkpoint leaves the WAL's size"
+        );
+
+        let tight = checkpoint(writer, 10).await.expect("checkpoint");
+        assert_eq!(tight, Checkpointed::Truncated);
+        assert_eq!(size(), 0, "past its limit the WAL is cut back");
+        let (rows,): (i64,) = sqlx::query_as("select count(*) from filler")
+            .fetch_one(writer)
+            .await
+            .expect("count");
+        assert_eq!(rows, 50, "nothing written is lost");
+    }
 }
