@@ -3,10 +3,12 @@
 
 pub mod areas;
 pub mod ics;
+mod near;
 pub mod postcode;
 
 pub use areas::{AreaError, NearestIndex, Region, Regions};
 pub use ics::{Ics, district_of};
+pub use near::DistancesFrom;
 pub use postcode::{Gazetteer, Postcode, Precision};
 
 /// Mean Earth radius (IUGG), in kilometres.

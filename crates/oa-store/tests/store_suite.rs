@@ -744,6 +744,135 @@ async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrence
     }
 }
 
+/// Every page of a search, following its cursors.
+async fn every_page(t: &TestStore, mut request: SearchRequest) -> Vec<oa_store::search::SearchHit> {
+    let mut hits = Vec::new();
+    loop {
+        let page = search(&*t.store, &t.index, &request).await.expect("search");
+        hits.extend(page.hits);
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return hits,
+        }
+    }
+}
+
+#[tokio::test]
+async fn small_pages_equal_one_sorted_page_in_every_order_with_ties_and_groups() {
+    for t in stores("paging").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        // 12 series on 4 spots (equal distances), 8 sessions each on a few start hours
+        // (equal starts across series), shuffled by a fixed rule.
+        let series_items = (0..12)
+            .map(|n| {
+                let spot = f64::from(n % 4) * 0.01;
+                series(
+                    &format!("s{n}"),
+                    1,
+                    &format!("S{n}"),
+                    PRESTON.0 + spot,
+                    PRESTON.1,
+                )
+            })
+            .collect();
+        t.apply(&series_feed, series_items, "n").await;
+        let items = (0..96)
+            .map(|k: i64| {
+                let shuffled = (k * 37) % 96;
+                let (n, m) = (shuffled % 12, shuffled / 12);
+                session(
+                    &format!("s{n}-{m}"),
+                    1,
+                    &format!("s{n}"),
+                    at(1 + (n * 5 + m * 3) % 9),
+                )
+            })
+            .collect();
+        t.apply(&sessions, items, "n").await;
+        for (sort, group) in [
+            (SortOrder::Start, None),
+            (SortOrder::Distance, None),
+            (SortOrder::Start, Some(3)),
+            (SortOrder::Distance, Some(3)),
+        ] {
+            let request = |limit| SearchRequest {
+                centre: Point::new(PRESTON.0, PRESTON.1),
+                radius_km: 10.0,
+                from: at(0).timestamp(),
+                to: at(24).timestamp(),
+                filters: Default::default(),
+                sort,
+                limit,
+                after: None,
+                group,
+            };
+            let whole = search(&*t.store, &t.index, &request(1000))
+                .await
+                .expect("search");
+            let key = |h: &oa_store::search::SearchHit| {
+                let later: Vec<String> = h.later.iter().map(|o| o.id.clone()).collect();
+                (h.candidate.id.clone(), later)
+            };
+            let expected: Vec<_> = whole.hits.iter().map(key).collect();
+            assert_eq!(whole.total, expected.len(), "{}", t.name);
+            assert_eq!(expected.len(), if group.is_some() { 12 } else { 96 });
+            // The one big page is in order, with ids breaking ties.
+            let order: Vec<(i64, u64, String)> = whole
+                .hits
+                .iter()
+                .map(|h| match sort {
+                    SortOrder::Start => (h.candidate.start_at, 0, h.candidate.id.clone()),
+                    SortOrder::Distance => {
+                        (0, (h.distance_km * 1e9) as u64, h.candidate.id.clone())
+                    }
+                })
+                .collect();
+            assert!(order.is_sorted(), "{} {sort:?} {group:?}", t.name);
+            if group.is_some() {
+                // Each group holds its series' three soonest sessions, soonest first.
+                let mut ungrouped = request(1000);
+                ungrouped.group = None;
+                ungrouped.sort = SortOrder::Start;
+                let all = search(&*t.store, &t.index, &ungrouped)
+                    .await
+                    .expect("search");
+                for (head, later) in &expected {
+                    let series = |id: &str| {
+                        all.hits
+                            .iter()
+                            .find(|h| h.candidate.id == id)
+                            .and_then(|h| h.candidate.opportunity.series_id.clone())
+                    };
+                    let soonest: Vec<String> = all
+                        .hits
+                        .iter()
+                        .filter(|h| h.candidate.opportunity.series_id == series(head))
+                        .take(3)
+                        .map(|h| h.candidate.id.clone())
+                        .collect();
+                    let group: Vec<String> = std::iter::once(head.clone())
+                        .chain(later.iter().cloned())
+                        .collect();
+                    assert_eq!(group, soonest, "{} {sort:?}", t.name);
+                }
+            }
+            for limit in [1, 5, 7] {
+                let paged: Vec<_> = every_page(&t, request(limit))
+                    .await
+                    .iter()
+                    .map(key)
+                    .collect();
+                assert_eq!(
+                    paged, expected,
+                    "{} {sort:?} {group:?} limit {limit}",
+                    t.name
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_grouped_series_lists_later_occurrences_with_the_ends_the_store_has() {
     for t in stores("group-ends").await {

@@ -2,7 +2,7 @@
 //! filters, as sorted hits for search or as a self-contained set for coverage.
 
 use chrono::Weekday;
-use oa_geo::{BoundingBox, Point, distance_km};
+use oa_geo::{BoundingBox, DistancesFrom, Point};
 use oa_model::{Activity, Organizer};
 
 use super::record::{
@@ -12,7 +12,7 @@ use super::{Inner, SessionIndex};
 use crate::filters::Filters;
 
 /// A session a search found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Found {
     /// The opportunity id as a number (see [`id_text`]).
     pub id: u64,
@@ -45,8 +45,8 @@ impl SessionRecord {
 
 impl SessionIndex {
     /// Sessions within `radius_km` of `centre`, starting in `[from, to)`, that pass the
-    /// filters (all but the free-text words, which need the documents), in (start, id)
-    /// order.
+    /// filters (all but the free-text words, which need the documents), in no particular
+    /// order: a search needs only its page ordered.
     pub fn within(
         &self,
         centre: Point,
@@ -57,13 +57,14 @@ impl SessionIndex {
     ) -> Vec<Found> {
         let inner = self.read();
         let mut found: Vec<Found> = Vec::new();
+        let distances = DistancesFrom::new(centre);
         inner.visit(
             &BoundingBox::around(centre, radius_km),
             from,
             to,
             filters,
             |r| {
-                let d = distance_km(centre, r.point());
+                let d = distances.to(r.point());
                 if d <= radius_km {
                     found.push(Found {
                         id: r.id,
@@ -75,8 +76,6 @@ impl SessionIndex {
                 }
             },
         );
-        drop(inner);
-        found.sort_unstable_by_key(|f| (f.start_at, f.id));
         found
     }
 

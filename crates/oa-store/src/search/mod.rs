@@ -1,6 +1,8 @@
 //! Radius search over the in-memory [`SessionIndex`]: the grid narrows to a box, the exact
-//! great-circle distance decides, keyset cursors page, and the store supplies the documents
-//! of the page.
+//! great-circle distance decides, keyset cursors page (only the page is put in order), and
+//! the store supplies the documents of the page.
+
+mod group;
 
 use std::collections::HashMap;
 
@@ -10,6 +12,7 @@ pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
 use crate::index::{Ending, Found, SessionIndex, id_number, id_text};
 use crate::{Candidate, Occurrence, Store, StoreError};
+use group::SeriesGroups;
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,35 +94,44 @@ pub async fn search(
     } else {
         with_words(store, found, &request.filters, &mut documents).await?
     };
-    let mut groups: Vec<(Found, Vec<Found>)> = match request.group {
-        Some(per_group) => group_by_series(found, per_group),
-        None => found.into_iter().map(|f| (f, Vec::new())).collect(),
+    // Each result's first session, with its group's number when grouping.
+    let (series, mut groups): (Option<SeriesGroups>, Vec<(Found, usize)>) = match request.group {
+        Some(per_group) => {
+            let (series, firsts) = SeriesGroups::of(found, per_group);
+            (Some(series), firsts)
+        }
+        None => (None, found.into_iter().map(|f| (f, 0)).collect()),
     };
+    let later = |group: usize| series.as_ref().map_or(&[][..], |s| s.later(group));
     let total = groups.len();
-    // Index order is (start, id) already; distance needs sorting.
-    if request.sort == SortOrder::Distance {
-        groups.sort_unstable_by(|(a, _), (b, _)| {
-            a.distance_km
-                .total_cmp(&b.distance_km)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-    }
     // A cursor's id is one this service issued; a tampered one sorts first.
     let id_of = |id: &str| id_number(id).unwrap_or(0);
-    let past = match &request.after {
-        None => 0,
+    match &request.after {
+        None => {}
         Some(SearchCursor::Start { start_at, id }) => {
             let after = (*start_at, id_of(id));
-            groups.partition_point(|(f, _)| (f.start_at, f.id) <= after)
+            groups.retain(|(f, _)| (f.start_at, f.id) > after);
         }
         Some(SearchCursor::Distance { distance_km, id }) => {
             let id = id_of(id);
-            groups.partition_point(|(f, _)| {
-                f.distance_km < *distance_km || (f.distance_km == *distance_km && f.id <= id)
-            })
+            groups.retain(|(f, _)| {
+                f.distance_km > *distance_km || (f.distance_km == *distance_km && f.id > id)
+            });
         }
+    }
+    // Only the page (and one more, to know whether there is a next) is put in order.
+    let order = |(a, _): &(Found, usize), (b, _): &(Found, usize)| match request.sort {
+        SortOrder::Start => (a.start_at, a.id).cmp(&(b.start_at, b.id)),
+        SortOrder::Distance => a
+            .distance_km
+            .total_cmp(&b.distance_km)
+            .then_with(|| a.id.cmp(&b.id)),
     };
-    groups.drain(..past);
+    if groups.len() > request.limit + 1 {
+        groups.select_nth_unstable_by(request.limit, order);
+        groups.truncate(request.limit + 1);
+    }
+    groups.sort_unstable_by(order);
     let next = (groups.len() > request.limit).then(|| {
         groups.truncate(request.limit);
         let (last, _) = &groups[request.limit - 1];
@@ -145,7 +157,7 @@ pub async fn search(
     // Later occurrences come from the index; only an end it could not keep is read.
     let unindexed: Vec<String> = groups
         .iter()
-        .flat_map(|(_, later)| later.iter())
+        .flat_map(|&(_, group)| later(group))
         .filter(|f| f.end == Ending::InStore)
         .map(|f| id_text(f.id))
         .collect();
@@ -162,11 +174,11 @@ pub async fn search(
     // A session deleted between the index read and this one is left out of the page.
     let hits = groups
         .into_iter()
-        .filter_map(|(first, later)| {
+        .filter_map(|(first, group)| {
             Some(SearchHit {
                 candidate: documents.remove(&first.id)?,
                 distance_km: first.distance_km,
-                later: later
+                later: later(group)
                     .iter()
                     .filter_map(|f| {
                         let id = id_text(f.id);
@@ -207,30 +219,4 @@ async fn with_words(
         .into_iter()
         .filter(|f| documents.contains_key(&f.id))
         .collect())
-}
-
-/// One entry per series (or per standalone session), at its soonest occurrence, with the
-/// series' next occurrences; groups keep the order of their soonest occurrence.
-fn group_by_series(found: Vec<Found>, per_group: usize) -> Vec<(Found, Vec<Found>)> {
-    let mut groups: Vec<(Found, Vec<Found>)> = Vec::new();
-    let mut by_series: HashMap<u64, usize> = HashMap::new();
-    for f in found {
-        if f.series == 0 {
-            groups.push((f, Vec::new()));
-            continue;
-        }
-        match by_series.get(&f.series) {
-            Some(&at) => {
-                let later = &mut groups[at].1;
-                if later.len() + 1 < per_group {
-                    later.push(f);
-                }
-            }
-            None => {
-                by_series.insert(f.series, groups.len());
-                groups.push((f, Vec::new()));
-            }
-        }
-    }
-    groups
 }
