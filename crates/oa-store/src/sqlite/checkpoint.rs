@@ -123,4 +123,49 @@ mod tests {
             .expect("count");
         assert_eq!(rows, 50, "nothing written is lost");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_that_read_first_wait_for_a_truncating_checkpoint_instead_of_failing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("busy.db").display());
+        let store = SqliteStore::connect(&url).await.expect("store");
+        sqlx::query("create table filler (bytes blob)")
+            .execute(store.writer_pool())
+            .await
+            .expect("table");
+        let checkpointer = SqlitePool::connect(&url).await.expect("second connection");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let truncating = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let mut truncated = 0;
+                while !stop.load(Ordering::Acquire) {
+                    if checkpoint(&checkpointer, 0).await.expect("checkpoint")
+                        == Checkpointed::Truncated
+                    {
+                        truncated += 1;
+                    }
+                }
+                truncated
+            }
+        });
+        // As a page transaction does: read, then write.
+        for n in 0..300 {
+            let mut tx = store.write_tx().await.expect("begin");
+            let (_,): (i64,) = sqlx::query_as("select count(*) from filler")
+                .fetch_one(&mut *tx)
+                .await
+                .expect("read");
+            sqlx::query("insert into filler values (randomblob(4096))")
+                .execute(&mut *tx)
+                .await
+                .unwrap_or_else(|e| panic!("write {n} failed: {e}"));
+            tx.commit().await.expect("commit");
+        }
+        stop.store(true, Ordering::Release);
+        assert!(
+            truncating.await.expect("checkpointer") > 0,
+            "the WAL was truncated meanwhile"
+        );
+    }
 }

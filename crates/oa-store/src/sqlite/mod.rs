@@ -100,6 +100,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// A write transaction holding SQLite's write lock from its first statement. A deferred
+    /// one that reads first cannot wait for the lock when it comes to write: if the
+    /// checkpointer truncated the WAL meanwhile, its snapshot is gone and SQLite answers
+    /// "database is locked" at once instead of calling the busy handler.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("begin immediate").await
+    }
+
     /// The write pool, for tests that need to reach under the trait (fault injection).
     pub fn writer_pool(&self) -> &SqlitePool {
         &self.writer
@@ -114,7 +122,7 @@ impl Store for SqliteStore {
         feeds: &[DiscoveredFeed],
     ) -> Result<Vec<FeedRecord>, StoreError> {
         let now = now_secs();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for feed in feeds {
             sqlx::query(sql::UPSERT_FEED)
                 .bind(&feed.url)
@@ -167,7 +175,7 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
         self.grow_write_cache().await?;
-        let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
+        let mut tx = page_tx::SqlitePageTx(self.write_tx().await?);
         let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
@@ -181,7 +189,7 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
         self.grow_write_cache().await?;
-        let mut tx = page_tx::SqlitePageTx(self.writer.begin().await?);
+        let mut tx = page_tx::SqlitePageTx(self.write_tx().await?);
         let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
@@ -253,7 +261,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_postcodes(&self, rows: &[(String, f64, f64)]) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         // 3 binds a row keeps each statement far below SQLite's 32766-parameter limit.
         for chunk in rows.chunks(2000) {
             let mut insert =
@@ -274,7 +282,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_providers(&self, providers: &[NewProvider]) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let before: i64 = sqlx::query_scalar("select count(*) from providers")
             .fetch_one(&mut *tx)
             .await?;
