@@ -73,8 +73,8 @@ pub struct SearchPage {
     pub next: Option<SearchCursor>,
 }
 
-/// Every match is found in the in-memory index (for the total), ordered, and the page after
-/// the cursor cut out; only that page's documents are read from the store.
+/// Every match is found in the in-memory index (for the total); the page after the cursor
+/// is picked and put in order; only that page's documents are read from the store.
 pub async fn search(
     store: &dyn Store,
     index: &SessionIndex,
@@ -120,6 +120,7 @@ pub async fn search(
         }
     }
     // Only the page (and one more, to know whether there is a next) is put in order.
+    let limit = request.limit.max(1);
     let order = |(a, _): &(Found, usize), (b, _): &(Found, usize)| match request.sort {
         SortOrder::Start => (a.start_at, a.id).cmp(&(b.start_at, b.id)),
         SortOrder::Distance => a
@@ -127,14 +128,14 @@ pub async fn search(
             .total_cmp(&b.distance_km)
             .then_with(|| a.id.cmp(&b.id)),
     };
-    if groups.len() > request.limit + 1 {
-        groups.select_nth_unstable_by(request.limit, order);
-        groups.truncate(request.limit + 1);
+    if groups.len() > limit + 1 {
+        groups.select_nth_unstable_by(limit, order);
+        groups.truncate(limit + 1);
     }
     groups.sort_unstable_by(order);
-    let next = (groups.len() > request.limit).then(|| {
-        groups.truncate(request.limit);
-        let (last, _) = &groups[request.limit - 1];
+    let next = (groups.len() > limit).then(|| {
+        groups.truncate(limit);
+        let (last, _) = &groups[limit - 1];
         match request.sort {
             SortOrder::Start => SearchCursor::Start {
                 start_at: last.start_at,
