@@ -8,6 +8,7 @@
 mod error;
 mod filters;
 pub mod index;
+mod normalisation;
 mod page;
 mod postgres;
 mod renormalise;

@@ -8,10 +8,12 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use oa_model::{ItemRole, ItemState, Normalised, Normaliser, PreparedItem, opportunity_id};
+use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
 use serde_json::Value;
 
 use crate::{FeedRef, StoreError};
+
+pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
 
 /// A stored item's version, as needed to decide whether a page's item is newer.
 #[derive(Debug, Clone)]
@@ -148,98 +150,6 @@ pub(crate) struct ProblemRow {
     pub item_id: String,
     pub code: String,
     pub detail: String,
-}
-
-/// One item to normalise: from the page, or a stored child of a changed parent.
-pub(crate) struct Work<'a> {
-    pub feed_id: i64,
-    pub feed_url: &'a str,
-    pub item_id: &'a str,
-    pub kind: &'a str,
-    pub modified: i64,
-    pub parent_ref: Option<&'a str>,
-    /// `None` for a deleted item.
-    pub data: Option<&'a Value>,
-}
-
-/// Each item's new status, keyed by (feed, item id).
-pub(crate) type Statuses<'a> = HashMap<(i64, &'a str), (&'static str, Option<String>)>;
-
-/// What normalising a batch of work produced.
-pub(crate) struct Normalisation<'a> {
-    pub statuses: Statuses<'a>,
-    /// One per opportunity id.
-    pub rows: Vec<OpportunityRow>,
-    /// One per (feed, item, code).
-    pub problems: Vec<ProblemRow>,
-}
-
-/// Normalises every work item with its parent (when stored): each item's status, the
-/// opportunity rows to write and the item's data-quality problems.
-pub(crate) fn normalise_work<'a>(
-    work: &'a [Work<'a>],
-    parents: &HashMap<String, Value>,
-    normaliser: &dyn Normaliser,
-    outcome: &mut PageOutcome,
-) -> Result<Normalisation<'a>, StoreError> {
-    let mut statuses: Statuses<'a> = HashMap::new();
-    let mut rows: Vec<OpportunityRow> = Vec::new();
-    let mut problems: Vec<ProblemRow> = Vec::new();
-    let mut problem_keys: HashSet<(i64, &str, String)> = HashSet::new();
-    let mut problem = |w: &Work<'a>, code: &str, detail: String| {
-        if problem_keys.insert((w.feed_id, w.item_id, code.to_owned())) {
-            problems.push(ProblemRow {
-                feed_id: w.feed_id,
-                item_id: w.item_id.to_owned(),
-                code: code.to_owned(),
-                detail,
-            });
-        }
-    };
-    for w in work {
-        let Some(data) = w.data else {
-            outcome.deleted += 1;
-            statuses.insert((w.feed_id, w.item_id), ("deleted", None));
-            continue;
-        };
-        let parent = w.parent_ref.and_then(|r| parents.get(r));
-        let status = match normaliser.normalise(w.kind, data, parent) {
-            Normalised::Opportunities(found) => {
-                for opportunity in found {
-                    for p in &opportunity.problems {
-                        problem(w, &p.code, p.detail.clone());
-                    }
-                    rows.push(opportunity_row(w, opportunity)?);
-                }
-                ("ok", None)
-            }
-            Normalised::AwaitingParent => {
-                let parent = w.parent_ref.unwrap_or("its parent");
-                problem(w, "orphan_child", format!("waiting for {parent}"));
-                ("awaiting_parent", None)
-            }
-            Normalised::Unusable(reason) => {
-                outcome.unusable += 1;
-                problem(w, "unusable", reason.clone());
-                tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
-                ("unusable", Some(reason))
-            }
-        };
-        statuses.insert((w.feed_id, w.item_id), status);
-    }
-    // Two embedded sub-events with the same key would collide on the opportunity id.
-    let mut seen = HashSet::new();
-    let mut rows: Vec<OpportunityRow> = rows
-        .into_iter()
-        .rev()
-        .filter(|r| seen.insert(r.id.clone()))
-        .collect();
-    rows.reverse();
-    Ok(Normalisation {
-        statuses,
-        rows,
-        problems,
-    })
 }
 
 pub(crate) async fn apply<T: PageTx>(
@@ -470,36 +380,6 @@ fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
         }
     }
     kept
-}
-
-fn opportunity_row(
-    w: &Work<'_>,
-    opportunity: oa_model::Opportunity,
-) -> Result<OpportunityRow, StoreError> {
-    let (lat, lng) = opportunity
-        .point()
-        .map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
-    let from_schedule_of = opportunity
-        .from_schedule
-        .then(|| opportunity.series_id.clone())
-        .flatten();
-    Ok(OpportunityRow {
-        id: opportunity_id(w.feed_url, w.item_id, opportunity.occurrence.as_deref()),
-        feed_id: w.feed_id,
-        item_id: w.item_id.to_owned(),
-        kind: opportunity.kind.as_str(),
-        start_at: opportunity.start.timestamp(),
-        end_at: opportunity.end.map(|e| e.timestamp()),
-        lat,
-        lng,
-        status: opportunity.status.as_str(),
-        modified: w.modified,
-        parent_ref: from_schedule_of
-            .clone()
-            .or_else(|| w.parent_ref.map(str::to_owned)),
-        doc: serde_json::to_string(&opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        from_schedule_of,
-    })
 }
 
 pub(crate) fn corrupt(what: &str, e: serde_json::Error) -> StoreError {

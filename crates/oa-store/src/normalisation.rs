@@ -1,0 +1,241 @@
+//! Normalising a page's work (its items, and stored children of its changed parents) into
+//! statuses, opportunity rows and data-quality problems, on as many cores as help.
+//!
+//! A page is normalised inside its transaction, where the database waits: SQLite's writer
+//! sits idle meanwhile, so the second core normalising half the page is time the harvest and
+//! `renormalise` save outright. Normalising is pure, and the results are assembled in work
+//! order, so the rows written are the same on one thread or several.
+
+use std::collections::{HashMap, HashSet};
+
+use oa_model::{Normalised, Normaliser, QualityProblem, opportunity_id};
+use serde_json::Value;
+
+use crate::StoreError;
+use crate::page::{OpportunityRow, PageOutcome, ProblemRow};
+
+/// Fewer work items than this are normalised on the calling thread (a thread costs tens of
+/// microseconds; an item tens of microseconds too).
+const PARALLEL_FROM: usize = 64;
+/// Threads a page is spread over at most (the harvest walks several feeds at once).
+const MAX_THREADS: usize = 4;
+
+/// One item to normalise: from the page, or a stored child of a changed parent.
+pub(crate) struct Work<'a> {
+    pub feed_id: i64,
+    pub feed_url: &'a str,
+    pub item_id: &'a str,
+    pub kind: &'a str,
+    pub modified: i64,
+    pub parent_ref: Option<&'a str>,
+    /// `None` for a deleted item.
+    pub data: Option<&'a Value>,
+}
+
+/// Each item's new status, keyed by (feed, item id).
+pub(crate) type Statuses<'a> = HashMap<(i64, &'a str), (&'static str, Option<String>)>;
+
+/// What normalising a batch of work produced.
+pub(crate) struct Normalisation<'a> {
+    pub statuses: Statuses<'a>,
+    /// One per opportunity id.
+    pub rows: Vec<OpportunityRow>,
+    /// One per (feed, item, code).
+    pub problems: Vec<ProblemRow>,
+}
+
+/// What one work item became, before the batch is assembled.
+enum Outcome {
+    Deleted,
+    Opportunities(Vec<(OpportunityRow, Vec<QualityProblem>)>),
+    AwaitingParent,
+    Unusable(String),
+}
+
+/// Normalises every work item with its parent (when stored): each item's status, the
+/// opportunity rows to write and the item's data-quality problems.
+pub(crate) fn normalise_work<'a>(
+    work: &'a [Work<'a>],
+    parents: &HashMap<String, Value>,
+    normaliser: &dyn Normaliser,
+    outcome: &mut PageOutcome,
+) -> Result<Normalisation<'a>, StoreError> {
+    let outcomes = map_in_parallel(work, |w| normalise_one(w, parents, normaliser));
+    let mut statuses: Statuses<'a> = HashMap::new();
+    let mut rows: Vec<OpportunityRow> = Vec::new();
+    let mut problems: Vec<ProblemRow> = Vec::new();
+    let mut problem_keys: HashSet<(i64, &str, String)> = HashSet::new();
+    let mut problem = |w: &Work<'a>, code: &str, detail: String| {
+        if problem_keys.insert((w.feed_id, w.item_id, code.to_owned())) {
+            problems.push(ProblemRow {
+                feed_id: w.feed_id,
+                item_id: w.item_id.to_owned(),
+                code: code.to_owned(),
+                detail,
+            });
+        }
+    };
+    for (w, normalised) in work.iter().zip(outcomes) {
+        let status = match normalised? {
+            Outcome::Deleted => {
+                outcome.deleted += 1;
+                ("deleted", None)
+            }
+            Outcome::Opportunities(found) => {
+                for (row, found_problems) in found {
+                    for p in found_problems {
+                        problem(w, &p.code, p.detail);
+                    }
+                    rows.push(row);
+                }
+                ("ok", None)
+            }
+            Outcome::AwaitingParent => {
+                let parent = w.parent_ref.unwrap_or("its parent");
+                problem(w, "orphan_child", format!("waiting for {parent}"));
+                ("awaiting_parent", None)
+            }
+            Outcome::Unusable(reason) => {
+                outcome.unusable += 1;
+                problem(w, "unusable", reason.clone());
+                tracing::debug!(feed.url = %w.feed_url, item.id = %w.item_id, %reason, "item {} of {} is unusable: {reason}", w.item_id, w.feed_url);
+                ("unusable", Some(reason))
+            }
+        };
+        statuses.insert((w.feed_id, w.item_id), status);
+    }
+    // Two embedded sub-events with the same key would collide on the opportunity id.
+    let mut seen = HashSet::new();
+    let mut rows: Vec<OpportunityRow> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| seen.insert(r.id.clone()))
+        .collect();
+    rows.reverse();
+    Ok(Normalisation {
+        statuses,
+        rows,
+        problems,
+    })
+}
+
+fn normalise_one(
+    w: &Work<'_>,
+    parents: &HashMap<String, Value>,
+    normaliser: &dyn Normaliser,
+) -> Result<Outcome, StoreError> {
+    let Some(data) = w.data else {
+        return Ok(Outcome::Deleted);
+    };
+    let parent = w.parent_ref.and_then(|r| parents.get(r));
+    Ok(match normaliser.normalise(w.kind, data, parent) {
+        Normalised::Opportunities(found) => Outcome::Opportunities(
+            found
+                .into_iter()
+                .map(|opportunity| {
+                    let problems = opportunity.problems.clone();
+                    opportunity_row(w, opportunity).map(|row| (row, problems))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Normalised::AwaitingParent => Outcome::AwaitingParent,
+        Normalised::Unusable(reason) => Outcome::Unusable(reason),
+    })
+}
+
+/// `f` of every item, in order, the items split over up to [`MAX_THREADS`] threads.
+fn map_in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let (first, rest) = items.split_at(chunk);
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        let mut results: Vec<R> = Vec::with_capacity(items.len());
+        results.extend(first.iter().map(&f));
+        for other in others {
+            match other.join() {
+                Ok(part) => results.extend(part),
+                // As if it had run on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    })
+}
+
+fn opportunity_row(
+    w: &Work<'_>,
+    opportunity: oa_model::Opportunity,
+) -> Result<OpportunityRow, StoreError> {
+    let (lat, lng) = opportunity
+        .point()
+        .map_or((None, None), |(lat, lng)| (Some(lat), Some(lng)));
+    let from_schedule_of = opportunity
+        .from_schedule
+        .then(|| opportunity.series_id.clone())
+        .flatten();
+    Ok(OpportunityRow {
+        id: opportunity_id(w.feed_url, w.item_id, opportunity.occurrence.as_deref()),
+        feed_id: w.feed_id,
+        item_id: w.item_id.to_owned(),
+        kind: opportunity.kind.as_str(),
+        start_at: opportunity.start.timestamp(),
+        end_at: opportunity.end.map(|e| e.timestamp()),
+        lat,
+        lng,
+        status: opportunity.status.as_str(),
+        modified: w.modified,
+        parent_ref: from_schedule_of
+            .clone()
+            .or_else(|| w.parent_ref.map(str::to_owned)),
+        doc: serde_json::to_string(&opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        from_schedule_of,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_keep_the_work_order_on_every_thread_count() {
+        let items: Vec<usize> = (0..1001).collect();
+        let threads = std::sync::Mutex::new(HashSet::new());
+        let squares = map_in_parallel(&items, |n| {
+            threads
+                .lock()
+                .map(|mut t| t.insert(std::thread::current().id()))
+                .ok();
+            n * n
+        });
+        assert_eq!(squares, items.iter().map(|n| n * n).collect::<Vec<_>>());
+        let used = threads.lock().map(|t| t.len()).unwrap_or(0);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(used, cores.min(MAX_THREADS), "the work is spread");
+        let few: Vec<usize> = (0..PARALLEL_FROM - 1).collect();
+        assert_eq!(map_in_parallel(&few, |n| n + 1)[..3], [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_panic_on_another_thread_is_the_callers() {
+        let items: Vec<usize> = (0..1000).collect();
+        let caught = std::panic::catch_unwind(|| {
+            map_in_parallel(&items, |&n| {
+                assert!(n != 999, "item {n}");
+                n
+            })
+        });
+        let message = caught
+            .err()
+            .and_then(|p| p.downcast_ref::<String>().cloned());
+        assert_eq!(message.as_deref(), Some("item 999"));
+    }
+}
