@@ -130,7 +130,7 @@ pub async fn sessions(
         items: page
             .hits
             .iter()
-            .map(|hit| render(summary(hit, request.group.is_some()), explain))
+            .map(|hit| render(hit, request.group.is_some(), explain))
             .collect::<Result<_, _>>()?,
         next_cursor,
         next,
@@ -140,33 +140,22 @@ pub async fn sessions(
 
 /// One result as JSON text: each is written once, straight from the document (with
 /// `explain=true` in full, tags with their reasons as `/v1/sessions/{id}` has them).
-fn render(
-    summary: SessionSummary<'_, &Opportunity>,
-    explain: bool,
-) -> Result<Box<RawValue>, ApiError> {
+fn render(hit: &SearchHit, grouped: bool, explain: bool) -> Result<Box<RawValue>, ApiError> {
     let json = if explain {
-        serde_json::to_string(&summary)
+        serde_json::to_string(&summary(hit, grouped, |o| o))
     } else {
-        let SessionSummary {
-            id,
-            distance_km,
-            opportunity,
-            source,
-            occurrences,
-        } = summary;
-        serde_json::to_string(&SessionSummary {
-            id,
-            distance_km,
-            opportunity: BriefOpportunity::from(opportunity),
-            source,
-            occurrences,
-        })
+        serde_json::to_string(&summary(hit, grouped, BriefOpportunity::from))
     };
     json.and_then(RawValue::from_string)
         .map_err(ApiError::Render)
 }
 
-fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_, &Opportunity> {
+/// The hit as a result, its opportunity shown through `view`.
+fn summary<'a, O>(
+    hit: &'a SearchHit,
+    grouped: bool,
+    view: impl FnOnce(&'a Opportunity) -> O,
+) -> SessionSummary<'a, O> {
     let candidate = &hit.candidate;
     let at = |secs: i64| chrono::DateTime::<Utc>::from_timestamp(secs, 0);
     let occurrences = grouped.then(|| {
@@ -190,7 +179,7 @@ fn summary(hit: &SearchHit, grouped: bool) -> SessionSummary<'_, &Opportunity> {
         // The contract (DESIGN.md): kilometres rounded to 0.1. Ordering and cursors use the
         // exact distance, so rounding never reorders or repeats results.
         distance_km: (hit.distance_km * 10.0).round() / 10.0,
-        opportunity: &candidate.opportunity,
+        opportunity: view(&candidate.opportunity),
         source: Source {
             feed_url: &candidate.feed_url,
             publisher: candidate.publisher.as_deref(),

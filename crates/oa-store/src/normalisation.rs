@@ -133,8 +133,7 @@ fn normalise_one(
             found
                 .into_iter()
                 .map(|opportunity| {
-                    let problems = opportunity.problems.clone();
-                    opportunity_row(w, opportunity).map(|row| (row, problems))
+                    opportunity_row(w, &opportunity).map(|row| (row, opportunity.problems))
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -173,7 +172,7 @@ fn map_in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) ->
 
 fn opportunity_row(
     w: &Work<'_>,
-    opportunity: oa_model::Opportunity,
+    opportunity: &oa_model::Opportunity,
 ) -> Result<OpportunityRow, StoreError> {
     let (lat, lng) = opportunity
         .point()
@@ -196,7 +195,7 @@ fn opportunity_row(
         parent_ref: from_schedule_of
             .clone()
             .or_else(|| w.parent_ref.map(str::to_owned)),
-        doc: serde_json::to_string(&opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        doc: serde_json::to_string(opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         from_schedule_of,
     })
 }

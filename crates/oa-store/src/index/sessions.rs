@@ -1,5 +1,5 @@
 //! Reading the index: the sessions in a circle or box and a time window that pass the
-//! filters, as sorted hits for search or as a self-contained set for coverage.
+//! filters, as unordered hits for search or as a self-contained set for coverage.
 
 use chrono::Weekday;
 use oa_geo::{BoundingBox, DistancesFrom, Point};
