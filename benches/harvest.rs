@@ -244,18 +244,37 @@ impl PageSink for CountingSink {
             return Ok(());
         };
         let mut parents = self.parents.lock().map_err(|e| e.to_string())?;
+        let items: Vec<_> = page.valid_items().map(oa_normalise::prepare).collect();
         let mut made = 0;
-        for item in page.valid_items().map(oa_normalise::prepare) {
-            let Some(data) = &item.data else { continue };
-            let parent = item.parent_ref.as_deref().and_then(|id| parents.get(id));
-            if let Normalised::Opportunities(found) = normaliser.normalise(&item.kind, data, parent)
-            {
+        let mut count = |normalised: Normalised| {
+            if let Normalised::Opportunities(found) = normalised {
                 made += found.len();
             }
-            if item.role == ItemRole::Parent
-                && let Some(id) = item.data_id
+        };
+        // As the store does: the children of one stored parent together.
+        let mut siblings: HashMap<&str, Vec<(&str, &Value)>> = HashMap::new();
+        for item in &items {
+            let Some(data) = &item.data else { continue };
+            match item
+                .parent_ref
+                .as_deref()
+                .filter(|id| parents.contains_key(*id))
             {
-                parents.insert(id, data.clone());
+                Some(parent) => siblings.entry(parent).or_default().push((&item.kind, data)),
+                None => count(normaliser.normalise(&item.kind, data, None)),
+            }
+        }
+        for (parent, children) in &siblings {
+            normaliser
+                .normalise_siblings(children, &parents[*parent])
+                .into_iter()
+                .for_each(&mut count);
+        }
+        for item in &items {
+            if item.role == ItemRole::Parent
+                && let (Some(id), Some(data)) = (&item.data_id, &item.data)
+            {
+                parents.insert(id.clone(), data.clone());
             }
         }
         *self.opportunities.lock().map_err(|e| e.to_string())? += made;

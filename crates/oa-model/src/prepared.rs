@@ -67,6 +67,15 @@ pub enum Normalised {
 /// Called by the store inside the page transaction, so it must be pure and fast.
 pub trait Normaliser: Send + Sync {
     fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised;
+
+    /// Several children (kind, data) of one parent, each as [`Normaliser::normalise`] would
+    /// make it, in order. Implementations share the work that depends only on the parent.
+    fn normalise_siblings(&self, children: &[(&str, &Value)], parent: &Value) -> Vec<Normalised> {
+        children
+            .iter()
+            .map(|(kind, item)| self.normalise(kind, item, Some(parent)))
+            .collect()
+    }
 }
 
 /// A stable public id for an opportunity, the same across re-harvests and database rebuilds:

@@ -88,7 +88,7 @@ pub(crate) fn children(
             let occurrence = id_of(own)
                 .map(str::to_owned)
                 .or_else(|| text(own.get("startDate")))?;
-            crate::opportunity(
+            crate::build::opportunity(
                 vocabulary,
                 kind,
                 merged,

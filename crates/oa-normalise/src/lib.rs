@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod audience;
+mod build;
 pub mod classify;
 pub mod dates;
 mod embedded;
@@ -13,22 +14,20 @@ pub mod place;
 pub mod providers;
 pub mod quality;
 pub mod schedule;
+mod siblings;
 pub mod tags;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use oa_geo::{BoundingBox, Gazetteer, Ics, Point};
-use oa_model::{
-    ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, QualityProblem,
-    RpdeItem,
-};
+use oa_geo::{BoundingBox, Gazetteer, Ics};
+use oa_model::{ItemRole, ItemState, Normalised, Normaliser, Opportunity, PreparedItem, RpdeItem};
 use serde_json::Value;
 
 pub use crate::activities::ActivityList;
 use crate::classify::{ItemType, item_type, parent_ref};
 use crate::embedded::{children, has_sub_events, inherit, is_embedded_object};
-use crate::jsonld::{id_of, text};
+use crate::jsonld::id_of;
 pub use crate::tags::{TagRules, Tagging};
 
 /// Classifies and parses an RPDE item for the store.
@@ -114,6 +113,20 @@ impl OpenActiveNormaliser {
     }
 }
 
+impl OpenActiveNormaliser {
+    fn vocabulary(&self) -> Vocabulary<'_> {
+        Vocabulary {
+            tags: &self.rules,
+            activities: ActivityList::shipped(),
+            places: &self.places,
+            bounds: &self.bounds,
+            now: (self.clock)(),
+            horizon: self.horizon,
+            areas: &self.areas,
+        }
+    }
+}
+
 impl Default for OpenActiveNormaliser {
     /// The shipped tag rules, bundled postcode centroids, UK bounds.
     fn default() -> Self {
@@ -130,16 +143,11 @@ impl Default for OpenActiveNormaliser {
 
 impl Normaliser for OpenActiveNormaliser {
     fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        let vocabulary = Vocabulary {
-            tags: &self.rules,
-            activities: ActivityList::shipped(),
-            places: &self.places,
-            bounds: &self.bounds,
-            now: (self.clock)(),
-            horizon: self.horizon,
-            areas: &self.areas,
-        };
-        normalise_with(&vocabulary, kind, item, parent)
+        normalise_with(&self.vocabulary(), kind, item, parent)
+    }
+
+    fn normalise_siblings(&self, children: &[(&str, &Value)], parent: &Value) -> Vec<Normalised> {
+        siblings::normalise_siblings(&self.vocabulary(), children, parent)
     }
 }
 
@@ -200,7 +208,7 @@ pub fn normalise_with(
                 return Normalised::AwaitingParent;
             };
             let merged = inherit(item, Some(parent));
-            match opportunity(vocabulary, ty, &merged, series_id, None) {
+            match build::opportunity(vocabulary, ty, &merged, series_id, None) {
                 Ok(found) => Normalised::Opportunities(vec![found]),
                 Err(reason) => Normalised::Unusable(reason),
             }
@@ -209,7 +217,7 @@ pub fn normalise_with(
             let merged = inherit(item, parent);
             let mut found = children(vocabulary, ty, &merged, series_id.clone());
             if merged.get("startDate").is_some() || found.is_empty() {
-                match opportunity(vocabulary, ty, &merged, series_id, None) {
+                match build::opportunity(vocabulary, ty, &merged, series_id, None) {
                     Ok(own) => found.insert(0, own),
                     Err(reason) if found.is_empty() => return Normalised::Unusable(reason),
                     Err(_) => {}
@@ -278,7 +286,7 @@ fn scheduled(
             }
             let key = occurrence.id.unwrap_or(occurrence.local_start);
             let data = Value::Object(data);
-            let made = opportunity(
+            let made = build::opportunity(
                 vocabulary,
                 ItemType::ScheduledSession,
                 &data,
@@ -293,64 +301,6 @@ fn scheduled(
         }
     }
     found
-}
-
-fn opportunity(
-    vocabulary: &Vocabulary<'_>,
-    ty: ItemType,
-    data: &Value,
-    series_id: Option<String>,
-    occurrence: Option<String>,
-) -> Result<Opportunity, String> {
-    let start_text = text(data.get("startDate")).ok_or("missing `startDate`")?;
-    let start = dates::parse_instant(&start_text)
-        .ok_or_else(|| format!("`startDate` {start_text:?} is not a date"))?;
-    let duration = text(data.get("duration")).and_then(|d| dates::parse_duration_minutes(&d));
-    let end = text(data.get("endDate"))
-        .and_then(|e| dates::parse_instant(&e))
-        .filter(|end| *end >= start)
-        .or_else(|| duration.and_then(|minutes| dates::add_minutes(start, minutes)));
-    let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
-    let tagging = vocabulary.tags.tag(data);
-    let mut problems = Vec::new();
-    let location = fields::location(data)
-        .map(|l| place::locate(l, vocabulary.places, vocabulary.bounds, &mut problems));
-    let mut opportunity = Opportunity {
-        kind: ty.opportunity_kind(),
-        occurrence,
-        data_id: id_of(data).map(str::to_owned),
-        series_id,
-        name: text(data.get("name")),
-        description: text(data.get("description")),
-        start,
-        end,
-        duration_minutes,
-        activities: vocabulary.activities.resolve_all(fields::activities(data)),
-        location,
-        organizer: fields::organizer(data),
-        price: offers::price(data),
-        status: fields::status(data),
-        url: text(data.get("url")),
-        tags: tagging.tags,
-        withheld_tags: tagging.withheld,
-        problems,
-        level: audience::levels(data),
-        age_range: audience::age_range(data),
-        gender_restriction: audience::gender_restriction(data),
-        accessibility: audience::accessibility(data),
-        from_schedule: false,
-        areas: Vec::new(),
-    };
-    if let Some((lat, lng)) = opportunity.point() {
-        opportunity.areas = place::small_areas(vocabulary.areas, Point::new(lat, lng));
-    }
-    let mut problems = std::mem::take(&mut opportunity.problems);
-    if opportunity.location.is_none() {
-        problems.push(QualityProblem::new("missing_location", "no location"));
-    }
-    quality::problems(data, &opportunity, &mut problems);
-    opportunity.problems = problems;
-    Ok(opportunity)
 }
 
 #[cfg(test)]

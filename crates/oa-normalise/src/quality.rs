@@ -1,7 +1,10 @@
 //! Data-quality problems in an item that can still be shown: each a stable code and a
 //! detail, so publishers can be told precisely what to fix and managers can count them.
 
-use oa_model::{ActivityMatch, Opportunity, OpportunityKind, QualityProblem};
+use chrono::{DateTime, Utc};
+use oa_model::{
+    Activity, ActivityMatch, Opportunity, OpportunityKind, Organizer, Price, QualityProblem,
+};
 use serde_json::Value;
 
 use crate::jsonld::text;
@@ -16,8 +19,33 @@ const SESSION_PRICE_MAX: f64 = 100.0;
 const SESSION_MINUTES_MAX: i64 = 12 * 60;
 
 /// Problems in dates, activities, prices, text and organiser (location ones come from
-/// [`crate::place`]).
+/// [`crate::place`]): those of its occurrence, then those of its description.
 pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityProblem>) {
+    occurrence_problems(
+        data,
+        opportunity.kind,
+        opportunity.start,
+        opportunity.duration_minutes,
+        into,
+    );
+    description_problems(
+        data,
+        opportunity.kind,
+        &opportunity.activities,
+        &opportunity.price,
+        opportunity.organizer.as_ref(),
+        into,
+    );
+}
+
+/// Problems in when it happens: its dates and duration.
+pub fn occurrence_problems(
+    data: &Value,
+    kind: OpportunityKind,
+    start: DateTime<Utc>,
+    duration_minutes: Option<i64>,
+    into: &mut Vec<QualityProblem>,
+) {
     if let Some(start) = text(data.get("startDate"))
         && !has_offset(&start)
     {
@@ -28,20 +56,43 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
     }
     if let Some(end) = text(data.get("endDate"))
         && let Some(end_at) = crate::dates::parse_instant(&end)
-        && end_at < opportunity.start
+        && end_at < start
     {
         into.push(QualityProblem::new(
             "end_before_start",
             format!("endDate {end:?} is before startDate; ignored"),
         ));
     }
-    if opportunity.duration_minutes == Some(0) {
+    if duration_minutes == Some(0) {
         into.push(QualityProblem::new(
             "zero_duration",
             "the session lasts 0 minutes",
         ));
     }
-    for activity in &opportunity.activities {
+    if kind == OpportunityKind::Session
+        && let Some(minutes) = duration_minutes.filter(|m| *m > SESSION_MINUTES_MAX)
+    {
+        into.push(QualityProblem::new(
+            "implausible_duration",
+            format!(
+                "a session of {}h{:02}; the end or duration may be wrong",
+                minutes / 60,
+                minutes % 60
+            ),
+        ));
+    }
+}
+
+/// Problems in what it is: activities, prices, text and organiser.
+pub fn description_problems(
+    data: &Value,
+    kind: OpportunityKind,
+    activities: &[Activity],
+    price: &Price,
+    organizer: Option<&Organizer>,
+    into: &mut Vec<QualityProblem>,
+) {
+    for activity in activities {
         if activity.matched == Some(ActivityMatch::Unknown) {
             into.push(QualityProblem::new(
                 "unknown_activity",
@@ -52,10 +103,9 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
             ));
         }
     }
-    if opportunity.activities.is_empty() {
+    if activities.is_empty() {
         into.push(QualityProblem::new("missing_activity", "no activity given"));
     }
-    let price = &opportunity.price;
     if price.max.or(price.min).is_some_and(|p| p > 0.0) && price.currency.is_none() {
         into.push(QualityProblem::new(
             "price_without_currency",
@@ -86,27 +136,13 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
     // Shown as published, but a link worker should not meet it unwarned (OpenSessions' test
     // tenant sells a half-hour session for £500).
     let highest = price.max.or(price.min);
-    if opportunity.kind == OpportunityKind::Session
+    if kind == OpportunityKind::Session
         && price.currency.as_deref().is_none_or(|c| c == "GBP")
         && let Some(highest) = highest.filter(|p| *p > SESSION_PRICE_MAX)
     {
         into.push(QualityProblem::new(
             "implausible_price",
             format!("£{highest:.2} for one session; the offer may be wrong"),
-        ));
-    }
-    if opportunity.kind == OpportunityKind::Session
-        && let Some(minutes) = opportunity
-            .duration_minutes
-            .filter(|m| *m > SESSION_MINUTES_MAX)
-    {
-        into.push(QualityProblem::new(
-            "implausible_duration",
-            format!(
-                "a session of {}h{:02}; the end or duration may be wrong",
-                minutes / 60,
-                minutes % 60
-            ),
         ));
     }
     for field in ["name", "description"] {
@@ -117,10 +153,8 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
             ));
         }
     }
-    let reachable = opportunity
-        .organizer
-        .as_ref()
-        .is_some_and(|o| o.url.is_some() || o.email.is_some() || o.telephone.is_some());
+    let reachable =
+        organizer.is_some_and(|o| o.url.is_some() || o.email.is_some() || o.telephone.is_some());
     if !reachable {
         into.push(QualityProblem::new(
             "missing_organizer_contact",
@@ -184,9 +218,9 @@ mod tests {
         assert_eq!(
             codes(messy),
             [
-                "missing_location",
                 "no_timezone",
                 "end_before_start",
+                "missing_location",
                 "unknown_activity",
                 "price_without_currency",
                 "html_in_text",

@@ -1,6 +1,7 @@
 //! Normalising real publishers' items (fixtures/samples) and hand-made edge cases.
 
 use super::*;
+use oa_geo::Point;
 use oa_model::{EventStatus, OpportunityKind, rpde::parse_page};
 use serde_json::json;
 

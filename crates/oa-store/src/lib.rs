@@ -10,6 +10,7 @@ mod filters;
 pub mod index;
 mod normalisation;
 mod page;
+mod page_write;
 mod postgres;
 mod renormalise;
 pub mod search;

@@ -3,8 +3,10 @@
 //!
 //! A page is normalised inside its transaction, where the database waits: SQLite's writer
 //! sits idle meanwhile, so the second core normalising half the page is time the harvest and
-//! `renormalise` save outright. Normalising is pure, and the results are assembled in work
-//! order, so the rows written are the same on one thread or several.
+//! `renormalise` save outright. The children of one parent go to the normaliser together
+//! ([`Normaliser::normalise_siblings`]: a series' sessions share what they inherit).
+//! Normalising is pure, and the results are assembled in work order, so the rows written are
+//! the same on one thread or several.
 
 use std::collections::{HashMap, HashSet};
 
@@ -60,7 +62,7 @@ pub(crate) fn normalise_work<'a>(
     normaliser: &dyn Normaliser,
     outcome: &mut PageOutcome,
 ) -> Result<Normalisation<'a>, StoreError> {
-    let outcomes = map_in_parallel(work, |w| normalise_one(w, parents, normaliser));
+    let outcomes = normalise_by_parent(work, parents, normaliser);
     let mut statuses: Statuses<'a> = HashMap::new();
     let mut rows: Vec<OpportunityRow> = Vec::new();
     let mut problems: Vec<ProblemRow> = Vec::new();
@@ -119,6 +121,62 @@ pub(crate) fn normalise_work<'a>(
     })
 }
 
+/// Each work item's outcome, in work order. Children of one parent are normalised together
+/// (what they inherit is worked out once), the groups spread over the cores.
+fn normalise_by_parent(
+    work: &[Work<'_>],
+    parents: &HashMap<String, Value>,
+    normaliser: &dyn Normaliser,
+) -> Vec<Result<Outcome, StoreError>> {
+    // (parent, the work items that are its children), in order of first appearance.
+    let mut groups: Vec<(Option<&Value>, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    for (at, w) in work.iter().enumerate() {
+        let parent = w
+            .parent_ref
+            .filter(|_| w.data.is_some())
+            .and_then(|r| Some((r, parents.get(r)?)));
+        match parent {
+            Some((key, parent)) => match group_of.get(key) {
+                Some(&group) => groups[group].1.push(at),
+                None => {
+                    group_of.insert(key, groups.len());
+                    groups.push((Some(parent), vec![at]));
+                }
+            },
+            None => groups.push((None, vec![at])),
+        }
+    }
+    let worth_threads = work.len() >= PARALLEL_FROM;
+    let grouped = map_in_parallel(&groups, worth_threads, |(parent, members)| {
+        match (parent, &members[..]) {
+            (Some(parent), [_, _, ..]) => {
+                let children: Vec<(&str, &Value)> = members
+                    .iter()
+                    .filter_map(|&at| Some((work[at].kind, work[at].data?)))
+                    .collect();
+                let normalised = normaliser.normalise_siblings(&children, parent);
+                members
+                    .iter()
+                    .zip(normalised)
+                    .map(|(&at, n)| outcome_of(&work[at], n))
+                    .collect()
+            }
+            _ => members
+                .iter()
+                .map(|&at| normalise_one(&work[at], parents, normaliser))
+                .collect::<Vec<_>>(),
+        }
+    });
+    let mut outcomes: Vec<(usize, Result<Outcome, StoreError>)> = groups
+        .iter()
+        .zip(grouped)
+        .flat_map(|((_, members), results)| members.iter().copied().zip(results))
+        .collect();
+    outcomes.sort_unstable_by_key(|(at, _)| *at);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
 fn normalise_one(
     w: &Work<'_>,
     parents: &HashMap<String, Value>,
@@ -128,7 +186,11 @@ fn normalise_one(
         return Ok(Outcome::Deleted);
     };
     let parent = w.parent_ref.and_then(|r| parents.get(r));
-    Ok(match normaliser.normalise(w.kind, data, parent) {
+    outcome_of(w, normaliser.normalise(w.kind, data, parent))
+}
+
+fn outcome_of(w: &Work<'_>, normalised: Normalised) -> Result<Outcome, StoreError> {
+    Ok(match normalised {
         Normalised::Opportunities(found) => Outcome::Opportunities(
             found
                 .into_iter()
@@ -142,12 +204,17 @@ fn normalise_one(
     })
 }
 
-/// `f` of every item, in order, the items split over up to [`MAX_THREADS`] threads.
-fn map_in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` of every item, in order, the items split over up to [`MAX_THREADS`] threads when
+/// they are `worth_threads`.
+fn map_in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    worth_threads: bool,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
-    if threads < 2 || items.len() < PARALLEL_FROM {
+    if threads < 2 || items.len() < 2 || !worth_threads {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);
@@ -208,7 +275,7 @@ mod tests {
     fn results_keep_the_work_order_on_every_thread_count() {
         let items: Vec<usize> = (0..1001).collect();
         let threads = std::sync::Mutex::new(HashSet::new());
-        let squares = map_in_parallel(&items, |n| {
+        let squares = map_in_parallel(&items, true, |n| {
             threads
                 .lock()
                 .map(|mut t| t.insert(std::thread::current().id()))
@@ -220,14 +287,109 @@ mod tests {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(used, cores.min(MAX_THREADS), "the work is spread");
         let few: Vec<usize> = (0..PARALLEL_FROM - 1).collect();
-        assert_eq!(map_in_parallel(&few, |n| n + 1)[..3], [1, 2, 3]);
+        assert_eq!(map_in_parallel(&few, false, |n| n + 1)[..3], [1, 2, 3]);
+    }
+
+    /// Says which data and parent each item was normalised with, and counts sibling calls.
+    #[derive(Default)]
+    struct Echo {
+        sibling_groups: std::sync::Mutex<Vec<usize>>,
+    }
+
+    impl Normaliser for Echo {
+        fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+            let parent = parent.map_or("none".to_owned(), Value::to_string);
+            Normalised::Unusable(format!("{kind} {item} of {parent}"))
+        }
+
+        fn normalise_siblings(
+            &self,
+            children: &[(&str, &Value)],
+            parent: &Value,
+        ) -> Vec<Normalised> {
+            if let Ok(mut groups) = self.sibling_groups.lock() {
+                groups.push(children.len());
+            }
+            children
+                .iter()
+                .map(|(kind, item)| self.normalise(kind, item, Some(parent)))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn children_of_one_parent_are_normalised_together_and_results_keep_work_order() {
+        for copies in [1, 20] {
+            let data: Vec<Value> = (0..6 * copies).map(|n| serde_json::json!(n)).collect();
+            let ids: Vec<String> = (0..6 * copies).map(|n| format!("item-{n}")).collect();
+            // Interleaved: a child of A, of B, of A, a deletion, a standalone item, a child
+            // of a parent not stored.
+            let refs = [
+                Some("A"),
+                Some("B"),
+                Some("A"),
+                Some("A"),
+                None,
+                Some("gone"),
+            ];
+            let work: Vec<Work<'_>> = (0..6 * copies)
+                .map(|n| Work {
+                    feed_id: 1,
+                    feed_url: "https://feed.example",
+                    item_id: &ids[n],
+                    kind: "ScheduledSession",
+                    modified: 1,
+                    parent_ref: refs[n % 6],
+                    data: (n % 6 != 3).then_some(&data[n]),
+                })
+                .collect();
+            let parents: HashMap<String, Value> = [("A", "parent A"), ("B", "parent B")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+                .collect();
+            let echo = Echo::default();
+            let done = normalise_work(&work, &parents, &echo, &mut PageOutcome::default())
+                .expect("normalised");
+            for (n, w) in work.iter().enumerate() {
+                let expected = match n % 6 {
+                    3 => ("deleted", None),
+                    4 => ("unusable", Some(format!("ScheduledSession {n} of none"))),
+                    5 => ("unusable", Some(format!("ScheduledSession {n} of none"))),
+                    k => {
+                        let parent = if k == 1 { "B" } else { "A" };
+                        (
+                            "unusable",
+                            Some(format!("ScheduledSession {n} of \"parent {parent}\"")),
+                        )
+                    }
+                };
+                assert_eq!(
+                    done.statuses.get(&(1, w.item_id)),
+                    Some(&expected),
+                    "item {n}"
+                );
+            }
+            let mut groups = echo
+                .sibling_groups
+                .lock()
+                .map(|g| g.clone())
+                .unwrap_or_default();
+            groups.sort_unstable();
+            // A's children (2 per copy) and B's (1 per copy), each parent's in one call.
+            let expected: Vec<usize> = if copies == 1 {
+                vec![2]
+            } else {
+                vec![copies, 2 * copies]
+            };
+            assert_eq!(groups, expected, "{copies} copies");
+        }
     }
 
     #[test]
     fn a_panic_on_another_thread_is_the_callers() {
         let items: Vec<usize> = (0..1000).collect();
         let caught = std::panic::catch_unwind(|| {
-            map_in_parallel(&items, |&n| {
+            map_in_parallel(&items, true, |&n| {
                 assert!(n != 999, "item {n}");
                 n
             })

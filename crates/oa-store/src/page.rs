@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::{FeedRef, StoreError};
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
+use crate::page_write::{CHUNK_WORK, PageWriter, PageWrites, chunk_write};
 
 /// A stored item's version, as needed to decide whether a page's item is newer.
 #[derive(Debug, Clone)]
@@ -45,8 +46,9 @@ pub(crate) struct StoredParent {
 
 /// An item row to upsert.
 #[derive(Debug, Clone)]
-pub(crate) struct ItemRow<'a> {
-    pub item: &'a PreparedItem,
+pub(crate) struct ItemRow {
+    /// Without its parsed `data`, which is not written.
+    pub item: PreparedItem,
     pub status: &'static str,
     pub problem: Option<String>,
 }
@@ -99,7 +101,7 @@ pub(crate) trait PageTx: Send {
     ) -> Result<Vec<StoredChild>, StoreError>;
     /// Live children pointing at any of these parent `@id`s.
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError>;
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
     /// The stored opportunities (feed id, item id, opportunity id, doc) of these items.
     async fn opportunity_docs(
@@ -152,13 +154,14 @@ pub(crate) struct ProblemRow {
     pub detail: String,
 }
 
-pub(crate) async fn apply<T: PageTx>(
-    tx: &mut T,
+/// Applies the page in `tx` (which the caller commits), handing `tx` back.
+pub(crate) async fn apply<T: PageTx + 'static>(
+    mut tx: T,
     feed: &FeedRef,
     items: Vec<PreparedItem>,
     next: &str,
     normaliser: &dyn Normaliser,
-) -> Result<PageOutcome, StoreError> {
+) -> Result<(T, PageOutcome), StoreError> {
     let mut outcome = PageOutcome::default();
     let received = items.len();
     let items = newest_per_id(items);
@@ -284,13 +287,6 @@ pub(crate) async fn apply<T: PageTx>(
         }
     }
 
-    let Normalisation {
-        mut statuses,
-        rows,
-        problems,
-    } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
-    let mut rows = rows;
-    drop_superseded(tx, &mut rows).await?;
     // A ScheduledSession arriving for a series replaces the sessions its schedule generated.
     let new_children: Vec<String> = fresh
         .iter()
@@ -299,45 +295,44 @@ pub(crate) async fn apply<T: PageTx>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    if !new_children.is_empty() {
-        tx.delete_generated(&new_children).await?;
-    }
-    outcome.opportunities_written = rows.len();
-
-    let item_rows: Vec<ItemRow<'_>> = fresh
+    let fresh_by_id: HashMap<&str, &PreparedItem> =
+        fresh.iter().map(|i| (i.id.as_str(), *i)).collect();
+    // Items this feed never sent before have no opportunities or problems to replace.
+    let first_seen: HashSet<&str> = fresh
         .iter()
-        .map(|item| {
-            let (status, problem) = statuses
-                .remove(&(feed.id, item.id.as_str()))
-                .unwrap_or(("ok", None));
-            ItemRow {
-                item,
-                status,
-                problem,
+        .map(|i| i.id.as_str())
+        .filter(|id| !existing.contains_key(*id))
+        .collect();
+    let writer = PageWriter::start(
+        tx,
+        PageWrites {
+            feed_id: feed.id,
+            next: next.to_owned(),
+            new_children,
+            chunks: work.len().div_ceil(CHUNK_WORK).max(1),
+        },
+    );
+    // An empty page still goes through the writer once: it moves the cursor.
+    let chunks: Vec<&[Work<'_>]> = if work.is_empty() {
+        vec![&[]]
+    } else {
+        work.chunks(CHUNK_WORK).collect()
+    };
+    for part in chunks {
+        let chunk = match normalise_work(part, &parents, normaliser, &mut outcome) {
+            Ok(normalised) => chunk_write(feed.id, part, &fresh_by_id, &first_seen, normalised),
+            Err(e) => {
+                writer.abandon();
+                return Err(e);
             }
-        })
-        .collect();
-    tx.upsert_items(feed.id, &item_rows).await?;
-    let status_rows: Vec<StatusRow> = statuses
-        .into_iter()
-        .map(|((feed_id, item_id), (status, problem))| StatusRow {
-            feed_id,
-            item_id: item_id.to_owned(),
-            status,
-            problem,
-        })
-        .collect();
-    if !status_rows.is_empty() {
-        tx.set_item_status(&status_rows).await?;
+        };
+        if writer.write(chunk).await.is_err() {
+            break; // The writer failed: `finish` says why.
+        }
     }
-    let sources: Vec<(i64, String)> = work
-        .iter()
-        .map(|w| (w.feed_id, w.item_id.to_owned()))
-        .collect();
-    tx.replace_opportunities(&sources, &rows).await?;
-    tx.replace_problems(&sources, &problems).await?;
-    tx.finish_page(feed.id, next).await?;
-    Ok(outcome)
+    let (tx, written) = writer.finish().await?;
+    outcome.opportunities_written = written;
+    Ok((tx, outcome))
 }
 
 /// A series' schedule is expanded only while the publisher sends no ScheduledSessions for

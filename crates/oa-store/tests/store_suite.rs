@@ -260,6 +260,105 @@ async fn a_store_failure_mid_page_rolls_back_the_whole_page() {
     }
 }
 
+/// A page several write chunks long: series, their sessions, events and deletions mixed.
+fn long_page(modified: i64) -> Vec<serde_json::Value> {
+    (0..330)
+        .map(|n| match n % 11 {
+            0 => series(&format!("x{n}"), modified, "Yoga", PRESTON.0, PRESTON.1),
+            10 => deleted(&format!("gone{n}"), "Event", modified),
+            k => session(
+                &format!("s{n}"),
+                modified,
+                &format!("x{}", n - k),
+                at(2 + k as i64),
+            ),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_page_written_in_chunks_lands_whole_or_not_at_all() {
+    for t in stores("chunks").await {
+        let feed = t.feed("https://p.example/mixed").await;
+        let before = t.store.dump().await.expect("dump");
+        // The failure comes in the page's last chunk, after earlier chunks were written.
+        t.fail_on_item("s320").await;
+        let failed = t
+            .store
+            .apply_page(&feed, prepared(long_page(1)), "page2", &*NORMALISER)
+            .await;
+        assert!(failed.is_err(), "{}", t.name);
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+        t.heal().await;
+        let outcome = t
+            .store
+            .apply_page(&feed, prepared(long_page(1)), "page2", &*NORMALISER)
+            .await
+            .expect("apply");
+        assert_eq!(
+            (
+                outcome.applied,
+                outcome.deleted,
+                outcome.opportunities_written
+            ),
+            (330, 30, 270),
+            "{}",
+            t.name
+        );
+        let dump = t.store.dump().await.expect("dump");
+        assert_eq!(dump.items.len(), 330, "{}", t.name);
+        assert_eq!(dump.opportunities.len(), 270, "{}", t.name);
+        assert_eq!(dump.cursors[0].1.as_deref(), Some("page2"), "{}", t.name);
+    }
+}
+
+/// Panics on the named item's data: a normaliser defect in the middle of a page.
+struct PanicsOn(&'static str);
+
+impl oa_model::Normaliser for PanicsOn {
+    fn normalise(
+        &self,
+        kind: &str,
+        item: &serde_json::Value,
+        parent: Option<&serde_json::Value>,
+    ) -> oa_model::Normalised {
+        let id = item.get("@id").and_then(serde_json::Value::as_str);
+        assert!(
+            !id.is_some_and(|id| id.ends_with(self.0)),
+            "normaliser defect"
+        );
+        NORMALISER.normalise(kind, item, parent)
+    }
+}
+
+#[tokio::test]
+async fn a_normaliser_panic_mid_page_writes_nothing_and_frees_the_writer() {
+    for t in stores("normaliser_panic").await {
+        let feed = t.feed("https://p.example/mixed").await;
+        let before = t.store.dump().await.expect("dump");
+        let store = t.store.clone();
+        let page_feed = feed.clone();
+        let panicked = tokio::spawn(async move {
+            store
+                .apply_page(
+                    &page_feed,
+                    prepared(long_page(1)),
+                    "page2",
+                    &PanicsOn("/s250"),
+                )
+                .await
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()), "{}", t.name);
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+        t.store
+            .apply_page(&feed, prepared(long_page(1)), "page2", &*NORMALISER)
+            .await
+            .expect("the writer is free again");
+        assert_eq!(t.store.dump().await.expect("dump").items.len(), 330);
+    }
+}
+
 #[tokio::test]
 async fn rediscovery_adds_revives_and_marks_vanished_without_duplicates() {
     for t in stores("rediscovery").await {

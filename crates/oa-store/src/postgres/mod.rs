@@ -133,8 +133,8 @@ impl Store for PgStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
-        let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
+        let tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

@@ -135,11 +135,11 @@ impl PageTx for PgPageTx {
             .collect())
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError> {
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let column = |f: fn(&ItemRow<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+        let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
             "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
              select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \

@@ -27,6 +27,9 @@ use crate::{
     page,
 };
 
+/// Bytes per database page, for a database this creates (an existing one keeps its own).
+const PAGE_SIZE: u32 = 16384;
+
 /// SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -41,6 +44,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::Connect)?
             .create_if_missing(true)
+            .page_size(PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
@@ -175,8 +179,8 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
         self.grow_write_cache().await?;
-        let mut tx = page_tx::SqlitePageTx(self.write_tx().await?);
-        let outcome = page::apply(&mut tx, feed, items, next, normaliser).await?;
+        let tx = page_tx::SqlitePageTx(self.write_tx().await?);
+        let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

@@ -133,7 +133,7 @@ impl PageTx for SqlitePageTx {
         Ok(found)
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow<'_>]) -> Result<(), StoreError> {
+    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) ",

@@ -1,0 +1,182 @@
+//! The write half of applying a page: a task that owns the page's transaction and writes
+//! each chunk of normalised work while the next chunk is normalised.
+//!
+//! Normalising is pure and reads only what the transaction read before its first write, so
+//! the chunks can be normalised in any order against the writes; splitting them lets the
+//! database (SQLite's worker thread, PostgreSQL's server) work while the normaliser does,
+//! instead of each waiting for the other. The cursor moves only after the last chunk, and
+//! only the caller commits.
+
+use std::collections::{HashMap, HashSet};
+
+use oa_model::PreparedItem;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::StoreError;
+use crate::normalisation::{Normalisation, Work};
+use crate::page::{ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, drop_superseded};
+
+/// Work items normalised (and written) together.
+pub(crate) const CHUNK_WORK: usize = 250;
+
+/// What one chunk of normalised work writes.
+pub(crate) struct ChunkWrite {
+    /// The page's own items in the chunk, with their new status.
+    pub items: Vec<ItemRow>,
+    /// New statuses of stored children in the chunk.
+    pub statuses: Vec<StatusRow>,
+    /// Work items of the chunk that may have stored opportunities and problems: those are
+    /// replaced (the rest are inserted).
+    pub sources: Vec<(i64, String)>,
+    pub rows: Vec<OpportunityRow>,
+    pub problems: Vec<ProblemRow>,
+}
+
+/// The writer of one page's chunks, running beside the normaliser.
+pub(crate) struct PageWriter<T> {
+    chunks: mpsc::Sender<ChunkWrite>,
+    task: JoinHandle<Result<(T, usize), StoreError>>,
+}
+
+/// What the page's writes leave to do before it is done.
+pub(crate) struct PageWrites {
+    pub feed_id: i64,
+    /// The cursor the page leaves.
+    pub next: String,
+    /// Series that received ScheduledSessions: their generated sessions go.
+    pub new_children: Vec<String>,
+    /// Chunks the page has: the cursor moves only once all are written.
+    pub chunks: usize,
+}
+
+impl<T: PageTx + 'static> PageWriter<T> {
+    /// Starts writing: `tx` moves to the writer task until [`PageWriter::finish`].
+    pub(crate) fn start(tx: T, writes: PageWrites) -> Self {
+        // One chunk queued while one is written: memory stays at two chunks.
+        let (chunks, queue) = mpsc::channel(1);
+        PageWriter {
+            chunks,
+            task: tokio::spawn(write_chunks(tx, writes, queue)),
+        }
+    }
+
+    /// Queues a chunk. An error means the writer stopped; [`PageWriter::finish`] says why.
+    pub(crate) async fn write(&self, chunk: ChunkWrite) -> Result<(), ()> {
+        self.chunks.send(chunk).await.map_err(|_| ())
+    }
+
+    /// Waits for the writes: the transaction back, and the opportunities written.
+    pub(crate) async fn finish(self) -> Result<(T, usize), StoreError> {
+        drop(self.chunks);
+        match self.task.await {
+            Ok(written) => written,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(_) => Err(abandoned()),
+        }
+    }
+
+    /// Stops the writer; its transaction is rolled back when dropped.
+    pub(crate) fn abandon(self) {
+        self.task.abort();
+    }
+}
+
+/// The writes of one chunk of normalised work.
+pub(crate) fn chunk_write(
+    feed_id: i64,
+    part: &[Work<'_>],
+    fresh_by_id: &HashMap<&str, &PreparedItem>,
+    first_seen: &HashSet<&str>,
+    normalised: Normalisation<'_>,
+) -> ChunkWrite {
+    let Normalisation {
+        mut statuses,
+        rows,
+        problems,
+    } = normalised;
+    let items: Vec<ItemRow> = part
+        .iter()
+        .filter(|w| w.feed_id == feed_id)
+        .filter_map(|w| fresh_by_id.get(w.item_id).copied())
+        .map(|item| {
+            let (status, problem) = statuses
+                .remove(&(feed_id, item.id.as_str()))
+                .unwrap_or(("ok", None));
+            ItemRow {
+                item: written_item(item),
+                status,
+                problem,
+            }
+        })
+        .collect();
+    let statuses: Vec<StatusRow> = statuses
+        .into_iter()
+        .map(|((feed_id, item_id), (status, problem))| StatusRow {
+            feed_id,
+            item_id: item_id.to_owned(),
+            status,
+            problem,
+        })
+        .collect();
+    ChunkWrite {
+        items,
+        statuses,
+        sources: part
+            .iter()
+            .filter(|w| !(w.feed_id == feed_id && first_seen.contains(w.item_id)))
+            .map(|w| (w.feed_id, w.item_id.to_owned()))
+            .collect(),
+        rows,
+        problems,
+    }
+}
+
+/// The item as its row stores it (the raw JSON text, not the parsed tree).
+fn written_item(item: &PreparedItem) -> PreparedItem {
+    PreparedItem {
+        id: item.id.clone(),
+        kind: item.kind.clone(),
+        state: item.state,
+        modified: item.modified,
+        role: item.role,
+        data_id: item.data_id.clone(),
+        parent_ref: item.parent_ref.clone(),
+        data_json: item.data_json.clone(),
+        data: None,
+    }
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Corrupt("the page's writes stopped before its last chunk".into())
+}
+
+async fn write_chunks<T: PageTx>(
+    mut tx: T,
+    writes: PageWrites,
+    mut queue: mpsc::Receiver<ChunkWrite>,
+) -> Result<(T, usize), StoreError> {
+    if !writes.new_children.is_empty() {
+        tx.delete_generated(&writes.new_children).await?;
+    }
+    let mut received = 0;
+    let mut written = 0;
+    while let Some(mut chunk) = queue.recv().await {
+        received += 1;
+        drop_superseded(&mut tx, &mut chunk.rows).await?;
+        written += chunk.rows.len();
+        tx.upsert_items(writes.feed_id, &chunk.items).await?;
+        if !chunk.statuses.is_empty() {
+            tx.set_item_status(&chunk.statuses).await?;
+        }
+        tx.replace_opportunities(&chunk.sources, &chunk.rows)
+            .await?;
+        tx.replace_problems(&chunk.sources, &chunk.problems).await?;
+    }
+    // A page whose normalising stopped early must not move its cursor.
+    if received != writes.chunks {
+        return Err(abandoned());
+    }
+    tx.finish_page(writes.feed_id, &writes.next).await?;
+    Ok((tx, written))
+}
