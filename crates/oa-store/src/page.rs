@@ -62,6 +62,21 @@ pub(crate) struct StatusRow {
     pub problem: Option<String>,
 }
 
+impl StatusRow {
+    /// One row per status.
+    pub(crate) fn all(statuses: crate::normalisation::Statuses<'_>) -> Vec<StatusRow> {
+        statuses
+            .into_iter()
+            .map(|((feed_id, item_id), (status, problem))| StatusRow {
+                feed_id,
+                item_id: item_id.to_owned(),
+                status,
+                problem,
+            })
+            .collect()
+    }
+}
+
 /// An opportunity row to insert.
 #[derive(Debug, Clone)]
 pub(crate) struct OpportunityRow {

@@ -110,15 +110,7 @@ pub(crate) fn chunk_write(
             }
         })
         .collect();
-    let statuses: Vec<StatusRow> = statuses
-        .into_iter()
-        .map(|((feed_id, item_id), (status, problem))| StatusRow {
-            feed_id,
-            item_id: item_id.to_owned(),
-            status,
-            problem,
-        })
-        .collect();
+    let statuses: Vec<StatusRow> = StatusRow::all(statuses);
     ChunkWrite {
         items,
         statuses,

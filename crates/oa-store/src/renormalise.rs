@@ -80,15 +80,7 @@ pub(crate) async fn batch<T: PageTx>(
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
-    let status_rows: Vec<StatusRow> = statuses
-        .into_iter()
-        .map(|((feed_id, item_id), (status, problem))| StatusRow {
-            feed_id,
-            item_id: item_id.to_owned(),
-            status,
-            problem,
-        })
-        .collect();
+    let status_rows: Vec<StatusRow> = StatusRow::all(statuses);
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }
