@@ -13,6 +13,8 @@ pub enum StoreError {
     NotFound,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the page was abandoned and nothing of it stored: {0}")]
+    Abandoned(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

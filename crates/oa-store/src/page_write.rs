@@ -53,7 +53,7 @@ pub(crate) struct PageWrites {
 impl<T: PageTx + 'static> PageWriter<T> {
     /// Starts writing: `tx` moves to the writer task until [`PageWriter::finish`].
     pub(crate) fn start(tx: T, writes: PageWrites) -> Self {
-        // One chunk queued while one is written: memory stays at two chunks.
+        // At most one chunk waits while one is written and the next normalised.
         let (chunks, queue) = mpsc::channel(1);
         PageWriter {
             chunks,
@@ -140,7 +140,7 @@ fn written_item(item: &PreparedItem) -> PreparedItem {
 }
 
 fn abandoned() -> StoreError {
-    StoreError::Corrupt("the page's writes stopped before its last chunk".into())
+    StoreError::Abandoned("its writes stopped before its last chunk".into())
 }
 
 async fn write_chunks<T: PageTx>(
