@@ -11,7 +11,7 @@ use oa_model::{
 use serde_json::Value;
 
 use crate::classify::ItemType;
-use crate::jsonld::{id_of, text};
+use crate::jsonld::{non_empty, text};
 use crate::{Vocabulary, audience, dates, fields, offers, place, quality};
 
 /// When an opportunity happens, and what identifies it among its series' sessions.
@@ -57,6 +57,40 @@ pub(crate) const OCCURRENCE_PROPERTIES: &[&str] = &[
     "url",
 ];
 
+/// An item's properties, with the occurrence properties it inherits looked up in its
+/// parent's instead of copied into it: what [`occurrence`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layered<'a> {
+    own: &'a Value,
+    /// The parent's inheritable occurrence properties.
+    inherited: Option<&'a Value>,
+}
+
+impl<'a> Layered<'a> {
+    /// An item whose data already holds all it inherits.
+    pub(crate) fn merged(data: &'a Value) -> Self {
+        Layered {
+            own: data,
+            inherited: None,
+        }
+    }
+
+    /// A child's own data over the (inheritable) properties of its parent.
+    pub(crate) fn over(own: &'a Value, inherited: &'a Value) -> Self {
+        Layered {
+            own,
+            inherited: Some(inherited),
+        }
+    }
+
+    /// As `get` on the merged item: the child's own value (even `null`), else the parent's.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.own
+            .get(key)
+            .or_else(|| self.inherited.and_then(|parent| parent.get(key)))
+    }
+}
+
 /// The opportunity of one item's merged data.
 pub(crate) fn opportunity(
     vocabulary: &Vocabulary<'_>,
@@ -66,7 +100,7 @@ pub(crate) fn opportunity(
     occurrence_key: Option<String>,
 ) -> Result<Opportunity, String> {
     let kind = ty.opportunity_kind();
-    let when = occurrence(kind, data)?;
+    let when = occurrence(kind, Layered::merged(data))?;
     Ok(assemble(
         kind,
         series_id,
@@ -77,24 +111,40 @@ pub(crate) fn opportunity(
 }
 
 /// Its start (required), end, duration, own id, status and url.
-pub(crate) fn occurrence(kind: OpportunityKind, data: &Value) -> Result<Occurrence, String> {
+pub(crate) fn occurrence(kind: OpportunityKind, data: Layered<'_>) -> Result<Occurrence, String> {
     let start_text = text(data.get("startDate")).ok_or("missing `startDate`")?;
     let start = dates::parse_instant(&start_text)
         .ok_or_else(|| format!("`startDate` {start_text:?} is not a date"))?;
     let duration = text(data.get("duration")).and_then(|d| dates::parse_duration_minutes(&d));
-    let end = text(data.get("endDate"))
-        .and_then(|e| dates::parse_instant(&e))
+    let end_text = text(data.get("endDate"));
+    let end = end_text
+        .as_deref()
+        .and_then(dates::parse_instant)
         .filter(|end| *end >= start)
         .or_else(|| duration.and_then(|minutes| dates::add_minutes(start, minutes)));
     let duration_minutes = duration.or_else(|| end.map(|end| (end - start).num_minutes()));
     let mut problems = Vec::new();
-    quality::occurrence_problems(data, kind, start, duration_minutes, &mut problems);
+    quality::occurrence_problems(
+        Some(&start_text),
+        end_text.as_deref(),
+        kind,
+        start,
+        duration_minutes,
+        &mut problems,
+    );
+    // As `id_of` reads an object: `@id`, else `id`, a non-empty string.
+    let data_id = data
+        .get("@id")
+        .or_else(|| data.get("id"))
+        .and_then(Value::as_str)
+        .and_then(non_empty)
+        .map(str::to_owned);
     Ok(Occurrence {
         start,
         end,
         duration_minutes,
-        data_id: id_of(data).map(str::to_owned),
-        status: fields::status(data),
+        data_id,
+        status: fields::status_of(data.get("eventStatus")),
         url: text(data.get("url")),
         problems,
     })

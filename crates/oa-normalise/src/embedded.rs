@@ -11,7 +11,7 @@ use crate::jsonld::{id_of, list, text};
 
 /// Properties a child never takes from its parent (OpenActive inheritance rules), plus the
 /// links between them, which describe the parent itself.
-const NOT_INHERITED: &[&str] = &[
+pub(crate) const NOT_INHERITED: &[&str] = &[
     "@id",
     "id",
     "@type",

@@ -180,7 +180,12 @@ pub fn organizer(data: &Value) -> Option<Organizer> {
 }
 
 pub fn status(data: &Value) -> EventStatus {
-    let Some(status) = text(data.get("eventStatus")) else {
+    status_of(data.get("eventStatus"))
+}
+
+/// The status an `eventStatus` value names (scheduled when absent or unknown).
+pub fn status_of(event_status: Option<&Value>) -> EventStatus {
+    let Some(status) = text(event_status) else {
         return EventStatus::Scheduled;
     };
     match local_name(&status).to_ascii_lowercase().as_str() {

@@ -80,7 +80,7 @@ pub fn local_name(term: &str) -> &str {
     term.rsplit(['/', '#', ':']).next().unwrap_or(term)
 }
 
-fn non_empty(s: &str) -> Option<&str> {
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
     let s = s.trim();
     (!s.is_empty()).then_some(s)
 }

@@ -22,7 +22,8 @@ const SESSION_MINUTES_MAX: i64 = 12 * 60;
 /// [`crate::place`]): those of its occurrence, then those of its description.
 pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityProblem>) {
     occurrence_problems(
-        data,
+        text(data.get("startDate")).as_deref(),
+        text(data.get("endDate")).as_deref(),
         opportunity.kind,
         opportunity.start,
         opportunity.duration_minutes,
@@ -38,24 +39,25 @@ pub fn problems(data: &Value, opportunity: &Opportunity, into: &mut Vec<QualityP
     );
 }
 
-/// Problems in when it happens: its dates and duration.
+/// Problems in when it happens: its dates (as published) and duration.
 pub fn occurrence_problems(
-    data: &Value,
+    start_text: Option<&str>,
+    end_text: Option<&str>,
     kind: OpportunityKind,
     start: DateTime<Utc>,
     duration_minutes: Option<i64>,
     into: &mut Vec<QualityProblem>,
 ) {
-    if let Some(start) = text(data.get("startDate"))
-        && !has_offset(&start)
+    if let Some(start) = start_text
+        && !has_offset(start)
     {
         into.push(QualityProblem::new(
             "no_timezone",
             format!("startDate {start:?} has no offset; read as UK local time"),
         ));
     }
-    if let Some(end) = text(data.get("endDate"))
-        && let Some(end_at) = crate::dates::parse_instant(&end)
+    if let Some(end) = end_text
+        && let Some(end_at) = crate::dates::parse_instant(end)
         && end_at < start
     {
         into.push(QualityProblem::new(

@@ -8,9 +8,9 @@
 use oa_model::{ItemRole, Normalised, OpportunityKind};
 use serde_json::{Map, Value};
 
-use crate::build::{self, Description, OCCURRENCE_PROPERTIES};
+use crate::build::{self, Description, Layered, OCCURRENCE_PROPERTIES};
 use crate::classify::{ItemType, item_type, parent_ref};
-use crate::embedded::inherit;
+use crate::embedded::{NOT_INHERITED, inherit};
 use crate::jsonld::id_of;
 use crate::{Vocabulary, normalise_with};
 
@@ -46,6 +46,7 @@ pub(crate) fn normalise_siblings(
         parent_occurrence: Value::Object(
             OCCURRENCE_PROPERTIES
                 .iter()
+                .filter(|key| !NOT_INHERITED.contains(key))
                 .filter_map(|&key| Some((key.to_owned(), parent_map.get(key)?.clone())))
                 .collect::<Map<_, _>>(),
         ),
@@ -93,9 +94,9 @@ struct Shared<'v, 'p> {
 impl Shared<'_, '_> {
     fn normalise(&mut self, ty: ItemType, item: &Value) -> Normalised {
         let kind = ty.opportunity_kind();
-        // The same occurrence properties `inherit` would give the child from its parent.
-        let own = inherit(item, Some(&self.parent_occurrence));
-        let when = match build::occurrence(kind, &own) {
+        // The occurrence properties `inherit` would give the child, read where they are.
+        let own = Layered::over(item, &self.parent_occurrence);
+        let when = match build::occurrence(kind, own) {
             Ok(when) => when,
             Err(reason) => return Normalised::Unusable(reason),
         };
