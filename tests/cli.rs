@@ -328,8 +328,8 @@ async fn renormalise_applies_an_areas_edited_tag_rules_to_stored_sessions() {
             detail
                 .opportunity
                 .tags
-                .into_iter()
-                .map(|t| t.name)
+                .iter()
+                .map(|t| t.name.clone())
                 .collect::<Vec<_>>()
         }
     };

@@ -179,8 +179,8 @@ mod tests {
             "areas": [{"area": "lsc", "small_area": "E01012571"}]
         }))
         .map(|mut o: Opportunity| {
-            o.tags = vec![tag("social"), tag("beginner_friendly")];
-            o.withheld_tags = vec![tag("free")];
+            o.tags = vec![tag("social"), tag("beginner_friendly")].into();
+            o.withheld_tags = vec![tag("free")].into();
             o
         })
         .expect("a complete opportunity");

@@ -276,7 +276,7 @@ fn card(html: &mut String, o: &Opportunity, distance_km: f64) {
     let _ = write!(html, "<dt>Cost</dt><dd>{}</dd>", escape(&price_text(o)));
     if !o.tags.is_empty() {
         html.push_str("<dt>Good to know</dt><dd><ul class=\"tags\">");
-        for tag in &o.tags {
+        for tag in o.tags.iter() {
             let why = tag.reasons.first().map(why).unwrap_or_default();
             let _ = write!(
                 html,

@@ -1,6 +1,8 @@
 //! The normalised opportunity: one bookable or attendable thing at one time and place, as
 //! stored in the read model and served by the API.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +207,10 @@ pub struct Price {
     pub accessible_for_free: Option<bool>,
 }
 
+fn is_empty(tags: &Arc<[crate::Tag]>) -> bool {
+    tags.is_empty()
+}
+
 /// One opportunity, normalised from an item and (for children) its parent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Opportunity {
@@ -238,12 +244,13 @@ pub struct Opportunity {
     /// Where to find out more or book.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// Tags it carries, each with its reasons.
+    /// Tags it carries, each with its reasons (shared by the sessions of one series, which
+    /// earn the same tags for the same reasons).
     #[serde(default)]
-    pub tags: Vec<crate::Tag>,
+    pub tags: Arc<[crate::Tag]>,
     /// Tags some evidence suggested but other evidence ruled out, with both sides.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub withheld_tags: Vec<crate::Tag>,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub withheld_tags: Arc<[crate::Tag]>,
     /// Data-quality problems found in the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<QualityProblem>,

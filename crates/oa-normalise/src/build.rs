@@ -2,6 +2,8 @@
 //! happens, its own id and status) and its description (what, where, who, cost, tags), so
 //! the sessions of one series can share the second (see [`crate::siblings`]).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use oa_geo::Point;
 use oa_model::{
@@ -35,8 +37,8 @@ pub(crate) struct Description {
     location: Option<Location>,
     organizer: Option<Organizer>,
     price: Price,
-    tags: Vec<Tag>,
-    withheld_tags: Vec<Tag>,
+    tags: Arc<[Tag]>,
+    withheld_tags: Arc<[Tag]>,
     level: Vec<String>,
     age_range: Option<AgeRange>,
     gender_restriction: Option<GenderRestriction>,
@@ -187,8 +189,8 @@ pub(crate) fn description(
         location,
         organizer,
         price,
-        tags: tagging.tags,
-        withheld_tags: tagging.withheld,
+        tags: tagging.tags.into(),
+        withheld_tags: tagging.withheld.into(),
         level: audience::levels(data),
         age_range: audience::age_range(data),
         gender_restriction: audience::gender_restriction(data),
