@@ -26,7 +26,7 @@ pub(crate) struct ExistingItem {
 }
 
 /// A stored item that must be normalised again (a child of a changed parent).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredChild {
     pub feed_id: i64,
     pub feed_url: String,
@@ -35,6 +35,9 @@ pub(crate) struct StoredChild {
     pub modified: i64,
     pub parent_ref: Option<String>,
     pub data: String,
+    /// Its status and problem as stored, so an unchanged one need not be rewritten.
+    pub status: String,
+    pub problem: Option<String>,
 }
 
 /// A stored parent's data, found by its `@id`.

@@ -80,7 +80,21 @@ pub(crate) async fn batch<T: PageTx>(
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
-    let status_rows: Vec<StatusRow> = StatusRow::all(statuses);
+    // Most items keep their status: rewriting each item row would cost as much as the rest.
+    let stored_status: HashMap<(i64, &str), (&str, Option<&str>)> = stored
+        .iter()
+        .map(|i| {
+            let status = (i.status.as_str(), i.problem.as_deref());
+            ((i.feed_id, i.item_id.as_str()), status)
+        })
+        .collect();
+    let status_rows: Vec<StatusRow> = StatusRow::all(statuses)
+        .into_iter()
+        .filter(|row| {
+            let now = (row.status, row.problem.as_deref());
+            stored_status.get(&(row.feed_id, row.item_id.as_str())) != Some(&now)
+        })
+        .collect();
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }

@@ -661,6 +661,33 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
             .expect("batch");
         assert_eq!((again.items, again.unchanged), (6, 5), "{}", t.name);
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+        // A status that changes is written, both ways (unchanged ones are not rewritten).
+        t.store
+            .renormalise_batch(None, 100, &Refusing)
+            .await
+            .expect("batch");
+        let refused = t.store.dump().await.expect("dump");
+        let statuses: Vec<&str> = refused.items.iter().map(|i| i.4.as_str()).collect();
+        assert_eq!(statuses, ["unusable"; 6], "{}", t.name);
+        t.store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+    }
+}
+
+/// Finds every item unusable.
+struct Refusing;
+
+impl oa_model::Normaliser for Refusing {
+    fn normalise(
+        &self,
+        _: &str,
+        _: &serde_json::Value,
+        _: Option<&serde_json::Value>,
+    ) -> oa_model::Normalised {
+        oa_model::Normalised::Unusable("refused".into())
     }
 }
 

@@ -85,8 +85,8 @@ impl PageTx for PgPageTx {
         after: (i64, &str),
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> = sqlx::query_as(
-            "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+        let rows: Vec<StoredChild> = sqlx::query_as(
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
              order by i.feed_id, i.item_id limit $3 for update of i",
         )
@@ -95,44 +95,18 @@ impl PageTx for PgPageTx {
         .bind(limit)
         .fetch_all(&mut *self.0)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
-                    feed_id,
-                    feed_url,
-                    item_id,
-                    kind,
-                    modified,
-                    parent_ref,
-                    data,
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> = sqlx::query_as(
-            "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+        let rows: Vec<StoredChild> = sqlx::query_as(
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref = any($1)",
         )
         .bind(parent_ids)
         .fetch_all(&mut *self.0)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
-                    feed_id,
-                    feed_url,
-                    item_id,
-                    kind,
-                    modified,
-                    parent_ref,
-                    data,
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {

@@ -82,8 +82,8 @@ impl PageTx for SqlitePageTx {
         after: (i64, &str),
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> = sqlx::query_as(
-            "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+        let rows: Vec<StoredChild> = sqlx::query_as(
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
              order by i.feed_id, i.item_id limit ?",
         )
@@ -92,43 +92,19 @@ impl PageTx for SqlitePageTx {
         .bind(limit)
         .fetch_all(&mut *self.0)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
-                    feed_id,
-                    feed_url,
-                    item_id,
-                    kind,
-                    modified,
-                    parent_ref,
-                    data,
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
         let mut found = Vec::new();
         for chunk in parent_ids.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "select i.feed_id, f.url, i.item_id, i.kind, i.modified, i.parent_ref, i.data from items i \
+                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
                  join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
-            let rows: Vec<(i64, String, String, String, i64, Option<String>, String)> =
-                sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(rows.into_iter().map(
-                |(feed_id, feed_url, item_id, kind, modified, parent_ref, data)| StoredChild {
-                    feed_id,
-                    feed_url,
-                    item_id,
-                    kind,
-                    modified,
-                    parent_ref,
-                    data,
-                },
-            ));
+            let rows: Vec<StoredChild> = sql.build_query_as().fetch_all(&mut *self.0).await?;
+            found.extend(rows);
         }
         Ok(found)
     }
