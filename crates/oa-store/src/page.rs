@@ -65,11 +65,30 @@ pub(crate) struct StatusRow {
     pub problem: Option<String>,
 }
 
-impl StatusRow {
-    /// One row per status.
-    pub(crate) fn all(statuses: crate::normalisation::Statuses<'_>) -> Vec<StatusRow> {
+/// The statuses stored items have, so only those that change are written again (an item
+/// row is rewritten whole, and most recomputed items keep their status).
+pub(crate) struct StoredStatuses<'a>(HashMap<(i64, &'a str), (&'a str, Option<&'a str>)>);
+
+impl<'a> StoredStatuses<'a> {
+    pub(crate) fn of(items: &'a [StoredChild]) -> Self {
+        StoredStatuses(
+            items
+                .iter()
+                .map(|i| {
+                    let status = (i.status.as_str(), i.problem.as_deref());
+                    ((i.feed_id, i.item_id.as_str()), status)
+                })
+                .collect(),
+        )
+    }
+
+    /// A row for each of `statuses` that differs from the stored one.
+    pub(crate) fn changed(&self, statuses: crate::normalisation::Statuses<'_>) -> Vec<StatusRow> {
         statuses
             .into_iter()
+            .filter(|((feed_id, item_id), (status, problem))| {
+                self.0.get(&(*feed_id, *item_id)) != Some(&(*status, problem.as_deref()))
+            })
             .map(|((feed_id, item_id), (status, problem))| StatusRow {
                 feed_id,
                 item_id: item_id.to_owned(),
@@ -313,6 +332,7 @@ pub(crate) async fn apply<T: PageTx + 'static>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    let stored_statuses = StoredStatuses::of(&stored_children);
     let fresh_by_id: HashMap<&str, &PreparedItem> =
         fresh.iter().map(|i| (i.id.as_str(), *i)).collect();
     // Items this feed never sent before have no opportunities or problems to replace.
@@ -338,7 +358,14 @@ pub(crate) async fn apply<T: PageTx + 'static>(
     };
     for part in chunks {
         let chunk = match normalise_work(part, &parents, normaliser, &mut outcome) {
-            Ok(normalised) => chunk_write(feed.id, part, &fresh_by_id, &first_seen, normalised),
+            Ok(normalised) => chunk_write(
+                feed.id,
+                part,
+                &fresh_by_id,
+                &first_seen,
+                &stored_statuses,
+                normalised,
+            ),
             Err(e) => {
                 writer.abandon();
                 return Err(e);

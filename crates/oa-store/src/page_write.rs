@@ -15,7 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::StoreError;
 use crate::normalisation::{Normalisation, Work};
-use crate::page::{ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, drop_superseded};
+use crate::page::{
+    ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStatuses, drop_superseded,
+};
 
 /// Work items normalised (and written) together.
 pub(crate) const CHUNK_WORK: usize = 250;
@@ -24,7 +26,7 @@ pub(crate) const CHUNK_WORK: usize = 250;
 pub(crate) struct ChunkWrite {
     /// The page's own items in the chunk, with their new status.
     pub items: Vec<ItemRow>,
-    /// New statuses of stored children in the chunk.
+    /// Changed statuses of stored children in the chunk.
     pub statuses: Vec<StatusRow>,
     /// Work items of the chunk that may have stored opportunities and problems: those are
     /// replaced (the rest are inserted).
@@ -88,6 +90,7 @@ pub(crate) fn chunk_write(
     part: &[Work<'_>],
     fresh_by_id: &HashMap<&str, &PreparedItem>,
     first_seen: &HashSet<&str>,
+    stored_statuses: &StoredStatuses<'_>,
     normalised: Normalisation<'_>,
 ) -> ChunkWrite {
     let Normalisation {
@@ -110,7 +113,8 @@ pub(crate) fn chunk_write(
             }
         })
         .collect();
-    let statuses: Vec<StatusRow> = StatusRow::all(statuses);
+    // What is left are stored children: written only where their status changed.
+    let statuses = stored_statuses.changed(statuses);
     ChunkWrite {
         items,
         statuses,

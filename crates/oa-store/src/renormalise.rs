@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::StoreError;
 use crate::page::{
-    Normalisation, OpportunityRow, PageOutcome, PageTx, StatusRow, Work, corrupt, drop_superseded,
-    normalise_work,
+    Normalisation, OpportunityRow, PageOutcome, PageTx, StoredStatuses, Work, corrupt,
+    drop_superseded, normalise_work,
 };
 
 /// What one batch did, and where the next one starts.
@@ -80,21 +80,7 @@ pub(crate) async fn batch<T: PageTx>(
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
-    // Most items keep their status: rewriting each item row would cost as much as the rest.
-    let stored_status: HashMap<(i64, &str), (&str, Option<&str>)> = stored
-        .iter()
-        .map(|i| {
-            let status = (i.status.as_str(), i.problem.as_deref());
-            ((i.feed_id, i.item_id.as_str()), status)
-        })
-        .collect();
-    let status_rows: Vec<StatusRow> = StatusRow::all(statuses)
-        .into_iter()
-        .filter(|row| {
-            let now = (row.status, row.problem.as_deref());
-            stored_status.get(&(row.feed_id, row.item_id.as_str())) != Some(&now)
-        })
-        .collect();
+    let status_rows = StoredStatuses::of(&stored).changed(statuses);
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }

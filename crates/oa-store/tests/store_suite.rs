@@ -193,6 +193,12 @@ async fn child_before_parent_becomes_searchable_and_parent_changes_reach_childre
             "{}: children of a deleted parent go too",
             t.name
         );
+        let feeds = t.store.feeds().await.expect("feeds");
+        assert_eq!(
+            feeds[0].items_awaiting_parent, 2,
+            "{}: and wait for it again",
+            t.name
+        );
     }
 }
 
