@@ -5,6 +5,7 @@
 //! together. Search ([`search`]) is written once over [`Store::candidates`], which each backend
 //! answers from its spatial index.
 
+mod digest;
 mod error;
 mod filters;
 pub mod index;

@@ -35,9 +35,11 @@ pub(crate) struct StoredChild {
     pub modified: i64,
     pub parent_ref: Option<String>,
     pub data: String,
-    /// Its status and problem as stored, so an unchanged one need not be rewritten.
+    /// Its status, problem and output digest as stored, so an item that comes out the same
+    /// need not be rewritten.
     pub status: String,
     pub problem: Option<String>,
+    pub digest: Option<i64>,
 }
 
 /// A stored parent's data, found by its `@id`.
@@ -54,46 +56,78 @@ pub(crate) struct ItemRow {
     pub item: PreparedItem,
     pub status: &'static str,
     pub problem: Option<String>,
+    /// Of the opportunities and problems written with it ([`crate::digest`]).
+    pub digest: Option<i64>,
 }
 
-/// A recomputed item's new status, for items not in the page itself.
+/// A recomputed item's new status and output digest, for items not in the page itself.
 #[derive(Debug, Clone)]
 pub(crate) struct StatusRow {
     pub feed_id: i64,
     pub item_id: String,
     pub status: &'static str,
     pub problem: Option<String>,
+    pub digest: Option<i64>,
 }
 
-/// The statuses stored items have, so only those that change are written again (an item
-/// row is rewritten whole, and most recomputed items keep their status).
-pub(crate) struct StoredStatuses<'a>(HashMap<(i64, &'a str), (&'a str, Option<&'a str>)>);
+/// What recomputed stored items have stored: an item whose status and output come out the
+/// same is not written again (most recomputed items are unchanged, and an item row is
+/// rewritten whole).
+pub(crate) struct StoredStates<'a>(HashMap<(i64, &'a str), StoredState<'a>>);
 
-impl<'a> StoredStatuses<'a> {
+#[derive(PartialEq)]
+struct StoredState<'a> {
+    status: &'a str,
+    problem: Option<&'a str>,
+    digest: Option<i64>,
+}
+
+impl<'a> StoredStates<'a> {
     pub(crate) fn of(items: &'a [StoredChild]) -> Self {
-        StoredStatuses(
+        StoredStates(
             items
                 .iter()
                 .map(|i| {
-                    let status = (i.status.as_str(), i.problem.as_deref());
-                    ((i.feed_id, i.item_id.as_str()), status)
+                    let state = StoredState {
+                        status: i.status.as_str(),
+                        problem: i.problem.as_deref(),
+                        digest: i.digest,
+                    };
+                    ((i.feed_id, i.item_id.as_str()), state)
                 })
                 .collect(),
         )
     }
 
-    /// A row for each of `statuses` that differs from the stored one.
-    pub(crate) fn changed(&self, statuses: crate::normalisation::Statuses<'_>) -> Vec<StatusRow> {
+    /// Whether this stored item's opportunities and problems are exactly `digest`'s.
+    pub(crate) fn output_unchanged(&self, key: (i64, &str), digest: i64) -> bool {
+        self.0
+            .get(&key)
+            .is_some_and(|stored| stored.digest == Some(digest))
+    }
+
+    /// A row for each of `statuses` whose status or output differs from the stored one.
+    pub(crate) fn changed(
+        &self,
+        statuses: crate::normalisation::Statuses<'_>,
+        digests: &HashMap<(i64, &str), i64>,
+    ) -> Vec<StatusRow> {
         statuses
             .into_iter()
-            .filter(|((feed_id, item_id), (status, problem))| {
-                self.0.get(&(*feed_id, *item_id)) != Some(&(*status, problem.as_deref()))
-            })
-            .map(|((feed_id, item_id), (status, problem))| StatusRow {
-                feed_id,
-                item_id: item_id.to_owned(),
-                status,
-                problem,
+            .filter_map(|((feed_id, item_id), (status, problem))| {
+                let digest = digests.get(&(feed_id, item_id)).copied();
+                let now = StoredState {
+                    status,
+                    problem: problem.as_deref(),
+                    digest,
+                };
+                (self.0.get(&(feed_id, item_id)) != Some(&now)).then(|| StatusRow {
+                    feed_id,
+                    item_id: item_id.to_owned(),
+                    status,
+                    problem,
+                    digest,
+                })
             })
             .collect()
     }
@@ -140,17 +174,13 @@ pub(crate) trait PageTx: Send {
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
-    /// The stored opportunities (feed id, item id, opportunity id, doc) of these items.
-    async fn opportunity_docs(
-        &mut self,
-        sources: &[(i64, String)],
-    ) -> Result<Vec<(i64, String, String, String)>, StoreError>;
     /// Which of these series `@id`s have live children (ScheduledSessions) in any feed.
     async fn series_with_children(
         &mut self,
         series_ids: &[String],
     ) -> Result<HashSet<String>, StoreError>;
-    /// Deletes the sessions generated from these series' schedules.
+    /// Deletes the sessions generated from these series' schedules, and forgets the output
+    /// digest of the series items that generated them.
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError>;
     /// Deletes every problem of these source items, then inserts `rows`.
     async fn replace_problems(
@@ -332,7 +362,7 @@ pub(crate) async fn apply<T: PageTx + 'static>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let stored_statuses = StoredStatuses::of(&stored_children);
+    let stored_states = StoredStates::of(&stored_children);
     let fresh_by_id: HashMap<&str, &PreparedItem> =
         fresh.iter().map(|i| (i.id.as_str(), *i)).collect();
     // Items this feed never sent before have no opportunities or problems to replace.
@@ -363,7 +393,7 @@ pub(crate) async fn apply<T: PageTx + 'static>(
                 part,
                 &fresh_by_id,
                 &first_seen,
-                &stored_statuses,
+                &stored_states,
                 normalised,
             ),
             Err(e) => {
@@ -380,12 +410,21 @@ pub(crate) async fn apply<T: PageTx + 'static>(
     Ok((tx, outcome))
 }
 
-/// A series' schedule is expanded only while the publisher sends no ScheduledSessions for
-/// it: generated sessions of series that have children are dropped.
-pub(crate) async fn drop_superseded<T: PageTx>(
+/// The rule for schedules: a series' schedule is expanded only while the publisher sends no
+/// ScheduledSessions for it, so the sessions generated for series with children are dropped.
+pub(crate) fn drop_superseded(rows: &mut Vec<OpportunityRow>, with_children: &HashSet<String>) {
+    rows.retain(|r| {
+        r.from_schedule_of
+            .as_ref()
+            .is_none_or(|s| !with_children.contains(s))
+    });
+}
+
+/// The series that `rows` were generated for and that have live children, as stored.
+pub(crate) async fn stored_series_with_children<T: PageTx>(
     tx: &mut T,
-    rows: &mut Vec<OpportunityRow>,
-) -> Result<(), StoreError> {
+    rows: &[OpportunityRow],
+) -> Result<HashSet<String>, StoreError> {
     let series: Vec<String> = rows
         .iter()
         .filter_map(|r| r.from_schedule_of.clone())
@@ -393,15 +432,9 @@ pub(crate) async fn drop_superseded<T: PageTx>(
         .into_iter()
         .collect();
     if series.is_empty() {
-        return Ok(());
+        return Ok(HashSet::new());
     }
-    let with_children = tx.series_with_children(&series).await?;
-    rows.retain(|r| {
-        r.from_schedule_of
-            .as_ref()
-            .is_none_or(|s| !with_children.contains(s))
-    });
-    Ok(())
+    tx.series_with_children(&series).await
 }
 
 /// The RPDE rule within one page: when an id appears twice, the greater `modified` wins

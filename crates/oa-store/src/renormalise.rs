@@ -8,16 +8,18 @@ use oa_model::Normaliser;
 use serde_json::Value;
 
 use crate::StoreError;
+use crate::digest::output_digests;
 use crate::page::{
-    Normalisation, OpportunityRow, PageOutcome, PageTx, StoredStatuses, Work, corrupt,
-    drop_superseded, normalise_work,
+    Normalisation, PageOutcome, PageTx, StoredStates, Work, corrupt, drop_superseded,
+    normalise_work, stored_series_with_children,
 };
 
 /// What one batch did, and where the next one starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenormaliseBatch {
     pub items: usize,
-    /// Items whose opportunities came out exactly as stored, so were not rewritten.
+    /// Items whose opportunities and problems came out exactly as stored (by their digest),
+    /// so were not rewritten.
     pub unchanged: usize,
     pub opportunities: usize,
     pub unusable: usize,
@@ -70,39 +72,39 @@ pub(crate) async fn batch<T: PageTx>(
     let mut outcome = PageOutcome::default();
     let Normalisation {
         statuses,
-        rows,
-        problems,
+        mut rows,
+        mut problems,
     } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
-    let mut rows = rows;
-    drop_superseded(tx, &mut rows).await?;
+    let with_children = stored_series_with_children(tx, &rows).await?;
+    drop_superseded(&mut rows, &with_children);
     let opportunities_computed = rows.len();
     let awaiting_parent = statuses
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
-    let status_rows = StoredStatuses::of(&stored).changed(statuses);
+    let digests = output_digests(
+        work.iter().map(|w| (w.feed_id, w.item_id)),
+        &rows,
+        &problems,
+    );
+    let stored_states = StoredStates::of(&stored);
+    let status_rows = stored_states.changed(statuses, &digests);
     if !status_rows.is_empty() {
         tx.set_item_status(&status_rows).await?;
     }
-    let all: Vec<(i64, String)> = work
+    let changed = |key: (i64, &str)| !stored_states.output_unchanged(key, digests[&key]);
+    let sources: Vec<(i64, String)> = work
         .iter()
+        .filter(|w| changed((w.feed_id, w.item_id)))
         .map(|w| (w.feed_id, w.item_id.to_owned()))
         .collect();
-    let unchanged = unchanged_sources(tx, &all, &rows).await?;
-    let sources: Vec<(i64, String)> = all.into_iter().filter(|s| !unchanged.contains(s)).collect();
-    let rows: Vec<OpportunityRow> = rows
-        .into_iter()
-        .filter(|r| !unchanged.contains(&(r.feed_id, r.item_id.clone())))
-        .collect();
-    let problems: Vec<_> = problems
-        .into_iter()
-        .filter(|p| !unchanged.contains(&(p.feed_id, p.item_id.clone())))
-        .collect();
+    rows.retain(|r| changed((r.feed_id, r.item_id.as_str())));
+    problems.retain(|p| changed((p.feed_id, p.item_id.as_str())));
     tx.replace_opportunities(&sources, &rows).await?;
     tx.replace_problems(&sources, &problems).await?;
     Ok(RenormaliseBatch {
         items: stored.len(),
-        unchanged: unchanged.len(),
+        unchanged: work.len() - sources.len(),
         opportunities: opportunities_computed,
         unusable: outcome.unusable,
         awaiting_parent,
@@ -110,38 +112,4 @@ pub(crate) async fn batch<T: PageTx>(
             .then(|| stored.last().map(|i| (i.feed_id, i.item_id.clone())))
             .flatten(),
     })
-}
-
-/// Items whose recomputed opportunities equal the stored ones, doc for doc. Only items with
-/// opportunities qualify: an item with none (parent, orphan, unusable) is always rewritten,
-/// so its status and problems stay exact.
-async fn unchanged_sources<T: PageTx>(
-    tx: &mut T,
-    sources: &[(i64, String)],
-    rows: &[OpportunityRow],
-) -> Result<HashSet<(i64, String)>, StoreError> {
-    let mut fresh: HashMap<(i64, &str), Vec<(&str, &str)>> = HashMap::new();
-    for row in rows {
-        fresh
-            .entry((row.feed_id, row.item_id.as_str()))
-            .or_default()
-            .push((row.id.as_str(), row.doc.as_str()));
-    }
-    let stored_docs = tx.opportunity_docs(sources).await?;
-    let mut stored: HashMap<(i64, &str), Vec<(&str, &str)>> = HashMap::new();
-    for (feed_id, item_id, id, doc) in &stored_docs {
-        stored
-            .entry((*feed_id, item_id.as_str()))
-            .or_default()
-            .push((id.as_str(), doc.as_str()));
-    }
-    Ok(fresh
-        .into_iter()
-        .filter_map(|(key, mut docs)| {
-            let mut before = stored.remove(&key)?;
-            docs.sort_unstable();
-            before.sort_unstable();
-            (docs == before).then(|| (key.0, key.1.to_owned()))
-        })
-        .collect())
 }

@@ -657,15 +657,19 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
             .renormalise_batch(None, 100, &*NORMALISER)
             .await
             .expect("batch");
-        assert_eq!(back.unchanged, 0, "{}", t.name);
+        assert_eq!(
+            back.unchanged, 1,
+            "only the series (no sessions either way): {}",
+            t.name
+        );
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
-        // Again with nothing changed: the five sessions are recognised and not rewritten.
+        // Again with nothing changed: every item is recognised and not rewritten.
         let again = t
             .store
             .renormalise_batch(None, 100, &*NORMALISER)
             .await
             .expect("batch");
-        assert_eq!((again.items, again.unchanged), (6, 5), "{}", t.name);
+        assert_eq!((again.items, again.unchanged), (6, 6), "{}", t.name);
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
         // A status that changes is written, both ways (unchanged ones are not rewritten).
         t.store
@@ -774,16 +778,8 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
     for t in stores("schedule").await {
         let series_feed = t.feed("https://p.example/series").await;
         let sessions = t.feed("https://p.example/sessions").await;
-        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
-            .format("%Y-%m-%d")
-            .to_string();
-        let with_schedule = serde_json::json!({"state": "updated", "kind": "SessionSeries", "id": "x", "modified": 1, "data": {
-            "@type": "SessionSeries", "@id": "https://p.example/series/x", "name": "Scheduled Yoga",
-            "location": {"name": "Park", "geo": {"latitude": PRESTON.0, "longitude": PRESTON.1}},
-            "eventSchedule": [{"@type": "Schedule", "repeatFrequency": "P1W", "startDate": tomorrow,
-                               "startTime": "10:00", "duration": "PT1H", "scheduleTimezone": "Europe/London"}]
-        }});
-        t.apply(&series_feed, vec![with_schedule], "n").await;
+        t.apply(&series_feed, vec![scheduled_series("x", 1)], "n")
+            .await;
         let generated = names(t.store.as_ref()).await;
         assert!(
             (4..=5).contains(&generated.len()) && generated.iter().all(|n| n == "Scheduled Yoga"),
@@ -818,6 +814,118 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
             "{}",
             t.name
         );
+    }
+}
+
+#[tokio::test]
+async fn stored_sessions_that_come_out_the_same_are_not_rewritten() {
+    for t in stores("unchanged-children").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let children: Vec<_> = (0..3)
+            .map(|n| session(&format!("s{n}"), 1, "x", at(5 + n)))
+            .collect();
+        t.apply(&sessions, children, "n").await;
+        let mark = t.store.changes_since(None).await.expect("changes").mark;
+
+        // The series is published again as it was: its sessions are recomputed, not rewritten.
+        t.apply(
+            &series_feed,
+            vec![series("x", 2, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let changes = t.store.changes_since(Some(mark)).await.expect("changes");
+        assert!(changes.ids.is_empty(), "{:?} ({})", changes.ids, t.name);
+
+        // A real change to the series rewrites each of them.
+        t.apply(
+            &series_feed,
+            vec![series("x", 3, "Gentle Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let changes = t
+            .store
+            .changes_since(Some(changes.mark))
+            .await
+            .expect("changes");
+        assert_eq!(changes.ids.len(), 3, "{}", t.name);
+        assert_eq!(
+            names(t.store.as_ref()).await,
+            ["Gentle Yoga"; 3],
+            "{}",
+            t.name
+        );
+    }
+}
+
+fn scheduled_series(id: &str, modified: i64) -> serde_json::Value {
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    serde_json::json!({"state": "updated", "kind": "SessionSeries", "id": id, "modified": modified, "data": {
+        "@type": "SessionSeries", "@id": format!("https://p.example/series/{id}"), "name": "Scheduled Yoga",
+        "location": {"name": "Park", "geo": {"latitude": PRESTON.0, "longitude": PRESTON.1}},
+        "eventSchedule": [{"@type": "Schedule", "repeatFrequency": "P1W", "startDate": tomorrow,
+                           "startTime": "10:00", "duration": "PT1H", "scheduleTimezone": "Europe/London"}]
+    }})
+}
+
+#[tokio::test]
+async fn a_series_and_its_first_session_in_one_page_generate_nothing() {
+    for t in stores("schedule-one-page").await {
+        let feed = t.feed("https://p.example/everything").await;
+        t.apply(
+            &feed,
+            vec![scheduled_series("x", 1), session("s1", 1, "x", at(30))],
+            "n",
+        )
+        .await;
+        assert_eq!(
+            names(t.store.as_ref()).await,
+            ["Scheduled Yoga"],
+            "{}",
+            t.name
+        );
+
+        // The session many chunks after its series, in the same page.
+        let mut page = vec![scheduled_series("y", 1)];
+        page.extend((0..600).map(|n| series(&format!("filler{n}"), 1, "Filler", 0.0, 0.0)));
+        page.push(session("s2", 1, "y", at(31)));
+        t.apply(&feed, page, "n").await;
+        assert_eq!(names(t.store.as_ref()).await.len(), 2, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn a_series_left_without_sessions_gets_its_generated_ones_back_on_renormalise() {
+    for t in stores("schedule-back").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(&series_feed, vec![scheduled_series("x", 1)], "n")
+            .await;
+        let generated = names(t.store.as_ref()).await.len();
+        assert!(generated >= 4, "{}", t.name);
+        t.apply(&sessions, vec![session("s1", 1, "x", at(30))], "n")
+            .await;
+        t.apply(&sessions, vec![deleted("s1", "ScheduledSession", 2)], "n")
+            .await;
+        // Deleting the generated sessions made the series' stored digest stale: it must not
+        // let renormalise take the series for unchanged.
+        let batch = t
+            .store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!(batch.unchanged, 0, "{}", t.name);
+        assert_eq!(names(t.store.as_ref()).await.len(), generated, "{}", t.name);
     }
 }
 

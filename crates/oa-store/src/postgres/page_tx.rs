@@ -86,7 +86,7 @@ impl PageTx for PgPageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
              order by i.feed_id, i.item_id limit $3 for update of i",
         )
@@ -100,7 +100,7 @@ impl PageTx for PgPageTx {
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref = any($1)",
         )
         .bind(parent_ids)
@@ -115,13 +115,13 @@ impl PageTx for PgPageTx {
         }
         let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
-            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
+            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, digest) \
              select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[], $11::text[]) \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[]) \
              on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
              state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
              parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-             problem = excluded.problem",
+             problem = excluded.problem, digest = excluded.digest",
         )
         .bind(feed_id)
         .bind(column(|r| Some(r.item.id.clone())))
@@ -134,6 +134,7 @@ impl PageTx for PgPageTx {
         .bind(column(|r| r.item.data_json.clone()))
         .bind(column(|r| Some(r.status.to_owned())))
         .bind(column(|r| r.problem.clone()))
+        .bind(rows.iter().map(|r| r.digest).collect::<Vec<_>>())
         .execute(&mut *self.0)
         .await?;
         Ok(())
@@ -147,14 +148,15 @@ impl PageTx for PgPageTx {
         for (feed_id, rows) in by_feed {
             let ids: Vec<String> = rows.iter().map(|r| r.item_id.clone()).collect();
             sqlx::query(
-                "update items i set status = u.status, problem = u.problem \
-                 from unnest($2::text[], $3::text[], $4::text[]) as u(item_id, status, problem) \
+                "update items i set status = u.status, problem = u.problem, digest = u.digest \
+                 from unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) as u(item_id, status, problem, digest) \
                  where i.feed_id = $1 and i.item_id = any($2) and i.item_id = u.item_id",
             )
             .bind(feed_id)
             .bind(&ids)
             .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.digest).collect::<Vec<_>>())
             .execute(&mut *self.0)
             .await?;
         }
@@ -176,6 +178,14 @@ impl PageTx for PgPageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         sqlx::query(
+            "update items p set digest = null where p.role = 'parent' and p.state = 'updated' \
+             and p.data_id = any($1) and exists (select 1 from opportunities o \
+             where o.feed_id = p.feed_id and o.item_id = p.item_id and o.parent_ref = p.data_id)",
+        )
+        .bind(series_ids)
+        .execute(&mut *self.0)
+        .await?;
+        sqlx::query(
             // Through the series items by `@id` (an index), not a scan of opportunities.
             "delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
@@ -185,26 +195,6 @@ impl PageTx for PgPageTx {
         .execute(&mut *self.0)
         .await?;
         Ok(())
-    }
-
-    async fn opportunity_docs(
-        &mut self,
-        sources: &[(i64, String)],
-    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
-        let mut found = Vec::new();
-        for (feed_id, item_ids) in by_feed(sources) {
-            found.extend(
-                sqlx::query_as::<_, (i64, String, String, String)>(
-                    "select feed_id, item_id, id, doc from opportunities \
-                     where feed_id = $1 and item_id = any($2)",
-                )
-                .bind(feed_id)
-                .bind(item_ids)
-                .fetch_all(&mut *self.0)
-                .await?,
-            );
-        }
-        Ok(found)
     }
 
     async fn replace_problems(

@@ -83,7 +83,7 @@ impl PageTx for SqlitePageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
              order by i.feed_id, i.item_id limit ?",
         )
@@ -99,7 +99,7 @@ impl PageTx for SqlitePageTx {
         let mut found = Vec::new();
         for chunk in parent_ids.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem from items i \
+                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
                  join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
@@ -112,7 +112,7 @@ impl PageTx for SqlitePageTx {
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) ",
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, digest) ",
             );
             sql.push_values(chunk, |mut row, r| {
                 row.push_bind(feed_id)
@@ -125,13 +125,14 @@ impl PageTx for SqlitePageTx {
                     .push_bind(r.item.parent_ref.clone())
                     .push_bind(r.item.data_json.clone())
                     .push_bind(r.status)
-                    .push_bind(r.problem.clone());
+                    .push_bind(r.problem.clone())
+                    .push_bind(r.digest);
             });
             sql.push(
                 " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
                  state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
                  parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-                 problem = excluded.problem",
+                 problem = excluded.problem, digest = excluded.digest",
             );
             sql.build().execute(&mut *self.0).await?;
         }
@@ -141,16 +142,18 @@ impl PageTx for SqlitePageTx {
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
         // One statement per chunk: sqlx runs each statement through its worker thread.
         for chunk in rows.chunks(CHUNK) {
-            let mut sql =
-                QueryBuilder::<Sqlite>::new("with s(feed_id, item_id, status, problem) as (");
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "with s(feed_id, item_id, status, problem, digest) as (",
+            );
             sql.push_values(chunk, |mut row, r| {
                 row.push_bind(r.feed_id)
                     .push_bind(r.item_id.clone())
                     .push_bind(r.status)
-                    .push_bind(r.problem.clone());
+                    .push_bind(r.problem.clone())
+                    .push_bind(r.digest);
             });
             sql.push(
-                ") update items set status = s.status, problem = s.problem from s \
+                ") update items set status = s.status, problem = s.problem, digest = s.digest from s \
                  where items.feed_id = s.feed_id and items.item_id = s.item_id",
             );
             sql.build().execute(&mut *self.0).await?;
@@ -180,6 +183,13 @@ impl PageTx for SqlitePageTx {
             // opportunities have no index on parent_ref, and scanning them for every page of
             // sessions made a large harvest quadratic.
             let mut sql = QueryBuilder::<Sqlite>::new(
+                "update items set digest = null where role = 'parent' and state = 'updated' \
+                 and exists (select 1 from opportunities o where o.feed_id = items.feed_id \
+                 and o.item_id = items.item_id and o.parent_ref = items.data_id) and data_id in ",
+            );
+            push_list(&mut sql, chunk.iter().map(String::as_str));
+            sql.build().execute(&mut *self.0).await?;
+            let mut sql = QueryBuilder::<Sqlite>::new(
                 "delete from opportunities where rid in (select o.rid from items p \
                  join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
                  and o.parent_ref = p.data_id \
@@ -190,32 +200,6 @@ impl PageTx for SqlitePageTx {
             sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
-    }
-
-    async fn opportunity_docs(
-        &mut self,
-        sources: &[(i64, String)],
-    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
-        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-        for (feed_id, item_id) in sources {
-            by_feed.entry(*feed_id).or_default().push(item_id);
-        }
-        let mut found = Vec::new();
-        for (feed_id, item_ids) in &by_feed {
-            for chunk in item_ids.chunks(CHUNK) {
-                let mut sql = QueryBuilder::<Sqlite>::new(
-                    "select feed_id, item_id, id, doc from opportunities where feed_id = ",
-                );
-                sql.push_bind(*feed_id).push(" and item_id in ");
-                push_list(&mut sql, chunk.iter().copied());
-                found.extend(
-                    sql.build_query_as::<(i64, String, String, String)>()
-                        .fetch_all(&mut *self.0)
-                        .await?,
-                );
-            }
-        }
-        Ok(found)
     }
 
     async fn replace_problems(

@@ -1,0 +1,147 @@
+//! The digest of what normalising an item stores (its opportunity rows and its problems),
+//! kept on the item row so an item whose output has not changed is not rewritten.
+//!
+//! `renormalise` recomputes every item; most come out as stored. Comparing a 64-bit digest
+//! read with the item replaces reading and comparing every stored opportunity document. The
+//! digest is SipHash-1-3 with fixed keys: stable across runs and builds, so a stored digest
+//! stays comparable; a mismatch (a changed algorithm, a store written before digests) only
+//! costs one rewrite. A stored digest must always describe the rows stored for the item:
+//! whatever deletes some of them without rewriting the item clears it.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+
+use siphasher::sip::SipHasher13;
+
+use crate::page::{OpportunityRow, ProblemRow};
+
+/// Each item's digest (by feed id and item id) over the rows and problems attributed to it
+/// (an item with none has the digest of nothing).
+pub(crate) fn output_digests<'a>(
+    items: impl IntoIterator<Item = (i64, &'a str)>,
+    rows: &[OpportunityRow],
+    problems: &[ProblemRow],
+) -> HashMap<(i64, &'a str), i64> {
+    let mut at: HashMap<(i64, &'a str), usize> = HashMap::new();
+    for key in items {
+        let next = at.len();
+        at.entry(key).or_insert(next);
+    }
+    let mut hashers = vec![SipHasher13::new_with_keys(0, 0); at.len()];
+    for row in rows {
+        if let Some(&n) = at.get(&(row.feed_id, row.item_id.as_str())) {
+            write_row(&mut hashers[n], row);
+        }
+    }
+    for problem in problems {
+        if let Some(&n) = at.get(&(problem.feed_id, problem.item_id.as_str())) {
+            let h = &mut hashers[n];
+            h.write_u8(b'p');
+            write_str(h, &problem.code);
+            write_str(h, &problem.detail);
+        }
+    }
+    at.into_iter()
+        // Stored as a signed 64-bit column on both backends.
+        .map(|(key, n)| (key, hashers[n].finish() as i64))
+        .collect()
+}
+
+fn write_row(h: &mut SipHasher13, row: &OpportunityRow) {
+    h.write_u8(b'o');
+    write_str(h, &row.id);
+    write_str(h, row.kind);
+    h.write_i64(row.start_at);
+    write_opt(h, row.end_at.map(|v| v.to_le_bytes()));
+    write_opt(h, row.lat.map(|v| v.to_bits().to_le_bytes()));
+    write_opt(h, row.lng.map(|v| v.to_bits().to_le_bytes()));
+    write_str(h, row.status);
+    h.write_i64(row.modified);
+    match &row.parent_ref {
+        Some(parent) => {
+            h.write_u8(1);
+            write_str(h, parent);
+        }
+        None => h.write_u8(0),
+    }
+    write_str(h, &row.doc);
+}
+
+/// Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+fn write_str(h: &mut SipHasher13, s: &str) {
+    h.write_u64(s.len() as u64);
+    h.write(s.as_bytes());
+}
+
+fn write_opt(h: &mut SipHasher13, value: Option<[u8; 8]>) {
+    match value {
+        Some(bytes) => {
+            h.write_u8(1);
+            h.write(&bytes);
+        }
+        None => h.write_u8(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(item_id: &str, id: &str, doc: &str) -> OpportunityRow {
+        OpportunityRow {
+            id: id.into(),
+            feed_id: 1,
+            item_id: item_id.into(),
+            kind: "event",
+            start_at: 100,
+            end_at: None,
+            lat: Some(53.7),
+            lng: Some(-2.7),
+            status: "scheduled",
+            modified: 1,
+            parent_ref: None,
+            doc: doc.into(),
+            from_schedule_of: None,
+        }
+    }
+
+    fn problem(item_id: &str, code: &str, detail: &str) -> ProblemRow {
+        ProblemRow {
+            feed_id: 1,
+            item_id: item_id.into(),
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn a_digest_changes_with_any_stored_field_and_with_problems_only() {
+        let items = [(1, "a"), (1, "b")];
+        let base = output_digests(items, &[row("a", "o1", "{}")], &[]);
+        assert_eq!(
+            base,
+            output_digests(items, &[row("a", "o1", "{}")], &[]),
+            "the same output has the same digest"
+        );
+        assert_ne!(base[&(1, "a")], base[&(1, "b")], "rows versus none");
+
+        let mut moved = row("a", "o1", "{}");
+        moved.lat = Some(53.8);
+        let mut ended = row("a", "o1", "{}");
+        ended.end_at = Some(200);
+        let variants = [
+            output_digests(items, &[row("a", "o1", "{ }")], &[]),
+            output_digests(items, &[row("a", "o2", "{}")], &[]),
+            output_digests(items, &[moved], &[]),
+            output_digests(items, &[ended], &[]),
+            output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "y")]),
+        ];
+        for changed in variants {
+            assert_ne!(changed[&(1, "a")], base[&(1, "a")]);
+            assert_eq!(changed[&(1, "b")], base[&(1, "b")], "b's output is its own");
+        }
+        let split = output_digests(items, &[], &[problem("a", "ab", "c")]);
+        let joined = output_digests(items, &[], &[problem("a", "a", "bc")]);
+        assert_ne!(split[&(1, "a")], joined[&(1, "a")]);
+    }
+}
