@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::{FeedRef, StoreError};
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
-use crate::page_write::{CHUNK_WORK, PageWriter, PageWrites, chunk_write};
+use crate::page_write::{CHUNK_WORK, ChunkWriter, PageWrites, Writes, chunk_write};
 
 /// A stored item's version, as needed to decide whether a page's item is newer.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub(crate) struct StoredChild {
     pub item_id: String,
     pub kind: String,
     pub modified: i64,
+    pub role: String,
+    pub data_id: Option<String>,
     pub parent_ref: Option<String>,
     pub data: String,
     /// Its status, problem and output digest as stored, so an item that comes out the same
@@ -188,7 +190,8 @@ pub(crate) trait PageTx: Send {
         sources: &[(i64, String)],
         rows: &[ProblemRow],
     ) -> Result<(), StoreError>;
-    /// Deletes every opportunity of these source items, then inserts `rows`.
+    /// Makes `rows` the opportunities of these source items: those that went are deleted,
+    /// the rest upserted (in place, which spares the index entries of an unchanged id).
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
@@ -371,13 +374,15 @@ pub(crate) async fn apply<T: PageTx + 'static>(
         .map(|i| i.id.as_str())
         .filter(|id| !existing.contains_key(*id))
         .collect();
-    let writer = PageWriter::start(
+    let writer = ChunkWriter::start(
         tx,
-        PageWrites {
-            feed_id: feed.id,
-            next: next.to_owned(),
-            new_children,
+        Writes {
             chunks: work.len().div_ceil(CHUNK_WORK).max(1),
+            page: Some(PageWrites {
+                feed_id: feed.id,
+                next: next.to_owned(),
+                new_children,
+            }),
         },
     );
     // An empty page still goes through the writer once: it moves the cursor.

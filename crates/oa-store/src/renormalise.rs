@@ -1,18 +1,23 @@
 //! Re-applying the normaliser (new tag rules, new postcodes, a fixed bug) to every stored
 //! item, batch by batch in keyset order, each batch in its own transaction: items and their
 //! opportunities stay consistent at every moment, and an interrupted run can simply rerun.
+//!
+//! Within a batch, chunks are normalised while the previous chunk is written (the same
+//! [`ChunkWriter`] as a page's), and an item whose output digest comes out as stored is not
+//! written at all.
 
 use std::collections::{HashMap, HashSet};
 
-use oa_model::Normaliser;
+use oa_model::{ItemRole, Normaliser};
 use serde_json::Value;
 
 use crate::StoreError;
 use crate::digest::output_digests;
 use crate::page::{
-    Normalisation, PageOutcome, PageTx, StoredStates, Work, corrupt, drop_superseded,
-    normalise_work, stored_series_with_children,
+    Normalisation, PageOutcome, PageTx, StoredChild, StoredStates, Work, corrupt, drop_superseded,
+    normalise_work,
 };
+use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 
 /// What one batch did, and where the next one starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,21 +33,104 @@ pub struct RenormaliseBatch {
     pub next: Option<(i64, String)>,
 }
 
-pub(crate) async fn batch<T: PageTx>(
-    tx: &mut T,
+/// Renormalises the `limit` live items after `after` in `tx` (which the caller commits),
+/// handing `tx` back.
+pub(crate) async fn batch<T: PageTx + 'static>(
+    mut tx: T,
     after: Option<(i64, String)>,
     limit: usize,
     normaliser: &dyn Normaliser,
-) -> Result<RenormaliseBatch, StoreError> {
+) -> Result<(T, RenormaliseBatch), StoreError> {
     let (after_feed, after_item) = after.unwrap_or((i64::MIN, String::new()));
     let stored = tx
         .live_items_after((after_feed, &after_item), limit as i64)
         .await?;
-    let data: Vec<Value> = stored
+    let wanted: Vec<String> = stored
+        .iter()
+        .filter_map(|i| i.parent_ref.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut parents = HashMap::new();
+    if !wanted.is_empty() {
+        for parent in tx.parents(&wanted).await? {
+            let data =
+                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+            parents.insert(parent.data_id, data);
+        }
+    }
+    // Renormalising moves no child between series, so which series have children (and so
+    // generate no sessions) is known before the first chunk.
+    let series: Vec<String> = stored
+        .iter()
+        .filter(|i| ItemRole::parse(&i.role) == Some(ItemRole::Parent))
+        .filter_map(|i| i.data_id.clone())
+        .collect();
+    let with_children = if series.is_empty() {
+        HashSet::new()
+    } else {
+        tx.series_with_children(&series).await?
+    };
+
+    let stored_states = StoredStates::of(&stored);
+    let mut summary = RenormaliseBatch {
+        items: stored.len(),
+        next: (stored.len() == limit)
+            .then(|| stored.last().map(|i| (i.feed_id, i.item_id.clone())))
+            .flatten(),
+        ..RenormaliseBatch::default()
+    };
+    let mut outcome = PageOutcome::default();
+    let writer = ChunkWriter::start(
+        tx,
+        Writes {
+            chunks: stored.len().div_ceil(CHUNK_WORK),
+            page: None,
+        },
+    );
+    for part in stored.chunks(CHUNK_WORK) {
+        let settled = settle_chunk(
+            part,
+            &parents,
+            &with_children,
+            &stored_states,
+            normaliser,
+            &mut outcome,
+            &mut summary,
+        );
+        match settled {
+            Ok(chunk) => {
+                if writer.write(chunk).await.is_err() {
+                    break; // The writer failed: `finish` says why.
+                }
+            }
+            Err(e) => {
+                writer.abandon();
+                return Err(e);
+            }
+        }
+    }
+    let (tx, _) = writer.finish().await?;
+    summary.unusable = outcome.unusable;
+    Ok((tx, summary))
+}
+
+/// Normalises one chunk of stored items and keeps what changed: the statuses, and the
+/// opportunities and problems of items whose digest differs from the stored one.
+fn settle_chunk(
+    part: &[StoredChild],
+    parents: &HashMap<String, Value>,
+    with_children: &HashSet<String>,
+    stored: &StoredStates<'_>,
+    normaliser: &dyn Normaliser,
+    outcome: &mut PageOutcome,
+    summary: &mut RenormaliseBatch,
+) -> Result<ChunkWrite, StoreError> {
+    let data: Vec<Value> = part
         .iter()
         .map(|i| serde_json::from_str(&i.data).map_err(|e| corrupt(&i.item_id, e)))
         .collect::<Result<_, _>>()?;
-    let work: Vec<Work<'_>> = stored
+    let work: Vec<Work<'_>> = part
         .iter()
         .zip(&data)
         .map(|(i, data)| Work {
@@ -55,30 +143,14 @@ pub(crate) async fn batch<T: PageTx>(
             data: Some(data),
         })
         .collect();
-    let wanted: Vec<String> = work
-        .iter()
-        .filter_map(|w| w.parent_ref.map(str::to_owned))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut parents = HashMap::new();
-    if !wanted.is_empty() {
-        for parent in tx.parents(&wanted).await? {
-            let data =
-                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
-            parents.insert(parent.data_id, data);
-        }
-    }
-    let mut outcome = PageOutcome::default();
     let Normalisation {
         statuses,
         mut rows,
         mut problems,
-    } = normalise_work(&work, &parents, normaliser, &mut outcome)?;
-    let with_children = stored_series_with_children(tx, &rows).await?;
-    drop_superseded(&mut rows, &with_children);
-    let opportunities_computed = rows.len();
-    let awaiting_parent = statuses
+    } = normalise_work(&work, parents, normaliser, outcome)?;
+    drop_superseded(&mut rows, with_children);
+    summary.opportunities += rows.len();
+    summary.awaiting_parent += statuses
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
@@ -87,29 +159,20 @@ pub(crate) async fn batch<T: PageTx>(
         &rows,
         &problems,
     );
-    let stored_states = StoredStates::of(&stored);
-    let status_rows = stored_states.changed(statuses, &digests);
-    if !status_rows.is_empty() {
-        tx.set_item_status(&status_rows).await?;
-    }
-    let changed = |key: (i64, &str)| !stored_states.output_unchanged(key, digests[&key]);
+    let changed = |key: (i64, &str)| !stored.output_unchanged(key, digests[&key]);
     let sources: Vec<(i64, String)> = work
         .iter()
         .filter(|w| changed((w.feed_id, w.item_id)))
         .map(|w| (w.feed_id, w.item_id.to_owned()))
         .collect();
+    summary.unchanged += work.len() - sources.len();
     rows.retain(|r| changed((r.feed_id, r.item_id.as_str())));
     problems.retain(|p| changed((p.feed_id, p.item_id.as_str())));
-    tx.replace_opportunities(&sources, &rows).await?;
-    tx.replace_problems(&sources, &problems).await?;
-    Ok(RenormaliseBatch {
-        items: stored.len(),
-        unchanged: work.len() - sources.len(),
-        opportunities: opportunities_computed,
-        unusable: outcome.unusable,
-        awaiting_parent,
-        next: (stored.len() == limit)
-            .then(|| stored.last().map(|i| (i.feed_id, i.item_id.clone())))
-            .flatten(),
+    Ok(ChunkWrite {
+        items: Vec::new(),
+        statuses: stored.changed(statuses, &digests),
+        sources,
+        rows,
+        problems,
     })
 }

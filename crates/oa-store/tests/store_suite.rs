@@ -866,6 +866,53 @@ async fn stored_sessions_that_come_out_the_same_are_not_rewritten() {
     }
 }
 
+#[tokio::test]
+async fn an_updated_item_keeps_only_its_new_opportunities_and_problems() {
+    for t in stores("replace").await {
+        let feed = t.feed("https://p.example/events").await;
+        let with = |modified: i64, description: &str, starts: &[i64]| {
+            let subs: Vec<_> = starts
+                .iter()
+                .map(|h| serde_json::json!({"@type": "Event", "@id": format!("https://p.example/events/e/{h}"), "startDate": at(*h).to_rfc3339(), "duration": "PT1H"}))
+                .collect();
+            serde_json::json!({"state": "updated", "kind": "Event", "id": "e", "modified": modified, "data": {
+                "@type": "Event", "@id": "https://p.example/events/e", "name": "Festival", "description": description,
+                "location": {"name": "Hall", "geo": {"latitude": PRESTON.0, "longitude": PRESTON.1}},
+                "subEvent": subs
+            }})
+        };
+        let codes = |problems: Vec<oa_store::ItemProblem>| {
+            let mut codes: Vec<String> = problems.into_iter().map(|p| p.code).collect();
+            codes.sort();
+            codes
+        };
+        t.apply(&feed, vec![with(1, "<p>Come along</p>", &[5, 6, 7])], "n")
+            .await;
+        assert_eq!(names(t.store.as_ref()).await.len(), 3, "{}", t.name);
+        let before = codes(
+            t.store
+                .feed_problems(feed.id, None, 50)
+                .await
+                .expect("problems"),
+        );
+        assert!(before.contains(&"html_in_text".to_owned()), "{before:?}");
+
+        // One sub-event and the HTML go; what stays is updated in place.
+        t.apply(&feed, vec![with(2, "Come along", &[5, 7])], "n")
+            .await;
+        assert_eq!(names(t.store.as_ref()).await.len(), 2, "{}", t.name);
+        let after = codes(
+            t.store
+                .feed_problems(feed.id, None, 50)
+                .await
+                .expect("problems"),
+        );
+        let expected: Vec<String> = before.into_iter().filter(|c| c != "html_in_text").collect();
+        assert!(!expected.is_empty(), "some problem stays: {}", t.name);
+        assert_eq!(after, expected, "{}", t.name);
+    }
+}
+
 fn scheduled_series(id: &str, modified: i64) -> serde_json::Value {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")

@@ -146,8 +146,8 @@ impl Store for PgStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
-        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
-        let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
+        let tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let (tx, batch) = renormalise::batch(tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)

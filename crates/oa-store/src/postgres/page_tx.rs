@@ -86,7 +86,7 @@ impl PageTx for PgPageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
              order by i.feed_id, i.item_id limit $3 for update of i",
         )
@@ -100,7 +100,7 @@ impl PageTx for PgPageTx {
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref = any($1)",
         )
         .bind(parent_ids)
@@ -231,11 +231,20 @@ impl PageTx for PgPageTx {
         rows: &[OpportunityRow],
     ) -> Result<(), StoreError> {
         for (feed_id, item_ids) in by_feed(sources) {
-            sqlx::query("delete from opportunities where feed_id = $1 and item_id = any($2)")
-                .bind(feed_id)
-                .bind(item_ids)
-                .execute(&mut *self.0)
-                .await?;
+            let kept: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.feed_id == feed_id)
+                .map(|r| r.id.as_str())
+                .collect();
+            sqlx::query(
+                "delete from opportunities where feed_id = $1 and item_id = any($2) \
+                 and not (id = any($3))",
+            )
+            .bind(feed_id)
+            .bind(item_ids)
+            .bind(kept)
+            .execute(&mut *self.0)
+            .await?;
         }
         if rows.is_empty() {
             return Ok(());

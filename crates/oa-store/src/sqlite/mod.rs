@@ -193,8 +193,8 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
         self.grow_write_cache().await?;
-        let mut tx = page_tx::SqlitePageTx(self.write_tx().await?);
-        let batch = renormalise::batch(&mut tx, after, limit, normaliser).await?;
+        let tx = page_tx::SqlitePageTx(self.write_tx().await?);
+        let (tx, batch) = renormalise::batch(tx, after, limit, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)

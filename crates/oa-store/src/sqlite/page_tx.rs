@@ -83,7 +83,7 @@ impl PageTx for SqlitePageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
              join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
              order by i.feed_id, i.item_id limit ?",
         )
@@ -99,7 +99,7 @@ impl PageTx for SqlitePageTx {
         let mut found = Vec::new();
         for chunk in parent_ids.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
+                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
                  join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
@@ -230,6 +230,9 @@ impl PageTx for SqlitePageTx {
                     .push_bind(r.code.clone())
                     .push_bind(r.detail.clone());
             });
+            sql.push(
+                " on conflict (feed_id, item_id, code) do update set detail = excluded.detail",
+            );
             sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
@@ -244,12 +247,21 @@ impl PageTx for SqlitePageTx {
         for (feed_id, item_id) in sources {
             by_feed.entry(*feed_id).or_default().push(item_id);
         }
+        // Only the opportunities that went are deleted; the rest are updated in place, which
+        // leaves their index entries alone.
         for (feed_id, item_ids) in &by_feed {
             for chunk in item_ids.chunks(CHUNK) {
+                let in_chunk: HashSet<&str> = chunk.iter().copied().collect();
+                let kept = rows
+                    .iter()
+                    .filter(|r| r.feed_id == *feed_id && in_chunk.contains(r.item_id.as_str()))
+                    .map(|r| r.id.as_str());
                 let mut sql =
                     QueryBuilder::<Sqlite>::new("delete from opportunities where feed_id = ");
                 sql.push_bind(*feed_id).push(" and item_id in ");
                 push_list(&mut sql, chunk.iter().copied());
+                sql.push(" and id not in ");
+                push_list(&mut sql, kept);
                 sql.build().execute(&mut *self.0).await?;
             }
         }
