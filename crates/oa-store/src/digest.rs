@@ -1,12 +1,13 @@
-//! The digest of what normalising an item stores (its opportunity rows and its problems),
-//! kept on the item row so an item whose output has not changed is not rewritten.
+//! The digests of what normalising an item stores (one of its opportunity rows, one of its
+//! problems), kept beside the item so an item whose output has not changed is not rewritten.
 //!
-//! `renormalise` recomputes every item; most come out as stored. Comparing a 64-bit digest
-//! read with the item replaces reading and comparing every stored opportunity document. The
-//! digest is SipHash-1-3 with fixed keys: stable across runs and builds, so a stored digest
-//! stays comparable; a mismatch (a changed algorithm, a store written before digests) only
-//! costs one rewrite. A stored digest must always describe the rows stored for the item:
-//! whatever deletes some of them without rewriting the item clears it.
+//! `renormalise` recomputes every item; most come out as stored, and after a tag-rule edit
+//! most change their opportunities but not their problems. Comparing 64-bit digests read
+//! with the item replaces reading and comparing every stored document. The digest is
+//! SipHash-1-3 with fixed keys: stable across runs and builds, so a stored digest stays
+//! comparable; a mismatch (a changed algorithm, a store written before digests) only costs
+//! one rewrite. A stored digest must always describe the rows stored for the item: whatever
+//! deletes some of them without rewriting the item deletes its digests.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -15,40 +16,53 @@ use siphasher::sip::SipHasher13;
 
 use crate::page::{OpportunityRow, ProblemRow};
 
-/// Each item's digest (by feed id and item id) over the rows and problems attributed to it
+/// What one item's normalisation stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digest {
+    pub opportunities: i64,
+    pub problems: i64,
+}
+
+/// Each item's digests (by feed id and item id) over the rows and problems attributed to it
 /// (an item with none has the digest of nothing).
 pub(crate) fn output_digests<'a>(
     items: impl IntoIterator<Item = (i64, &'a str)>,
     rows: &[OpportunityRow],
     problems: &[ProblemRow],
-) -> HashMap<(i64, &'a str), i64> {
+) -> HashMap<(i64, &'a str), Digest> {
     let mut at: HashMap<(i64, &'a str), usize> = HashMap::new();
     for key in items {
         let next = at.len();
         at.entry(key).or_insert(next);
     }
-    let mut hashers = vec![SipHasher13::new_with_keys(0, 0); at.len()];
+    let fresh = || SipHasher13::new_with_keys(0, 0);
+    let mut hashers = vec![(fresh(), fresh()); at.len()];
     for row in rows {
         if let Some(&n) = at.get(&(row.feed_id, row.item_id.as_str())) {
-            write_row(&mut hashers[n], row);
+            write_row(&mut hashers[n].0, row);
         }
     }
     for problem in problems {
         if let Some(&n) = at.get(&(problem.feed_id, problem.item_id.as_str())) {
-            let h = &mut hashers[n];
-            h.write_u8(b'p');
+            let h = &mut hashers[n].1;
             write_str(h, &problem.code);
             write_str(h, &problem.detail);
         }
     }
     at.into_iter()
-        // Stored as a signed 64-bit column on both backends.
-        .map(|(key, n)| (key, hashers[n].finish() as i64))
+        .map(|(key, n)| {
+            let (opportunities, problems) = &hashers[n];
+            // Stored as signed 64-bit columns on both backends.
+            let digest = Digest {
+                opportunities: opportunities.finish() as i64,
+                problems: problems.finish() as i64,
+            };
+            (key, digest)
+        })
         .collect()
 }
 
 fn write_row(h: &mut SipHasher13, row: &OpportunityRow) {
-    h.write_u8(b'o');
     write_str(h, &row.id);
     write_str(h, row.kind);
     h.write_i64(row.start_at);
@@ -115,13 +129,13 @@ mod tests {
     }
 
     #[test]
-    fn a_digest_changes_with_any_stored_field_and_with_problems_only() {
+    fn a_digest_changes_with_any_stored_field_and_each_part_on_its_own() {
         let items = [(1, "a"), (1, "b")];
-        let base = output_digests(items, &[row("a", "o1", "{}")], &[]);
+        let base = output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "y")]);
         assert_eq!(
             base,
-            output_digests(items, &[row("a", "o1", "{}")], &[]),
-            "the same output has the same digest"
+            output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "y")]),
+            "the same output has the same digests"
         );
         assert_ne!(base[&(1, "a")], base[&(1, "b")], "rows versus none");
 
@@ -129,17 +143,24 @@ mod tests {
         moved.lat = Some(53.8);
         let mut ended = row("a", "o1", "{}");
         ended.end_at = Some(200);
-        let variants = [
-            output_digests(items, &[row("a", "o1", "{ }")], &[]),
-            output_digests(items, &[row("a", "o2", "{}")], &[]),
-            output_digests(items, &[moved], &[]),
-            output_digests(items, &[ended], &[]),
-            output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "y")]),
-        ];
-        for changed in variants {
-            assert_ne!(changed[&(1, "a")], base[&(1, "a")]);
+        for rows in [
+            vec![row("a", "o1", "{ }")],
+            vec![row("a", "o2", "{}")],
+            vec![moved],
+            vec![ended],
+            vec![row("a", "o1", "{}"), row("a", "o3", "{}")],
+        ] {
+            let changed = output_digests(items, &rows, &[problem("a", "x", "y")]);
+            let (now, before) = (changed[&(1, "a")], base[&(1, "a")]);
+            assert_ne!(now.opportunities, before.opportunities);
+            assert_eq!(now.problems, before.problems, "problems as they were");
             assert_eq!(changed[&(1, "b")], base[&(1, "b")], "b's output is its own");
         }
+        let changed = output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "z")]);
+        let (now, before) = (changed[&(1, "a")], base[&(1, "a")]);
+        assert_eq!(now.opportunities, before.opportunities);
+        assert_ne!(now.problems, before.problems);
+
         let split = output_digests(items, &[], &[problem("a", "ab", "c")]);
         let joined = output_digests(items, &[], &[problem("a", "a", "bc")]);
         assert_ne!(split[&(1, "a")], joined[&(1, "a")]);

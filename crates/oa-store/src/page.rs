@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
 use serde_json::Value;
 
+use crate::digest::Digest;
 use crate::{FeedRef, StoreError};
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
@@ -41,7 +42,8 @@ pub(crate) struct StoredChild {
     /// need not be rewritten.
     pub status: String,
     pub problem: Option<String>,
-    pub digest: Option<i64>,
+    pub digest_opportunities: Option<i64>,
+    pub digest_problems: Option<i64>,
 }
 
 /// A stored parent's data, found by its `@id`.
@@ -58,30 +60,40 @@ pub(crate) struct ItemRow {
     pub item: PreparedItem,
     pub status: &'static str,
     pub problem: Option<String>,
-    /// Of the opportunities and problems written with it ([`crate::digest`]).
-    pub digest: Option<i64>,
 }
 
-/// A recomputed item's new status and output digest, for items not in the page itself.
+/// A recomputed item's new status, for items not in the page itself.
 #[derive(Debug, Clone)]
 pub(crate) struct StatusRow {
     pub feed_id: i64,
     pub item_id: String,
     pub status: &'static str,
     pub problem: Option<String>,
-    pub digest: Option<i64>,
 }
 
-/// What recomputed stored items have stored: an item whose status and output come out the
-/// same is not written again (most recomputed items are unchanged, and an item row is
-/// rewritten whole).
+/// An item's new output digests ([`crate::digest`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DigestRow {
+    pub feed_id: i64,
+    pub item_id: String,
+    pub digest: Digest,
+}
+
+/// What recomputed stored items have stored: an item whose status, opportunities or problems
+/// come out the same does not have them written again (most recomputed items are unchanged,
+/// and after a tag-rule edit most keep their problems).
 pub(crate) struct StoredStates<'a>(HashMap<(i64, &'a str), StoredState<'a>>);
 
-#[derive(PartialEq)]
 struct StoredState<'a> {
-    status: &'a str,
-    problem: Option<&'a str>,
-    digest: Option<i64>,
+    status: (&'a str, Option<&'a str>),
+    digest: Option<Digest>,
+}
+
+/// Which parts of an item's output differ from what is stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Changed {
+    pub opportunities: bool,
+    pub problems: bool,
 }
 
 impl<'a> StoredStates<'a> {
@@ -90,10 +102,16 @@ impl<'a> StoredStates<'a> {
             items
                 .iter()
                 .map(|i| {
+                    let digest = match (i.digest_opportunities, i.digest_problems) {
+                        (Some(opportunities), Some(problems)) => Some(Digest {
+                            opportunities,
+                            problems,
+                        }),
+                        _ => None,
+                    };
                     let state = StoredState {
-                        status: i.status.as_str(),
-                        problem: i.problem.as_deref(),
-                        digest: i.digest,
+                        status: (i.status.as_str(), i.problem.as_deref()),
+                        digest,
                     };
                     ((i.feed_id, i.item_id.as_str()), state)
                 })
@@ -101,38 +119,89 @@ impl<'a> StoredStates<'a> {
         )
     }
 
-    /// Whether this stored item's opportunities and problems are exactly `digest`'s.
-    pub(crate) fn output_unchanged(&self, key: (i64, &str), digest: i64) -> bool {
-        self.0
-            .get(&key)
-            .is_some_and(|stored| stored.digest == Some(digest))
+    /// What of this item's output differs from the stored one (all of it, for an item not
+    /// stored or stored without digests).
+    pub(crate) fn changed_output(&self, key: (i64, &str), digest: Digest) -> Changed {
+        match self.0.get(&key).and_then(|stored| stored.digest) {
+            Some(stored) => Changed {
+                opportunities: stored.opportunities != digest.opportunities,
+                problems: stored.problems != digest.problems,
+            },
+            None => Changed {
+                opportunities: true,
+                problems: true,
+            },
+        }
     }
 
-    /// A row for each of `statuses` whose status or output differs from the stored one.
-    pub(crate) fn changed(
-        &self,
-        statuses: crate::normalisation::Statuses<'_>,
-        digests: &HashMap<(i64, &str), i64>,
-    ) -> Vec<StatusRow> {
+    /// A row for each of `statuses` that differs from the stored one.
+    pub(crate) fn changed(&self, statuses: crate::normalisation::Statuses<'_>) -> Vec<StatusRow> {
         statuses
             .into_iter()
-            .filter_map(|((feed_id, item_id), (status, problem))| {
-                let digest = digests.get(&(feed_id, item_id)).copied();
-                let now = StoredState {
-                    status,
-                    problem: problem.as_deref(),
-                    digest,
-                };
-                (self.0.get(&(feed_id, item_id)) != Some(&now)).then(|| StatusRow {
-                    feed_id,
-                    item_id: item_id.to_owned(),
-                    status,
-                    problem,
-                    digest,
-                })
+            .filter(|((feed_id, item_id), (status, problem))| {
+                self.0.get(&(*feed_id, *item_id)).map(|s| s.status)
+                    != Some((*status, problem.as_deref()))
+            })
+            .map(|((feed_id, item_id), (status, problem))| StatusRow {
+                feed_id,
+                item_id: item_id.to_owned(),
+                status,
+                problem,
             })
             .collect()
     }
+}
+
+/// Sorts one chunk's output by what changed against `stored`: the items whose opportunities
+/// and whose problems must be replaced (dropping the rows of the others), and the digests to
+/// write. `items` are the chunk's work items; those `stored` does not know are all new.
+pub(crate) fn keep_changed(
+    items: &[(i64, &str)],
+    stored: &StoredStates<'_>,
+    digests: &HashMap<(i64, &str), Digest>,
+    rows: &mut Vec<OpportunityRow>,
+    problems: &mut Vec<ProblemRow>,
+) -> Replaced {
+    let mut replaced = Replaced::default();
+    let mut unchanged_rows: HashSet<(i64, &str)> = HashSet::new();
+    let mut unchanged_problems: HashSet<(i64, &str)> = HashSet::new();
+    for &key in items {
+        let digest = digests[&key];
+        let changed = stored.changed_output(key, digest);
+        let owned = || (key.0, key.1.to_owned());
+        if changed.opportunities {
+            replaced.opportunity_sources.push(owned());
+        } else {
+            unchanged_rows.insert(key);
+        }
+        if changed.problems {
+            replaced.problem_sources.push(owned());
+        } else {
+            unchanged_problems.insert(key);
+        }
+        if changed.opportunities || changed.problems {
+            replaced.digests.push(DigestRow {
+                feed_id: key.0,
+                item_id: key.1.to_owned(),
+                digest,
+            });
+        } else {
+            replaced.unchanged += 1;
+        }
+    }
+    rows.retain(|r| !unchanged_rows.contains(&(r.feed_id, r.item_id.as_str())));
+    problems.retain(|p| !unchanged_problems.contains(&(p.feed_id, p.item_id.as_str())));
+    replaced
+}
+
+/// What [`keep_changed`] found to replace.
+#[derive(Default)]
+pub(crate) struct Replaced {
+    pub opportunity_sources: Vec<(i64, String)>,
+    pub problem_sources: Vec<(i64, String)>,
+    pub digests: Vec<DigestRow>,
+    /// Items with nothing to write.
+    pub unchanged: usize,
 }
 
 /// An opportunity row to insert.
@@ -176,13 +245,14 @@ pub(crate) trait PageTx: Send {
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
+    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError>;
     /// Which of these series `@id`s have live children (ScheduledSessions) in any feed.
     async fn series_with_children(
         &mut self,
         series_ids: &[String],
     ) -> Result<HashSet<String>, StoreError>;
-    /// Deletes the sessions generated from these series' schedules, and forgets the output
-    /// digest of the series items that generated them.
+    /// Deletes the sessions generated from these series' schedules, and the output digests
+    /// of the series items that generated them.
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError>;
     /// Deletes every problem of these source items, then inserts `rows`.
     async fn replace_problems(

@@ -17,8 +17,8 @@ use crate::StoreError;
 use crate::digest::output_digests;
 use crate::normalisation::{Normalisation, Work};
 use crate::page::{
-    ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStates, drop_superseded,
-    stored_series_with_children,
+    DigestRow, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStates,
+    drop_superseded, keep_changed, stored_series_with_children,
 };
 
 /// Work items normalised (and written) together.
@@ -30,11 +30,15 @@ pub(crate) struct ChunkWrite {
     pub items: Vec<ItemRow>,
     /// Changed statuses of stored children in the chunk.
     pub statuses: Vec<StatusRow>,
-    /// Work items of the chunk that may have stored opportunities and problems: those are
-    /// replaced (the rest are inserted).
-    pub sources: Vec<(i64, String)>,
+    /// Work items of the chunk whose stored opportunities `rows` replace (any others' are
+    /// inserted: items never stored before).
+    pub opportunity_sources: Vec<(i64, String)>,
     pub rows: Vec<OpportunityRow>,
+    /// Likewise for problems.
+    pub problem_sources: Vec<(i64, String)>,
     pub problems: Vec<ProblemRow>,
+    /// Digests of what the chunk writes, for items whose output changed.
+    pub digests: Vec<DigestRow>,
 }
 
 /// The writer of one page's (or batch's) chunks, running beside the normaliser.
@@ -93,7 +97,7 @@ impl<T: PageTx + 'static> ChunkWriter<T> {
 }
 
 /// The writes of one chunk of normalised work. Stored children whose output comes out as
-/// stored keep their rows; the page's own items get their digest in the writer, once the
+/// stored keep their rows; the page's own items get their digests in the writer, once the
 /// sessions their schedules generated are settled.
 pub(crate) fn chunk_write(
     feed_id: i64,
@@ -121,36 +125,35 @@ pub(crate) fn chunk_write(
                 item: written_item(item),
                 status,
                 problem,
-                digest: None,
             }
         })
         .collect();
+    let replaced_in_page: Vec<(i64, String)> = items
+        .iter()
+        .filter(|i| !first_seen.contains(i.item.id.as_str()))
+        .map(|i| (feed_id, i.item.id.clone()))
+        .collect();
     // What is left are stored children (never series, so nothing of theirs is generated):
     // their digests are final here.
-    let children = part
+    let children: Vec<(i64, &str)> = part
         .iter()
         .filter(|w| !in_page(w))
-        .map(|w| (w.feed_id, w.item_id));
-    let digests = output_digests(children, &rows, &problems);
-    let unchanged: HashSet<(i64, &str)> = digests
-        .iter()
-        .filter(|(key, digest)| stored.output_unchanged(**key, **digest))
-        .map(|(key, _)| *key)
+        .map(|w| (w.feed_id, w.item_id))
         .collect();
-    rows.retain(|r| !unchanged.contains(&(r.feed_id, r.item_id.as_str())));
-    problems.retain(|p| !unchanged.contains(&(p.feed_id, p.item_id.as_str())));
-    let statuses = stored.changed(statuses, &digests);
+    let digests = output_digests(children.iter().copied(), &rows, &problems);
+    let mut replaced = keep_changed(&children, stored, &digests, &mut rows, &mut problems);
+    replaced
+        .opportunity_sources
+        .extend(replaced_in_page.iter().cloned());
+    replaced.problem_sources.extend(replaced_in_page);
     ChunkWrite {
         items,
-        statuses,
-        sources: part
-            .iter()
-            .filter(|w| !(w.feed_id == feed_id && first_seen.contains(w.item_id)))
-            .filter(|w| !unchanged.contains(&(w.feed_id, w.item_id)))
-            .map(|w| (w.feed_id, w.item_id.to_owned()))
-            .collect(),
+        statuses: stored.changed(statuses),
+        opportunity_sources: replaced.opportunity_sources,
         rows,
+        problem_sources: replaced.problem_sources,
         problems,
+        digests: replaced.digests,
     }
 }
 
@@ -190,9 +193,13 @@ async fn write_chunks<T: PageTx>(
         if !chunk.statuses.is_empty() {
             tx.set_item_status(&chunk.statuses).await?;
         }
-        tx.replace_opportunities(&chunk.sources, &chunk.rows)
+        tx.replace_opportunities(&chunk.opportunity_sources, &chunk.rows)
             .await?;
-        tx.replace_problems(&chunk.sources, &chunk.problems).await?;
+        tx.replace_problems(&chunk.problem_sources, &chunk.problems)
+            .await?;
+        if !chunk.digests.is_empty() {
+            tx.set_digests(&chunk.digests).await?;
+        }
     }
     // Writes whose normalising stopped early must not finish (nor a page move its cursor).
     if received != writes.chunks {
@@ -219,13 +226,10 @@ async fn settle_page_items<T: PageTx>(
     drop_superseded(&mut chunk.rows, &with_children);
     let keys = chunk.items.iter().map(|i| (feed_id, i.item.id.as_str()));
     let digests = output_digests(keys, &chunk.rows, &chunk.problems);
-    let digests: Vec<i64> = chunk
-        .items
-        .iter()
-        .map(|i| digests[&(feed_id, i.item.id.as_str())])
-        .collect();
-    for (item, digest) in chunk.items.iter_mut().zip(digests) {
-        item.digest = Some(digest);
-    }
+    chunk.digests.extend(chunk.items.iter().map(|i| DigestRow {
+        feed_id,
+        item_id: i.item.id.clone(),
+        digest: digests[&(feed_id, i.item.id.as_str())],
+    }));
     Ok(())
 }

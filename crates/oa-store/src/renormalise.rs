@@ -15,7 +15,7 @@ use crate::StoreError;
 use crate::digest::output_digests;
 use crate::page::{
     Normalisation, PageOutcome, PageTx, StoredChild, StoredStates, Work, corrupt, drop_superseded,
-    normalise_work,
+    keep_changed, normalise_work,
 };
 use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 
@@ -23,7 +23,7 @@ use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenormaliseBatch {
     pub items: usize,
-    /// Items whose opportunities and problems came out exactly as stored (by their digest),
+    /// Items whose opportunities and problems came out exactly as stored (by their digests),
     /// so were not rewritten.
     pub unchanged: usize,
     pub opportunities: usize,
@@ -116,7 +116,7 @@ pub(crate) async fn batch<T: PageTx + 'static>(
 }
 
 /// Normalises one chunk of stored items and keeps what changed: the statuses, and the
-/// opportunities and problems of items whose digest differs from the stored one.
+/// opportunities or problems of items whose digests differ from the stored ones.
 fn settle_chunk(
     part: &[StoredChild],
     parents: &HashMap<String, Value>,
@@ -154,25 +154,17 @@ fn settle_chunk(
         .values()
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
-    let digests = output_digests(
-        work.iter().map(|w| (w.feed_id, w.item_id)),
-        &rows,
-        &problems,
-    );
-    let changed = |key: (i64, &str)| !stored.output_unchanged(key, digests[&key]);
-    let sources: Vec<(i64, String)> = work
-        .iter()
-        .filter(|w| changed((w.feed_id, w.item_id)))
-        .map(|w| (w.feed_id, w.item_id.to_owned()))
-        .collect();
-    summary.unchanged += work.len() - sources.len();
-    rows.retain(|r| changed((r.feed_id, r.item_id.as_str())));
-    problems.retain(|p| changed((p.feed_id, p.item_id.as_str())));
+    let keys: Vec<(i64, &str)> = work.iter().map(|w| (w.feed_id, w.item_id)).collect();
+    let digests = output_digests(keys.iter().copied(), &rows, &problems);
+    let replaced = keep_changed(&keys, stored, &digests, &mut rows, &mut problems);
+    summary.unchanged += replaced.unchanged;
     Ok(ChunkWrite {
         items: Vec::new(),
-        statuses: stored.changed(statuses, &digests),
-        sources,
+        statuses: stored.changed(statuses),
+        opportunity_sources: replaced.opportunity_sources,
         rows,
+        problem_sources: replaced.problem_sources,
         problems,
+        digests: replaced.digests,
     })
 }

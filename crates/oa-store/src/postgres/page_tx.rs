@@ -8,7 +8,8 @@ use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
 use crate::page::{
-    ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild, StoredParent,
+    DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
+    StoredParent,
 };
 use crate::{StoreError, now_secs};
 
@@ -86,8 +87,9 @@ impl PageTx for PgPageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
-             join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
+             join feeds f on f.id = i.feed_id \
+             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
              order by i.feed_id, i.item_id limit $3 for update of i",
         )
         .bind(after.0)
@@ -100,8 +102,9 @@ impl PageTx for PgPageTx {
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
-             join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref = any($1)",
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
+             join feeds f on f.id = i.feed_id \
+             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and i.parent_ref = any($1)",
         )
         .bind(parent_ids)
         .fetch_all(&mut *self.0)
@@ -115,13 +118,13 @@ impl PageTx for PgPageTx {
         }
         let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
-            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, digest) \
+            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
              select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[]) \
+             $8::text[], $9::text[], $10::text[], $11::text[]) \
              on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
              state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
              parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-             problem = excluded.problem, digest = excluded.digest",
+             problem = excluded.problem",
         )
         .bind(feed_id)
         .bind(column(|r| Some(r.item.id.clone())))
@@ -134,7 +137,6 @@ impl PageTx for PgPageTx {
         .bind(column(|r| r.item.data_json.clone()))
         .bind(column(|r| Some(r.status.to_owned())))
         .bind(column(|r| r.problem.clone()))
-        .bind(rows.iter().map(|r| r.digest).collect::<Vec<_>>())
         .execute(&mut *self.0)
         .await?;
         Ok(())
@@ -148,18 +150,37 @@ impl PageTx for PgPageTx {
         for (feed_id, rows) in by_feed {
             let ids: Vec<String> = rows.iter().map(|r| r.item_id.clone()).collect();
             sqlx::query(
-                "update items i set status = u.status, problem = u.problem, digest = u.digest \
-                 from unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) as u(item_id, status, problem, digest) \
+                "update items i set status = u.status, problem = u.problem \
+                 from unnest($2::text[], $3::text[], $4::text[]) as u(item_id, status, problem) \
                  where i.feed_id = $1 and i.item_id = any($2) and i.item_id = u.item_id",
             )
             .bind(feed_id)
             .bind(&ids)
             .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.digest).collect::<Vec<_>>())
             .execute(&mut *self.0)
             .await?;
         }
+        Ok(())
+    }
+
+    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into item_digests (feed_id, item_id, opportunities, problems) \
+             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) \
+             on conflict (feed_id, item_id) do update set \
+             opportunities = excluded.opportunities, problems = excluded.problems",
+        )
+        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.digest.opportunities)
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.digest.problems).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await?;
         Ok(())
     }
 
@@ -178,8 +199,9 @@ impl PageTx for PgPageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         sqlx::query(
-            "update items p set digest = null where p.role = 'parent' and p.state = 'updated' \
-             and p.data_id = any($1) and exists (select 1 from opportunities o \
+            "delete from item_digests d using items p where p.role = 'parent' and p.state = 'updated' \
+             and p.data_id = any($1) and d.feed_id = p.feed_id and d.item_id = p.item_id \
+             and exists (select 1 from opportunities o \
              where o.feed_id = p.feed_id and o.item_id = p.item_id and o.parent_ref = p.data_id)",
         )
         .bind(series_ids)

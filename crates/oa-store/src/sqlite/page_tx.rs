@@ -8,7 +8,8 @@ use oa_model::ItemRole;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use crate::page::{
-    ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild, StoredParent,
+    DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
+    StoredParent,
 };
 use crate::{StoreError, now_secs};
 
@@ -83,8 +84,9 @@ impl PageTx for SqlitePageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
-             join feeds f on f.id = i.feed_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
+            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
+             join feeds f on f.id = i.feed_id \
+             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
              order by i.feed_id, i.item_id limit ?",
         )
         .bind(after.0)
@@ -99,8 +101,9 @@ impl PageTx for SqlitePageTx {
         let mut found = Vec::new();
         for chunk in parent_ids.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, i.digest from items i \
-                 join feeds f on f.id = i.feed_id where i.state = 'updated' and i.parent_ref in ",
+                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
+                 join feeds f on f.id = i.feed_id \
+                 left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and i.parent_ref in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
             let rows: Vec<StoredChild> = sql.build_query_as().fetch_all(&mut *self.0).await?;
@@ -112,7 +115,7 @@ impl PageTx for SqlitePageTx {
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, digest) ",
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) ",
             );
             sql.push_values(chunk, |mut row, r| {
                 row.push_bind(feed_id)
@@ -125,14 +128,13 @@ impl PageTx for SqlitePageTx {
                     .push_bind(r.item.parent_ref.clone())
                     .push_bind(r.item.data_json.clone())
                     .push_bind(r.status)
-                    .push_bind(r.problem.clone())
-                    .push_bind(r.digest);
+                    .push_bind(r.problem.clone());
             });
             sql.push(
                 " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
                  state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
                  parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-                 problem = excluded.problem, digest = excluded.digest",
+                 problem = excluded.problem",
             );
             sql.build().execute(&mut *self.0).await?;
         }
@@ -142,19 +144,37 @@ impl PageTx for SqlitePageTx {
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
         // One statement per chunk: sqlx runs each statement through its worker thread.
         for chunk in rows.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "with s(feed_id, item_id, status, problem, digest) as (",
-            );
+            let mut sql =
+                QueryBuilder::<Sqlite>::new("with s(feed_id, item_id, status, problem) as (");
             sql.push_values(chunk, |mut row, r| {
                 row.push_bind(r.feed_id)
                     .push_bind(r.item_id.clone())
                     .push_bind(r.status)
-                    .push_bind(r.problem.clone())
-                    .push_bind(r.digest);
+                    .push_bind(r.problem.clone());
             });
             sql.push(
-                ") update items set status = s.status, problem = s.problem, digest = s.digest from s \
+                ") update items set status = s.status, problem = s.problem from s \
                  where items.feed_id = s.feed_id and items.item_id = s.item_id",
+            );
+            sql.build().execute(&mut *self.0).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "insert into item_digests (feed_id, item_id, opportunities, problems) ",
+            );
+            sql.push_values(chunk, |mut row, r| {
+                row.push_bind(r.feed_id)
+                    .push_bind(r.item_id.clone())
+                    .push_bind(r.digest.opportunities)
+                    .push_bind(r.digest.problems);
+            });
+            sql.push(
+                " on conflict (feed_id, item_id) do update set \
+                 opportunities = excluded.opportunities, problems = excluded.problems",
             );
             sql.build().execute(&mut *self.0).await?;
         }
@@ -183,11 +203,13 @@ impl PageTx for SqlitePageTx {
             // opportunities have no index on parent_ref, and scanning them for every page of
             // sessions made a large harvest quadratic.
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "update items set digest = null where role = 'parent' and state = 'updated' \
-                 and exists (select 1 from opportunities o where o.feed_id = items.feed_id \
-                 and o.item_id = items.item_id and o.parent_ref = items.data_id) and data_id in ",
+                "delete from item_digests where (feed_id, item_id) in (select p.feed_id, p.item_id \
+                 from items p where p.role = 'parent' and p.state = 'updated' \
+                 and exists (select 1 from opportunities o where o.feed_id = p.feed_id \
+                 and o.item_id = p.item_id and o.parent_ref = p.data_id) and p.data_id in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
+            sql.push(")");
             sql.build().execute(&mut *self.0).await?;
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "delete from opportunities where rid in (select o.rid from items p \
