@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::StoreError;
 use crate::digest::output_digests;
 use crate::page::{
-    Normalisation, PageOutcome, PageTx, StoredChild, StoredStates, Work, corrupt, drop_superseded,
-    keep_changed, normalise_work,
+    Normalisation, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
+    drop_superseded, keep_changed, normalise_work,
 };
 use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 
@@ -33,15 +33,35 @@ pub struct RenormaliseBatch {
     pub next: Option<(i64, String)>,
 }
 
-/// Renormalises the `limit` live items after `after` in `tx` (which the caller commits),
-/// handing `tx` back.
-pub(crate) async fn batch<T: PageTx + 'static>(
-    mut tx: T,
+/// What a batch is normalised from, read in one snapshot.
+pub(crate) struct BatchInput {
+    /// Where it starts, as asked.
+    pub after: Option<(i64, String)>,
+    pub limit: usize,
+    stored: Vec<StoredChild>,
+    parents: Vec<StoredParent>,
+    /// Series of the batch with live children: their schedules generate nothing.
+    with_children: HashSet<String>,
+}
+
+impl BatchInput {
+    /// Where the batch after this one starts; `None` when this one is the last.
+    pub(crate) fn next(&self) -> Option<(i64, String)> {
+        (self.stored.len() == self.limit)
+            .then(|| self.stored.last().map(|i| (i.feed_id, i.item_id.clone())))
+            .flatten()
+    }
+}
+
+/// Reads the `limit` live items after `after`, with their parents. `tx` may be a read-only
+/// snapshot (to read the next batch while this one is written) or the batch's own write
+/// transaction.
+pub(crate) async fn read_batch<T: PageTx>(
+    tx: &mut T,
     after: Option<(i64, String)>,
     limit: usize,
-    normaliser: &dyn Normaliser,
-) -> Result<(T, RenormaliseBatch), StoreError> {
-    let (after_feed, after_item) = after.unwrap_or((i64::MIN, String::new()));
+) -> Result<BatchInput, StoreError> {
+    let (after_feed, after_item) = after.clone().unwrap_or((i64::MIN, String::new()));
     let stored = tx
         .live_items_after((after_feed, &after_item), limit as i64)
         .await?;
@@ -51,14 +71,11 @@ pub(crate) async fn batch<T: PageTx + 'static>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut parents = HashMap::new();
-    if !wanted.is_empty() {
-        for parent in tx.parents(&wanted).await? {
-            let data =
-                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
-            parents.insert(parent.data_id, data);
-        }
-    }
+    let parents = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        tx.parents(&wanted).await?
+    };
     // Renormalising moves no child between series, so which series have children (and so
     // generate no sessions) is known before the first chunk.
     let series: Vec<String> = stored
@@ -71,13 +88,33 @@ pub(crate) async fn batch<T: PageTx + 'static>(
     } else {
         tx.series_with_children(&series).await?
     };
+    Ok(BatchInput {
+        after,
+        limit,
+        stored,
+        parents,
+        with_children,
+    })
+}
 
-    let stored_states = StoredStates::of(&stored);
+/// Renormalises a batch read by [`read_batch`] in `tx` (which the caller commits), handing
+/// `tx` back. The input must be what `tx` sees: read in it, or read in a snapshot that no
+/// page has been applied since.
+pub(crate) async fn batch<T: PageTx + 'static>(
+    tx: T,
+    input: BatchInput,
+    normaliser: &dyn Normaliser,
+) -> Result<(T, RenormaliseBatch), StoreError> {
+    let mut parents = HashMap::new();
+    for parent in &input.parents {
+        let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+        parents.insert(parent.data_id.clone(), data);
+    }
+    let stored = &input.stored;
+    let stored_states = StoredStates::of(stored);
     let mut summary = RenormaliseBatch {
         items: stored.len(),
-        next: (stored.len() == limit)
-            .then(|| stored.last().map(|i| (i.feed_id, i.item_id.clone())))
-            .flatten(),
+        next: input.next(),
         ..RenormaliseBatch::default()
     };
     let mut outcome = PageOutcome::default();
@@ -92,7 +129,7 @@ pub(crate) async fn batch<T: PageTx + 'static>(
         let settled = settle_chunk(
             part,
             &parents,
-            &with_children,
+            &input.with_children,
             &stored_states,
             normaliser,
             &mut outcome,

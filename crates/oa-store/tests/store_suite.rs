@@ -687,6 +687,44 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
     }
 }
 
+#[tokio::test]
+async fn a_page_applied_between_renormalise_batches_is_not_undone() {
+    for t in stores("renormalise-read-ahead").await {
+        let feed = t.feed("https://p.example/events").await;
+        let events: Vec<_> = (0..4)
+            .map(|n| event(&format!("e{n}"), 1, PRESTON.0, PRESTON.1, at(5 + n)))
+            .collect();
+        t.apply(&feed, events, "n").await;
+        // The first batch (e0, e1); SQLite reads the next one (e2, e3) meanwhile.
+        let first = t
+            .store
+            .renormalise_batch(None, 2, &Marking)
+            .await
+            .expect("batch");
+        // Then the publisher renames e2.
+        let mut renamed = event("e2", 2, PRESTON.0, PRESTON.1, at(7));
+        renamed["data"]["name"] = "Renamed".into();
+        t.apply(&feed, vec![renamed], "n").await;
+        t.store
+            .renormalise_batch(first.next, 2, &Marking)
+            .await
+            .expect("batch");
+        let mut names = names(t.store.as_ref()).await;
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "Event e0 (renormalised)",
+                "Event e1 (renormalised)",
+                "Event e3 (renormalised)",
+                "Renamed (renormalised)"
+            ],
+            "{}",
+            t.name
+        );
+    }
+}
+
 /// Finds every item unusable.
 struct Refusing;
 

@@ -146,8 +146,9 @@ impl Store for PgStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
-        let tx = page_tx::PgPageTx(self.pool.begin().await?);
-        let (tx, batch) = renormalise::batch(tx, after, limit, normaliser).await?;
+        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let input = renormalise::read_batch(&mut tx, after, limit).await?;
+        let (tx, batch) = renormalise::batch(tx, input, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)

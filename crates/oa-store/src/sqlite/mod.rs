@@ -7,6 +7,7 @@
 mod changes;
 mod checkpoint;
 mod page_tx;
+mod prefetch;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite, SqlitePool};
 
-use crate::renormalise::{self, RenormaliseBatch};
+use crate::renormalise::RenormaliseBatch;
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
@@ -36,6 +37,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     generation: Arc<AtomicU64>,
+    /// The next `renormalise` batch, read ahead.
+    prefetched: Arc<prefetch::Prefetched>,
 }
 
 impl SqliteStore {
@@ -91,6 +94,7 @@ impl SqliteStore {
             writer,
             reader,
             generation,
+            prefetched: Arc::default(),
         })
     }
 
@@ -194,7 +198,8 @@ impl Store for SqliteStore {
     ) -> Result<RenormaliseBatch, StoreError> {
         self.grow_write_cache().await?;
         let tx = page_tx::SqlitePageTx(self.write_tx().await?);
-        let (tx, batch) = renormalise::batch(tx, after, limit, normaliser).await?;
+        let (tx, batch) =
+            prefetch::batch(tx, &self.reader, &self.prefetched, after, limit, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(batch)
