@@ -17,6 +17,7 @@ mod renormalise;
 pub mod search;
 mod sql;
 mod sqlite;
+mod stored_state;
 mod types;
 
 use std::sync::Arc;

@@ -15,11 +15,12 @@ use tokio::task::JoinHandle;
 
 use crate::StoreError;
 use crate::digest::output_digests;
-use crate::normalisation::{Normalisation, Work};
+use crate::normalisation::{Normalisation, Statuses, Work};
 use crate::page::{
     DigestRow, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStates,
-    drop_superseded, keep_changed, stored_series_with_children,
+    drop_superseded, stored_series_with_children,
 };
+use crate::stored_state::keep_changed;
 
 /// Work items normalised (and written) together.
 pub(crate) const CHUNK_WORK: usize = 250;
@@ -109,8 +110,8 @@ pub(crate) fn chunk_write(
 ) -> ChunkWrite {
     let Normalisation {
         mut statuses,
-        mut rows,
-        mut problems,
+        rows,
+        problems,
     } = normalised;
     let in_page = |w: &&Work<'_>| w.feed_id == feed_id && fresh_by_id.contains_key(w.item_id);
     let items: Vec<ItemRow> = part
@@ -140,20 +141,38 @@ pub(crate) fn chunk_write(
         .filter(|w| !in_page(w))
         .map(|w| (w.feed_id, w.item_id))
         .collect();
-    let digests = output_digests(children.iter().copied(), &rows, &problems);
-    let mut replaced = keep_changed(&children, stored, &digests, &mut rows, &mut problems);
-    replaced
+    let (mut chunk, _) = ChunkWrite::of_stored(&children, stored, statuses, rows, problems);
+    chunk.items = items;
+    chunk
         .opportunity_sources
         .extend(replaced_in_page.iter().cloned());
-    replaced.problem_sources.extend(replaced_in_page);
-    ChunkWrite {
-        items,
-        statuses: stored.changed(statuses),
-        opportunity_sources: replaced.opportunity_sources,
-        rows,
-        problem_sources: replaced.problem_sources,
-        problems,
-        digests: replaced.digests,
+    chunk.problem_sources.extend(replaced_in_page);
+    chunk
+}
+
+impl ChunkWrite {
+    /// The writes of normalised stored items against what they have stored: the statuses
+    /// that changed, and the opportunities and problems of those whose digests changed (the
+    /// others' rows dropped); with how many items have nothing to write.
+    pub(crate) fn of_stored(
+        items: &[(i64, &str)],
+        stored: &StoredStates<'_>,
+        statuses: Statuses<'_>,
+        mut rows: Vec<OpportunityRow>,
+        mut problems: Vec<ProblemRow>,
+    ) -> (Self, usize) {
+        let digests = output_digests(items.iter().copied(), &rows, &problems);
+        let replaced = keep_changed(items, stored, &digests, &mut rows, &mut problems);
+        let chunk = ChunkWrite {
+            items: Vec::new(),
+            statuses: stored.changed(statuses),
+            opportunity_sources: replaced.opportunity_sources,
+            rows,
+            problem_sources: replaced.problem_sources,
+            problems,
+            digests: replaced.digests,
+        };
+        (chunk, replaced.unchanged)
     }
 }
 

@@ -12,10 +12,9 @@ use oa_model::{ItemRole, Normaliser};
 use serde_json::Value;
 
 use crate::StoreError;
-use crate::digest::output_digests;
 use crate::page::{
     Normalisation, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
-    drop_superseded, keep_changed, normalise_work,
+    drop_superseded, normalise_work,
 };
 use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 
@@ -183,7 +182,7 @@ fn settle_chunk(
     let Normalisation {
         statuses,
         mut rows,
-        mut problems,
+        problems,
     } = normalise_work(&work, parents, normaliser, outcome)?;
     drop_superseded(&mut rows, with_children);
     summary.opportunities += rows.len();
@@ -192,16 +191,7 @@ fn settle_chunk(
         .filter(|(status, _)| *status == "awaiting_parent")
         .count();
     let keys: Vec<(i64, &str)> = work.iter().map(|w| (w.feed_id, w.item_id)).collect();
-    let digests = output_digests(keys.iter().copied(), &rows, &problems);
-    let replaced = keep_changed(&keys, stored, &digests, &mut rows, &mut problems);
-    summary.unchanged += replaced.unchanged;
-    Ok(ChunkWrite {
-        items: Vec::new(),
-        statuses: stored.changed(statuses),
-        opportunity_sources: replaced.opportunity_sources,
-        rows,
-        problem_sources: replaced.problem_sources,
-        problems,
-        digests: replaced.digests,
-    })
+    let (chunk, unchanged) = ChunkWrite::of_stored(&keys, stored, statuses, rows, problems);
+    summary.unchanged += unchanged;
+    Ok(chunk)
 }

@@ -5,8 +5,11 @@
 //! taken. Every page adds one to its feed's `pages` in its own transaction, so the sum over
 //! feeds, read in the snapshot and again in the batch's write transaction, tells, whichever
 //! process applied the page. Renormalise batches do not count: they rewrite only their own
-//! items' derived rows, which no other batch reads. The snapshot is taken while the current
-//! batch holds the write lock, so no page can land between it and the current batch.
+//! items' derived rows, which no later batch of the same pass reads. (Two passes with
+//! different tag rules at once, say a CLI run beside a server's daily refresh, race with or
+//! without this: the store ends with one pass's output or a mix.) The snapshot is taken
+//! while the current batch holds the write lock, so no page can land between it and the
+//! current batch.
 
 use std::sync::Mutex;
 
