@@ -613,18 +613,7 @@ impl oa_model::Normaliser for Marking {
 #[tokio::test]
 async fn renormalising_in_batches_reaches_every_live_item_once() {
     for t in stores("renormalise").await {
-        let sessions = t.feed("https://p.example/sessions").await;
-        let series_feed = t.feed("https://p.example/series").await;
-        t.apply(
-            &series_feed,
-            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
-            "n",
-        )
-        .await;
-        let children: Vec<_> = (0..5)
-            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
-            .collect();
-        t.apply(&sessions, children, "n").await;
+        t.series_with_sessions(5, 2, PRESTON).await;
         let before = t.store.dump().await.expect("dump");
 
         let (mut after, mut batches, mut items) = (None, 0, 0);
@@ -858,18 +847,7 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
 #[tokio::test]
 async fn stored_sessions_that_come_out_the_same_are_not_rewritten() {
     for t in stores("unchanged-children").await {
-        let series_feed = t.feed("https://p.example/series").await;
-        let sessions = t.feed("https://p.example/sessions").await;
-        t.apply(
-            &series_feed,
-            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
-            "n",
-        )
-        .await;
-        let children: Vec<_> = (0..3)
-            .map(|n| session(&format!("s{n}"), 1, "x", at(5 + n)))
-            .collect();
-        t.apply(&sessions, children, "n").await;
+        let (series_feed, _) = t.series_with_sessions(3, 1, PRESTON).await;
         let mark = t.store.changes_since(None).await.expect("changes").mark;
 
         // The series is published again as it was: its sessions are recomputed, not rewritten.

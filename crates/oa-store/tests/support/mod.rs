@@ -155,6 +155,25 @@ impl TestStore {
             .expect("sync");
         feeds[0].as_ref()
     }
+
+    /// A series `x` ("Yoga", at `lat`/`lng`) in one feed and `count` of its sessions (`s0`,
+    /// `s1`... from 5 hours on, at `modified`) in another: (series feed, sessions feed).
+    pub async fn series_with_sessions(
+        &self,
+        count: i64,
+        modified: i64,
+        (lat, lng): (f64, f64),
+    ) -> (FeedRef, FeedRef) {
+        let series_feed = self.feed("https://p.example/series").await;
+        let sessions = self.feed("https://p.example/sessions").await;
+        self.apply(&series_feed, vec![series("x", 1, "Yoga", lat, lng)], "n")
+            .await;
+        let children: Vec<_> = (0..count)
+            .map(|n| session(&format!("s{n}"), modified, "x", at(5 + n)))
+            .collect();
+        self.apply(&sessions, children, "n").await;
+        (series_feed, sessions)
+    }
 }
 
 /// Items prepared from RPDE item JSON values.
