@@ -137,7 +137,7 @@ pub(crate) trait PageTx: Send {
         rows: &[ProblemRow],
     ) -> Result<(), StoreError>;
     /// Makes `rows` the opportunities of these source items: those that went are deleted,
-    /// the rest upserted (in place, which spares the index entries of an unchanged id).
+    /// the rest upserted in place.
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],

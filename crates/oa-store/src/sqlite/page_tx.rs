@@ -199,9 +199,6 @@ impl PageTx for SqlitePageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         for chunk in series_ids.chunks(CHUNK) {
-            // Found through the series items (by `@id`, then their opportunities by source):
-            // opportunities have no index on parent_ref, and scanning them for every page of
-            // sessions made a large harvest quadratic.
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "delete from item_digests where (feed_id, item_id) in (select p.feed_id, p.item_id \
                  from items p where p.role = 'parent' and p.state = 'updated' \
@@ -211,6 +208,9 @@ impl PageTx for SqlitePageTx {
             push_list(&mut sql, chunk.iter().map(String::as_str));
             sql.push(")");
             sql.build().execute(&mut *self.0).await?;
+            // Found through the series items (by `@id`, then their opportunities by source):
+            // opportunities have no index on parent_ref, and scanning them for every page of
+            // sessions made a large harvest quadratic.
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "delete from opportunities where rid in (select o.rid from items p \
                  join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
@@ -252,9 +252,6 @@ impl PageTx for SqlitePageTx {
                     .push_bind(r.code.clone())
                     .push_bind(r.detail.clone());
             });
-            sql.push(
-                " on conflict (feed_id, item_id, code) do update set detail = excluded.detail",
-            );
             sql.build().execute(&mut *self.0).await?;
         }
         Ok(())
@@ -269,21 +266,25 @@ impl PageTx for SqlitePageTx {
         for (feed_id, item_id) in sources {
             by_feed.entry(*feed_id).or_default().push(item_id);
         }
-        // Only the opportunities that went are deleted; the rest are updated in place, which
-        // leaves their index entries alone.
+        // Only the opportunities that went are deleted; the rest are upserted below, in place
+        // rather than deleted and inserted again.
         for (feed_id, item_ids) in &by_feed {
             for chunk in item_ids.chunks(CHUNK) {
                 let in_chunk: HashSet<&str> = chunk.iter().copied().collect();
-                let kept = rows
+                let kept: Vec<&str> = rows
                     .iter()
                     .filter(|r| r.feed_id == *feed_id && in_chunk.contains(r.item_id.as_str()))
-                    .map(|r| r.id.as_str());
+                    .map(|r| r.id.as_str())
+                    .collect();
                 let mut sql =
                     QueryBuilder::<Sqlite>::new("delete from opportunities where feed_id = ");
                 sql.push_bind(*feed_id).push(" and item_id in ");
                 push_list(&mut sql, chunk.iter().copied());
-                sql.push(" and id not in ");
-                push_list(&mut sql, kept);
+                // One JSON array parameter: a chunk's items can have more opportunities than
+                // SQLite allows bound parameters.
+                sql.push(" and id not in (select value from json_each(")
+                    .push_bind(serde_json::Value::from(kept).to_string())
+                    .push("))");
                 sql.build().execute(&mut *self.0).await?;
             }
         }
