@@ -118,7 +118,7 @@ pub(crate) fn normalise_work<'a>(
 }
 
 /// Each work item's outcome, in work order. Children of one parent are normalised together
-/// (what they inherit is worked out once), the groups spread over the cores.
+/// (what they inherit is worked out once).
 fn normalise_by_parent(
     work: &[Work<'_>],
     parents: &HashMap<String, Value>,

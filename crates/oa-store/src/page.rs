@@ -27,7 +27,8 @@ pub(crate) struct ExistingItem {
     pub role: Option<ItemRole>,
 }
 
-/// A stored item that must be normalised again (a child of a changed parent).
+/// A stored item to normalise again (a child of a changed parent, or one of a `renormalise`
+/// batch).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredChild {
     pub feed_id: i64,
@@ -376,12 +377,16 @@ pub(crate) async fn stored_series_with_children<T: PageTx>(
     tx: &mut T,
     rows: &[OpportunityRow],
 ) -> Result<HashSet<String>, StoreError> {
-    let series: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.from_schedule_of.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let series = rows.iter().filter_map(|r| r.from_schedule_of.clone());
+    series_with_children(tx, series).await
+}
+
+/// Which of these series `@id`s have live children, as stored (no query for none).
+pub(crate) async fn series_with_children<T: PageTx>(
+    tx: &mut T,
+    series: impl Iterator<Item = String>,
+) -> Result<HashSet<String>, StoreError> {
+    let series: Vec<String> = series.collect::<HashSet<_>>().into_iter().collect();
     if series.is_empty() {
         return Ok(HashSet::new());
     }

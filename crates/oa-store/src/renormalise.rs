@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::StoreError;
 use crate::page::{
     Normalisation, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
-    drop_superseded, normalise_work,
+    drop_superseded, normalise_work, series_with_children,
 };
 use crate::page_write::{CHUNK_WORK, ChunkWrite, ChunkWriter, Writes};
 
@@ -77,16 +77,11 @@ pub(crate) async fn read_batch<T: PageTx>(
     };
     // Renormalising moves no child between series, so which series have children (and so
     // generate no sessions) is known before the first chunk.
-    let series: Vec<String> = stored
+    let series = stored
         .iter()
         .filter(|i| ItemRole::parse(&i.role) == Some(ItemRole::Parent))
-        .filter_map(|i| i.data_id.clone())
-        .collect();
-    let with_children = if series.is_empty() {
-        HashSet::new()
-    } else {
-        tx.series_with_children(&series).await?
-    };
+        .filter_map(|i| i.data_id.clone());
+    let with_children = series_with_children(tx, series).await?;
     Ok(BatchInput {
         after,
         limit,
