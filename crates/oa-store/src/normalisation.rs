@@ -225,9 +225,17 @@ fn opportunity_row(
         parent_ref: from_schedule_of
             .clone()
             .or_else(|| w.parent_ref.map(str::to_owned)),
-        doc: serde_json::to_string(opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        doc: document(opportunity)?,
         from_schedule_of,
     })
+}
+
+/// The opportunity's JSON, written into a buffer of a typical document's size rather than
+/// one grown (and copied) four times on the way.
+fn document(opportunity: &oa_model::Opportunity) -> Result<String, StoreError> {
+    let mut doc = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut doc, opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    String::from_utf8(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ pub(crate) trait PageTx: Send {
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
-        rows: &[OpportunityRow],
+        rows: Vec<OpportunityRow>,
     ) -> Result<(), StoreError>;
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError>;
 }

@@ -212,7 +212,8 @@ async fn write_chunks<T: PageTx>(
         if !chunk.statuses.is_empty() {
             tx.set_item_status(&chunk.statuses).await?;
         }
-        tx.replace_opportunities(&chunk.opportunity_sources, &chunk.rows)
+        // The rows move into the statement's parameters: a document is bound, not copied.
+        tx.replace_opportunities(&chunk.opportunity_sources, std::mem::take(&mut chunk.rows))
             .await?;
         tx.replace_problems(&chunk.problem_sources, &chunk.problems)
             .await?;

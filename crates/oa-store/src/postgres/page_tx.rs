@@ -250,7 +250,7 @@ impl PageTx for PgPageTx {
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
-        rows: &[OpportunityRow],
+        rows: Vec<OpportunityRow>,
     ) -> Result<(), StoreError> {
         for (feed_id, item_ids) in by_feed(sources) {
             let kept: Vec<&str> = rows
@@ -271,6 +271,7 @@ impl PageTx for PgPageTx {
         if rows.is_empty() {
             return Ok(());
         }
+        // The update leaves feed_id and item_id: the id is a digest of both (as on SQLite).
         sqlx::query(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc) \
              select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
@@ -278,8 +279,7 @@ impl PageTx for PgPageTx {
              from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
              $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::text[]) \
              as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) \
-             on conflict (id) do update set feed_id = excluded.feed_id, item_id = excluded.item_id, \
-             kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+             on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
              lng = excluded.lng, geo = excluded.geo, status = excluded.status, modified = excluded.modified, \
              parent_ref = excluded.parent_ref, doc = excluded.doc",
         )
@@ -294,7 +294,7 @@ impl PageTx for PgPageTx {
         .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.parent_ref.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<_>>())
+        .bind(rows.into_iter().map(|r| r.doc).collect::<Vec<_>>())
         .execute(&mut *self.0)
         .await?;
         Ok(())

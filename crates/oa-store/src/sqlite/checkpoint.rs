@@ -21,7 +21,7 @@ use sqlx::SqlitePool;
 const AFTER_WRITES: Duration = Duration::from_millis(250);
 /// A checkpoint at least this often anyway (another process may have written).
 const AT_LEAST_EVERY: Duration = Duration::from_secs(30);
-/// 64 MiB of 4 KiB pages: the WAL is cut back to nothing past this.
+/// 256 MiB of 16 KiB pages (the store's page size): the WAL is cut back to nothing past this.
 pub(super) const WAL_LIMIT_FRAMES: i64 = 16_384;
 
 /// What one checkpoint round did.

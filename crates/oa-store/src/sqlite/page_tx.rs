@@ -260,7 +260,7 @@ impl PageTx for SqlitePageTx {
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
-        rows: &[OpportunityRow],
+        rows: Vec<OpportunityRow>,
     ) -> Result<(), StoreError> {
         let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
         for (feed_id, item_id) in sources {
@@ -288,14 +288,15 @@ impl PageTx for SqlitePageTx {
                 sql.build().execute(&mut *self.0).await?;
             }
         }
-        for chunk in rows.chunks(CHUNK) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) ",
             );
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(r.id.clone())
+            sql.push_values(rows.by_ref().take(CHUNK), |mut row, r| {
+                row.push_bind(r.id)
                     .push_bind(r.feed_id)
-                    .push_bind(r.item_id.clone())
+                    .push_bind(r.item_id)
                     .push_bind(r.kind)
                     .push_bind(r.start_at)
                     .push_bind(r.end_at)
@@ -303,14 +304,14 @@ impl PageTx for SqlitePageTx {
                     .push_bind(r.lng)
                     .push_bind(r.status)
                     .push_bind(r.modified)
-                    .push_bind(r.parent_ref.clone())
-                    .push_bind(r.doc.clone());
+                    .push_bind(r.parent_ref)
+                    .push_bind(r.doc);
             });
-            // One item can appear in two feeds' pages at once only through a publisher bug;
-            // the later write wins rather than failing the page.
+            // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
+            // a stored row with the same id has the same feed_id and item_id: leaving them out
+            // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
             sql.push(
-                " on conflict (id) do update set feed_id = excluded.feed_id, item_id = excluded.item_id, \
-                 kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+                " on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
                  lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
                  parent_ref = excluded.parent_ref, doc = excluded.doc",
             );
