@@ -28,8 +28,8 @@ pub(crate) struct ExistingItem {
 }
 
 /// A stored item to normalise again (a child of a changed parent, or one of a `renormalise`
-/// batch).
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// batch). Also read from a JSON array of its fields in this order (SQLite's batch read).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct StoredChild {
     pub feed_id: i64,
     pub feed_url: String,

@@ -677,6 +677,45 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
 }
 
 #[tokio::test]
+async fn renormalise_batches_larger_than_a_read_part_keep_keyset_order() {
+    // SQLite reads a batch as JSON parts of 100 items: batches of 130 and 1,000 cross them.
+    for t in stores("renormalise-parts").await {
+        t.series_with_sessions(250, 2, PRESTON).await;
+        let (mut after, mut items, mut batches) = (None, 0, 0);
+        loop {
+            let batch = t
+                .store
+                .renormalise_batch(after.take(), 130, &Marking)
+                .await
+                .expect("batch");
+            items += batch.items;
+            batches += 1;
+            match batch.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!((items, batches), (251, 2), "{}", t.name);
+        let names = names(t.store.as_ref()).await;
+        assert_eq!(names.len(), 100, "the first page of search: {}", t.name);
+        assert!(names.iter().all(|n| n.ends_with("(renormalised)")));
+        let whole = t
+            .store
+            .renormalise_batch(None, 1000, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!((whole.items, whole.next), (251, None), "{}", t.name);
+        let dump = t.store.dump().await.expect("dump");
+        let marked = dump
+            .opportunities
+            .iter()
+            .filter(|(_, _, doc)| doc.contains("(renormalised)"))
+            .count();
+        assert_eq!((dump.opportunities.len(), marked), (250, 0), "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn a_page_applied_between_renormalise_batches_is_not_undone() {
     for t in stores("renormalise-read-ahead").await {
         let feed = t.feed("https://p.example/events").await;
