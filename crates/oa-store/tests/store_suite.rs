@@ -610,26 +610,34 @@ impl oa_model::Normaliser for Marking {
     }
 }
 
+/// A whole renormalise pass in batches of `limit`: (items, batches).
+async fn renormalise_in_batches(
+    store: &dyn oa_store::Store,
+    limit: usize,
+    normaliser: &dyn oa_model::Normaliser,
+) -> (usize, usize) {
+    let (mut after, mut items, mut batches) = (None, 0, 0);
+    loop {
+        let batch = store
+            .renormalise_batch(after.take(), limit, normaliser)
+            .await
+            .expect("batch");
+        items += batch.items;
+        batches += 1;
+        match batch.next {
+            Some(next) => after = Some(next),
+            None => return (items, batches),
+        }
+    }
+}
+
 #[tokio::test]
 async fn renormalising_in_batches_reaches_every_live_item_once() {
     for t in stores("renormalise").await {
         t.series_with_sessions(5, 2, PRESTON).await;
         let before = t.store.dump().await.expect("dump");
 
-        let (mut after, mut batches, mut items) = (None, 0, 0);
-        loop {
-            let batch = t
-                .store
-                .renormalise_batch(after.take(), 2, &Marking)
-                .await
-                .expect("batch");
-            batches += 1;
-            items += batch.items;
-            match batch.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let (items, batches) = renormalise_in_batches(t.store.as_ref(), 2, &Marking).await;
         assert_eq!(items, 6, "one series and five sessions: {}", t.name);
         assert!(batches >= 3, "{}", t.name);
         let names = names(t.store.as_ref()).await;
@@ -681,20 +689,7 @@ async fn renormalise_batches_larger_than_a_read_part_keep_keyset_order() {
     // SQLite reads a batch as JSON parts of 100 items: batches of 130 and 1,000 cross them.
     for t in stores("renormalise-parts").await {
         t.series_with_sessions(250, 2, PRESTON).await;
-        let (mut after, mut items, mut batches) = (None, 0, 0);
-        loop {
-            let batch = t
-                .store
-                .renormalise_batch(after.take(), 130, &Marking)
-                .await
-                .expect("batch");
-            items += batch.items;
-            batches += 1;
-            match batch.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let (items, batches) = renormalise_in_batches(t.store.as_ref(), 130, &Marking).await;
         assert_eq!((items, batches), (251, 2), "{}", t.name);
         let names = names(t.store.as_ref()).await;
         assert_eq!(names.len(), 100, "the first page of search: {}", t.name);
