@@ -86,10 +86,10 @@ impl PageTx for SqlitePageTx {
         after: (i64, &str),
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
-        // The batch as JSON arrays of PART_ITEMS items, one row each: sqlx hands every row
-        // across threads and copies every value twice, which cost ~7 µs an item read one row
-        // each. Parts stay well under glibc's mmap threshold (128 KiB), so the buffers
-        // come from and go back to the heap.
+        // The batch as JSON arrays of PART_ITEMS items, one row each. Read as a row per item,
+        // sqlx's hand-off of every row from its worker thread and its two copies of every
+        // value cost ~7 µs an item. A part stays under glibc's mmap threshold (128 KiB), so
+        // its buffers come from and go back to the heap.
         let parts: Vec<(String,)> = sqlx::query_as(
             "select json_group_array(json_array(feed_id, feed_url, item_id, kind, modified, role, data_id, \
              parent_ref, data, status, problem, digest_opportunities, digest_problems) \
