@@ -230,11 +230,13 @@ fn opportunity_row(
     })
 }
 
-/// The opportunity's JSON, written into a buffer of a typical document's size rather than
-/// one grown (and copied) four times on the way.
+/// The opportunity's JSON as stored: tag reasons as arrays (a sixth of a typical document),
+/// written into a buffer of a typical document's size rather than one grown (and copied)
+/// four times on the way.
 fn document(opportunity: &oa_model::Opportunity) -> Result<String, StoreError> {
     let mut doc = Vec::with_capacity(2048);
-    serde_json::to_writer(&mut doc, opportunity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    oa_model::tags::to_compact_json(opportunity, &mut doc)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     String::from_utf8(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
