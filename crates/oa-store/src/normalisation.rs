@@ -230,7 +230,7 @@ fn opportunity_row(
     })
 }
 
-/// The opportunity's JSON as stored: tag reasons as arrays (a sixth of a typical document),
+/// The opportunity's JSON as stored: tag reasons as arrays (15 % off a typical document),
 /// written into a buffer of a typical document's size rather than one grown (and copied)
 /// four times on the way.
 fn document(opportunity: &oa_model::Opportunity) -> Result<String, StoreError> {
