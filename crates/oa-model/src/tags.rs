@@ -43,7 +43,7 @@ pub struct TagReason {
     /// The rule that matched, e.g. `beginner_friendly.excluding_phrases`.
     pub rule: String,
     /// Why this evidence did or did not decide (e.g. "structured evidence wins").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub note: Option<String>,
 }
 
