@@ -46,7 +46,8 @@ impl SessionRecord {
 impl SessionIndex {
     /// Sessions within `radius_km` of `centre`, starting in `[from, to)`, that pass the
     /// filters (all but the free-text words, which need the documents), in no particular
-    /// order: a search needs only its page ordered.
+    /// order (a search needs only its page ordered), into `found` (cleared first: a caller
+    /// reuses one buffer from search to search).
     pub fn within(
         &self,
         centre: Point,
@@ -54,9 +55,10 @@ impl SessionIndex {
         from: i64,
         to: i64,
         filters: &Filters,
-    ) -> Vec<Found> {
+        found: &mut Vec<Found>,
+    ) {
+        found.clear();
         let inner = self.read();
-        let mut found: Vec<Found> = Vec::new();
         let distances = DistancesFrom::new(centre);
         inner.visit(
             &BoundingBox::around(centre, radius_km),
@@ -76,7 +78,6 @@ impl SessionIndex {
                 }
             },
         );
-        found
     }
 
     /// Every session in the box, starting in `[from, to)`, that passes the filters (the

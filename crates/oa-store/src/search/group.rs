@@ -7,42 +7,41 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::index::Found;
 
 /// `per_group` slots a group; a group's filled slots are its soonest occurrences in
-/// (start, id) order.
+/// (start, id) order. Its buffers are kept from one grouping to the next.
+#[derive(Default)]
 pub(super) struct SeriesGroups {
     per_group: usize,
     slots: Vec<Found>,
     filled: Vec<usize>,
+    by_series: HashMap<u64, usize, BuildHasherDefault<SeriesHasher>>,
 }
 
 impl SeriesGroups {
-    /// One group per series (and per session with no series), with each group's first
-    /// occurrence and number; the groups in no particular order.
-    pub fn of(found: Vec<Found>, per_group: usize) -> (Self, Vec<(Found, usize)>) {
+    /// Groups `found`: one group per series (and per session with no series). `firsts` gets
+    /// each group's first occurrence and number, the groups in no particular order.
+    pub fn fill(&mut self, found: &[Found], per_group: usize, firsts: &mut Vec<(Found, usize)>) {
         let per_group = per_group.max(1);
         let soonest = |f: &Found| (f.start_at, f.id);
-        let mut groups = SeriesGroups {
-            per_group,
-            slots: Vec::new(),
-            filled: Vec::new(),
-        };
-        let mut by_series: HashMap<u64, usize, BuildHasherDefault<SeriesHasher>> =
-            HashMap::default();
-        for f in found {
+        self.per_group = per_group;
+        self.slots.clear();
+        self.filled.clear();
+        self.by_series.clear();
+        for &f in found {
             let group = if f.series == 0 {
-                groups.open(f)
+                self.open(f)
             } else {
-                match by_series.get(&f.series) {
+                match self.by_series.get(&f.series) {
                     Some(&group) => group,
                     None => {
-                        let group = groups.open(f);
-                        by_series.insert(f.series, group);
+                        let group = self.open(f);
+                        self.by_series.insert(f.series, group);
                         group
                     }
                 }
             };
             let start = group * per_group;
-            let filled = &mut groups.filled[group];
-            let slots = &mut groups.slots[start..start + per_group];
+            let filled = &mut self.filled[group];
+            let slots = &mut self.slots[start..start + per_group];
             let place = slots[..*filled].partition_point(|g| soonest(g) < soonest(&f));
             if place == per_group {
                 continue;
@@ -52,10 +51,16 @@ impl SeriesGroups {
             slots[place] = f;
             *filled = kept + 1;
         }
-        let firsts = (0..groups.filled.len())
-            .map(|group| (groups.slots[group * per_group], group))
-            .collect();
-        (groups, firsts)
+        firsts.clear();
+        firsts.extend((0..self.filled.len()).map(|group| (self.slots[group * per_group], group)));
+    }
+
+    /// Frees buffers grown past `entries` (by a search over a whole city), so one large
+    /// search does not keep its memory for good.
+    pub fn shrink_past(&mut self, entries: usize) {
+        if self.slots.capacity() > entries {
+            *self = SeriesGroups::default();
+        }
     }
 
     /// A new, empty group (its slots hold `f` as a placeholder).
@@ -122,7 +127,8 @@ mod tests {
             found(9, 2, 0),
             found(5, 30, 7),
         ];
-        let (groups, firsts) = SeriesGroups::of(input, 3);
+        let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
+        groups.fill(&input, 3, &mut firsts);
         let shape: Vec<(u64, Vec<u64>)> = firsts
             .iter()
             .map(|&(first, group)| (first.id, groups.later(group).iter().map(|f| f.id).collect()))
@@ -136,13 +142,14 @@ mod tests {
     #[test]
     fn equal_starts_are_ordered_by_id_and_a_group_of_one_has_no_later() {
         let input = vec![found(3, 10, 7), found(1, 10, 7), found(2, 10, 7)];
-        let (groups, firsts) = SeriesGroups::of(input.clone(), 2);
+        let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
+        groups.fill(&input, 2, &mut firsts);
         assert_eq!(firsts[0].0.id, 1);
         assert_eq!(
             groups.later(0).iter().map(|f| f.id).collect::<Vec<_>>(),
             [2]
         );
-        let (groups, firsts) = SeriesGroups::of(input, 1);
+        groups.fill(&input, 1, &mut firsts);
         assert_eq!(firsts[0].0.id, 1);
         assert!(groups.later(0).is_empty());
     }
