@@ -53,6 +53,17 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             );
         }
     }
+    let cache = state.index.document_cache();
+    let _ = write!(
+        out,
+        "# HELP oa_search_documents_read_total Search results' documents, by where they came from.\n\
+         # TYPE oa_search_documents_read_total counter\n\
+         oa_search_documents_read_total{{from=\"memory\"}} {}\n\
+         oa_search_documents_read_total{{from=\"store\"}} {}\n\
+         # HELP oa_search_documents_cached Documents of recent results kept in memory.\n# TYPE oa_search_documents_cached gauge\noa_search_documents_cached {}\n\
+         # HELP oa_search_documents_cached_bytes Their size.\n# TYPE oa_search_documents_cached_bytes gauge\noa_search_documents_cached_bytes {}\n",
+        cache.hits, cache.misses, cache.documents, cache.bytes
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

@@ -249,6 +249,34 @@ async fn bad_parameters_answer_400_problem_json_naming_the_parameter() {
 }
 
 #[tokio::test]
+async fn metrics_count_result_documents_from_memory_and_from_the_store() {
+    let (app, _dir) = app().await;
+    let path = format!("/v1/sessions?{WINDOW}&limit=2");
+    let (_, _, first) = get(&app, &path).await;
+    let shown = first["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(shown, 2, "{first}");
+    let (_, _, again) = get(&app, &path).await;
+    assert_eq!(again["items"], first["items"]);
+    let (_, metrics) = page(&app, "/metrics").await;
+    let count = |from: &str| {
+        let line = format!("oa_search_documents_read_total{{from=\"{from}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    assert_eq!(
+        (count("store"), count("memory")),
+        (Some(2), Some(2)),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("oa_search_documents_cached 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn feeds_and_health_report_the_harvest() {
     let (app, _dir) = app().await;
     let (status, _, body) = get(&app, "/v1/feeds").await;

@@ -32,8 +32,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow, ItemProblem,
-    NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
+    Candidate, CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow,
+    ItemProblem, NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -89,8 +89,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Forgets change records written before `before` (unix seconds); returns how many.
     async fn prune_changes(&self, before: i64) -> Result<u64, StoreError>;
 
-    /// Search results for these ids, in any order; unknown ids are left out.
-    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError>;
+    /// Search results for these ids, their documents unparsed, in any order; unknown ids
+    /// are left out.
+    async fn candidate_docs_by_id(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError>;
 
     /// The times of these opportunities, in any order; unknown ids are left out.
     async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError>;

@@ -93,7 +93,7 @@ pub(crate) const INDEX_ROWS: &str = concat!(
     " where o.status = 'scheduled' and o.lat is not null and o.lng is not null"
 );
 
-/// The columns of `CandidateRow`; callers add the `where`.
+/// The columns of `CandidateDoc`; callers add the `where`.
 pub(crate) const CANDIDATE_COLUMNS: &str = "select o.id, o.start_at, o.lat, o.lng, o.doc, \
     f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id";
 

@@ -269,9 +269,10 @@ impl TryFrom<FeedRow> for FeedRecord {
     }
 }
 
-/// The columns of a search candidate, shared by both backends' queries.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct CandidateRow {
+/// A search result as stored: its columns and its document, not yet parsed (what the
+/// search's document cache keeps).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CandidateDoc {
     pub id: String,
     pub start_at: i64,
     pub lat: f64,
@@ -282,19 +283,18 @@ pub(crate) struct CandidateRow {
     pub modified: i64,
 }
 
-impl TryFrom<CandidateRow> for Candidate {
-    type Error = crate::StoreError;
-
-    fn try_from(row: CandidateRow) -> Result<Self, Self::Error> {
+impl CandidateDoc {
+    /// The result with its document parsed.
+    pub fn parse(&self) -> Result<Candidate, crate::StoreError> {
         Ok(Candidate {
-            opportunity: parse_doc(&row.id, &row.doc)?,
-            id: row.id,
-            start_at: row.start_at,
-            lat: row.lat,
-            lng: row.lng,
-            feed_url: row.feed_url,
-            publisher: row.publisher,
-            modified: row.modified,
+            opportunity: parse_doc(&self.id, &self.doc)?,
+            id: self.id.clone(),
+            start_at: self.start_at,
+            lat: self.lat,
+            lng: self.lng,
+            feed_url: self.feed_url.clone(),
+            publisher: self.publisher.clone(),
+            modified: self.modified,
         })
     }
 }

@@ -100,6 +100,44 @@ async fn the_index_follows_every_write_in_this_process_and_in_others() {
     }
 }
 
+/// Search results' documents are kept in memory once read: a renamed session must show
+/// its new name, whichever process renamed it.
+#[tokio::test]
+async fn a_shown_session_that_changes_is_shown_changed_whoever_wrote_it() {
+    for t in stores("index-docs").await {
+        let feed = t.feed("https://p.example/events").await;
+        let named = |modified: i64, name: &str| {
+            let mut item = event("a", modified, PRESTON.0 + 0.01, PRESTON.1, at(2));
+            item["data"]["name"] = name.into();
+            item
+        };
+        t.apply(&feed, vec![named(1, "Yoga")], "n1").await;
+        for _ in 0..2 {
+            assert_eq!(names(&t, &t.index).await, ["Yoga"], "{}", t.name);
+        }
+        t.apply(&feed, vec![named(2, "Chair yoga")], "n2").await;
+        assert_eq!(names(&t, &t.index).await, ["Chair yoga"], "{}", t.name);
+
+        let other = t.other_process().await;
+        other
+            .apply_page(
+                &feed,
+                prepared(vec![named(3, "Gentle chair yoga")]),
+                "n3",
+                &OpenActiveNormaliser::default(),
+            )
+            .await
+            .expect("apply");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(
+            names(&t, &t.index).await,
+            ["Gentle chair yoga"],
+            "{}",
+            t.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn sessions_keep_the_small_area_they_were_assigned_when_normalised() {
     let lsc = oa_geo::Ics::lancashire_south_cumbria().expect("bundled");

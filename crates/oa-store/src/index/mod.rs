@@ -6,21 +6,24 @@
 //! in this process (the store's write generation moves), and at least every second for
 //! writes by other processes (a separate `harvest`, `renormalise`).
 
+mod documents;
 pub(crate) mod grid;
 mod ids;
 pub(crate) mod record;
 mod sessions;
 
 use std::collections::HashSet;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 pub use record::{FeedSource, id_number, id_text};
 use record::{SessionRecord, Vocabulary};
 pub use sessions::{Ending, Found, SessionFacts, SessionSet};
 
-use crate::{IndexRow, Store, StoreError};
+use crate::{CandidateDoc, IndexRow, Store, StoreError};
+use documents::DocumentCache;
+pub use documents::DocumentCacheStats;
 
 /// How stale the index may get when nothing in this process wrote.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -39,6 +42,8 @@ pub struct SessionIndex {
     /// Milliseconds after `created` of the last catch-up.
     synced_at_ms: AtomicU64,
     created: Instant,
+    /// Documents of recent results, dropped as the change log names them.
+    documents: DocumentCache,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +72,7 @@ impl Default for SessionIndex {
             seen_generation: AtomicU64::new(u64::MAX),
             synced_at_ms: AtomicU64::new(0),
             created: Instant::now(),
+            documents: DocumentCache::default(),
         }
     }
 }
@@ -164,11 +170,14 @@ impl SessionIndex {
             "search index loaded"
         );
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.documents.clear();
         Ok(mark)
     }
 
     /// Re-reads these opportunities and updates, adds or drops their records.
     async fn apply(&self, store: &dyn Store, ids: &[String]) -> Result<(), StoreError> {
+        self.documents
+            .forget(ids.iter().filter_map(|id| id_number(id)));
         for chunk in ids.chunks(1_000) {
             let rows = store.index_rows_by_id(chunk).await?;
             let present: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -183,6 +192,34 @@ impl SessionIndex {
             }
         }
         Ok(())
+    }
+
+    /// How the cache of result documents has done.
+    pub fn document_cache(&self) -> DocumentCacheStats {
+        self.documents.stats()
+    }
+
+    /// The stored documents of these opportunities (as numbers), in any order, unknown ones
+    /// left out: from memory when recently read, else from the store (and then kept).
+    pub async fn documents(
+        &self,
+        store: &dyn Store,
+        ids: &[u64],
+    ) -> Result<Vec<Arc<CandidateDoc>>, StoreError> {
+        let (mut found, missing, epoch) = self.documents.get(ids);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let wanted: Vec<String> = missing.iter().map(|&id| id_text(id)).collect();
+        let read: Vec<(u64, Arc<CandidateDoc>)> = store
+            .candidate_docs_by_id(&wanted)
+            .await?
+            .into_iter()
+            .filter_map(|doc| Some((id_number(&doc.id)?, Arc::new(doc))))
+            .collect();
+        self.documents.keep(epoch, &read);
+        found.extend(read.into_iter().map(|(_, doc)| doc));
+        Ok(found)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {

@@ -8,8 +8,8 @@ use sqlx::PgPool;
 use futures::TryStreamExt;
 
 use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
-use crate::types::CandidateRow;
-use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
+use crate::types::CandidateDoc;
+use crate::{ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
 
 pub(super) async fn for_each_index_row(
     pool: &PgPool,
@@ -34,17 +34,17 @@ pub(super) async fn index_rows_by_id(
     .await?)
 }
 
-pub(super) async fn candidates_by_id(
+pub(super) async fn candidate_docs_by_id(
     pool: &PgPool,
     ids: &[String],
-) -> Result<Vec<Candidate>, StoreError> {
-    let rows: Vec<CandidateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+) -> Result<Vec<CandidateDoc>, StoreError> {
+    let rows: Vec<CandidateDoc> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{CANDIDATE_COLUMNS} where o.id = any($1)"
     )))
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(Candidate::try_from).collect()
+    Ok(rows)
 }
 
 pub(super) async fn occurrences_by_id(

@@ -19,7 +19,7 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
-    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
+    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
     Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
     page,
 };
@@ -185,8 +185,8 @@ impl Store for PgStore {
         changes::prune_changes(&self.pool, before).await
     }
 
-    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
-        changes::candidates_by_id(&self.pool, ids).await
+    async fn candidate_docs_by_id(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError> {
+        changes::candidate_docs_by_id(&self.pool, ids).await
     }
 
     async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {

@@ -140,15 +140,15 @@ pub async fn search(
     };
     // The index's buffers are back in the scratch: what is held while the documents are
     // read is the page alone.
-    let wanted: Vec<String> = plan
+    let wanted: Vec<u64> = plan
         .page
         .iter()
         .filter(|(f, _)| !documents.contains_key(&f.id))
-        .map(|(f, _)| id_text(f.id))
+        .map(|(f, _)| f.id)
         .collect();
-    for candidate in store.candidates_by_id(&wanted).await? {
-        if let Some(id) = id_number(&candidate.id) {
-            documents.insert(id, candidate);
+    for doc in index.documents(store, &wanted).await? {
+        if let Some(id) = id_number(&doc.id) {
+            documents.insert(id, doc.parse()?);
         }
     }
     // Later occurrences come from the index; only an end it could not keep is read.
@@ -282,8 +282,11 @@ async fn with_words(
     filters: &Filters,
     documents: &mut HashMap<u64, Candidate>,
 ) -> Result<Vec<Found>, StoreError> {
+    // Every match's document, read past the cache: keeping thousands would evict the
+    // pages link workers come back to.
     let ids: Vec<String> = found.iter().map(|f| id_text(f.id)).collect();
-    for candidate in store.candidates_by_id(&ids).await? {
+    for doc in store.candidate_docs_by_id(&ids).await? {
+        let candidate = doc.parse()?;
         if let Some(id) = id_number(&candidate.id)
             && filters.words_match(&candidate.opportunity)
         {

@@ -6,8 +6,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use futures::TryStreamExt;
 
 use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
-use crate::types::CandidateRow;
-use crate::{Candidate, ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
+use crate::types::CandidateDoc;
+use crate::{ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
 
 /// Ids per `in (…)` list, well under SQLite's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
@@ -49,12 +49,12 @@ pub(super) async fn index_rows_by_id(
     by_id(pool, INDEX_COLUMNS, ids).await
 }
 
-pub(super) async fn candidates_by_id(
+pub(super) async fn candidate_docs_by_id(
     pool: &SqlitePool,
     ids: &[String],
-) -> Result<Vec<Candidate>, StoreError> {
-    let rows: Vec<CandidateRow> = by_id(pool, CANDIDATE_COLUMNS, ids).await?;
-    rows.into_iter().map(Candidate::try_from).collect()
+) -> Result<Vec<CandidateDoc>, StoreError> {
+    let rows: Vec<CandidateDoc> = by_id(pool, CANDIDATE_COLUMNS, ids).await?;
+    Ok(rows)
 }
 
 pub(super) async fn occurrences_by_id(

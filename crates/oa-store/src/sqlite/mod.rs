@@ -23,7 +23,7 @@ use crate::renormalise::RenormaliseBatch;
 use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
-    Candidate, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
+    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
     Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
     page,
 };
@@ -240,8 +240,8 @@ impl Store for SqliteStore {
         changes::prune_changes(&self.writer, before).await
     }
 
-    async fn candidates_by_id(&self, ids: &[String]) -> Result<Vec<Candidate>, StoreError> {
-        changes::candidates_by_id(&self.reader, ids).await
+    async fn candidate_docs_by_id(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError> {
+        changes::candidate_docs_by_id(&self.reader, ids).await
     }
 
     async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
