@@ -9,6 +9,9 @@ use oa_geo::{BoundingBox, Point};
 const CELL_LAT_DEG: f64 = 0.02;
 const CELL_LNG_DEG: f64 = 0.03;
 
+/// The occupied cells a box meets, by key.
+type CellIter<'a> = Box<dyn Iterator<Item = (&'a (i32, i32), &'a Vec<u32>)> + 'a>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Grid {
     cells: HashMap<(i32, i32), Vec<u32>>,
@@ -62,29 +65,40 @@ impl Grid {
     }
 
     /// Every slot whose cell meets the box (the caller checks the exact point).
+    #[cfg(test)]
     pub fn slots_in(&self, bbox: &BoundingBox) -> impl Iterator<Item = u32> + '_ {
+        self.cells_in(bbox)
+            .flat_map(|(_, slots)| slots.iter().copied())
+    }
+
+    /// Every cell that meets the box, with its bounds and slots.
+    pub fn cells_in(&self, bbox: &BoundingBox) -> impl Iterator<Item = (BoundingBox, &[u32])> + '_ {
         let (lat0, lng0) = cell_at(bbox.min_lat, bbox.min_lng);
         let (lat1, lng1) = cell_at(bbox.max_lat, bbox.max_lng);
         let cells_in_box = (i64::from(lat1 - lat0) + 1) * (i64::from(lng1 - lng0) + 1);
         // A box wider than the populated grid reads the occupied cells instead of the empty ones.
-        let by_cell: Box<dyn Iterator<Item = &Vec<u32>>> = if cells_in_box > self.cells.len() as i64
-        {
-            Box::new(
-                self.cells
-                    .iter()
-                    .filter(move |((la, ln), _)| {
-                        (lat0..=lat1).contains(la) && (lng0..=lng1).contains(ln)
-                    })
-                    .map(|(_, slots)| slots),
-            )
+        let by_cell: CellIter<'_> = if cells_in_box > self.cells.len() as i64 {
+            Box::new(self.cells.iter().filter(move |((la, ln), _)| {
+                (lat0..=lat1).contains(la) && (lng0..=lng1).contains(ln)
+            }))
         } else {
             Box::new(
                 (lat0..=lat1)
                     .flat_map(move |la| (lng0..=lng1).map(move |ln| (la, ln)))
-                    .filter_map(|cell| self.cells.get(&cell)),
+                    .filter_map(|cell| self.cells.get_key_value(&cell)),
             )
         };
-        by_cell.flat_map(|slots| slots.iter().copied())
+        by_cell.map(|(&(la, ln), slots)| (bounds_of(la, ln), slots.as_slice()))
+    }
+}
+
+/// The corners of a cell.
+fn bounds_of(la: i32, ln: i32) -> BoundingBox {
+    BoundingBox {
+        min_lat: f64::from(la) * CELL_LAT_DEG,
+        max_lat: f64::from(la + 1) * CELL_LAT_DEG,
+        min_lng: f64::from(ln) * CELL_LNG_DEG,
+        max_lng: f64::from(ln + 1) * CELL_LNG_DEG,
     }
 }
 

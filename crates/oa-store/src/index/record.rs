@@ -207,7 +207,7 @@ pub fn id_text(id: u64) -> String {
 /// Fixed-point degrees (see [`SessionRecord::lat`]).
 pub(crate) const FIXED_PER_DEGREE: f64 = 1e7;
 
-fn to_fixed(degrees: f64) -> i32 {
+pub(crate) fn to_fixed(degrees: f64) -> i32 {
     (degrees * FIXED_PER_DEGREE).round() as i32
 }
 

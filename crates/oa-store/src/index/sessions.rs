@@ -17,7 +17,12 @@ pub struct Found {
     /// The opportunity id as a number (see [`id_text`]).
     pub id: u64,
     pub start_at: i64,
+    /// NaN until [`Found::measure`]d: a session in a grid cell wholly inside the circle is
+    /// found without measuring, and only the page's need measuring when sorting by start.
     pub distance_km: f64,
+    /// Where it is, as the index keeps it (degrees × 10^7).
+    pub lat: i32,
+    pub lng: i32,
     /// Sessions of one series share this number; 0 for a session with no series.
     pub series: u64,
     pub end: Ending,
@@ -32,6 +37,22 @@ pub enum Ending {
     /// Only the stored row knows (see [`END_IN_STORE`]).
     InStore,
 }
+
+impl Found {
+    /// Sets the distance from the search's centre, unless known.
+    pub fn measure(&mut self, from: &DistancesFrom) {
+        if self.distance_km.is_nan() {
+            self.distance_km = from.to(Point::new(
+                f64::from(self.lat) / FIXED_PER_DEGREE,
+                f64::from(self.lng) / FIXED_PER_DEGREE,
+            ));
+        }
+    }
+}
+
+/// How far inside the radius a cell's farthest corner must be for its sessions to be taken
+/// unmeasured: a metre, far above the distance's rounding.
+const INSIDE_MARGIN_KM: f64 = 0.001;
 
 impl SessionRecord {
     fn ending(&self) -> Ending {
@@ -60,22 +81,41 @@ impl SessionIndex {
         found.clear();
         let inner = self.read();
         let distances = DistancesFrom::new(centre);
+        let inside = |cell: &BoundingBox| {
+            [
+                (cell.min_lat, cell.min_lng),
+                (cell.min_lat, cell.max_lng),
+                (cell.max_lat, cell.min_lng),
+                (cell.max_lat, cell.max_lng),
+            ]
+            .into_iter()
+            .all(|(lat, lng)| distances.to(Point::new(lat, lng)) <= radius_km - INSIDE_MARGIN_KM)
+        };
         inner.visit(
             &BoundingBox::around(centre, radius_km),
             from,
             to,
             filters,
-            |r| {
-                let d = distances.to(r.point());
-                if d <= radius_km {
-                    found.push(Found {
-                        id: r.id,
-                        start_at: r.start,
-                        distance_km: d,
-                        series: r.series,
-                        end: r.ending(),
-                    });
-                }
+            |cell| inside(cell),
+            |r, cell_inside| {
+                let distance_km = if cell_inside {
+                    f64::NAN
+                } else {
+                    let d = distances.to(r.point());
+                    if d > radius_km {
+                        return;
+                    }
+                    d
+                };
+                found.push(Found {
+                    id: r.id,
+                    start_at: r.start,
+                    distance_km,
+                    lat: r.lat,
+                    lng: r.lng,
+                    series: r.series,
+                    end: r.ending(),
+                });
             },
         );
     }
@@ -85,11 +125,18 @@ impl SessionIndex {
     pub fn in_box(&self, bbox: &BoundingBox, from: i64, to: i64, filters: &Filters) -> SessionSet {
         let inner = self.read();
         let mut records = Vec::new();
-        inner.visit(bbox, from, to, filters, |r| {
-            if bbox.contains(r.point()) {
-                records.push(*r);
-            }
-        });
+        inner.visit(
+            bbox,
+            from,
+            to,
+            filters,
+            |_| false,
+            |r, _| {
+                if bbox.contains(r.point()) {
+                    records.push(*r);
+                }
+            },
+        );
         records.sort_unstable_by_key(|r| (r.start, r.id));
         let vocab = &inner.vocab;
         SessionSet {
@@ -104,19 +151,25 @@ impl SessionIndex {
 }
 
 impl Inner {
+    /// Calls `each` with every record in the box's cells that starts in `[from, to)` and
+    /// passes the filters, and with what `mark` said of its cell.
     fn visit(
         &self,
         bbox: &BoundingBox,
         from: i64,
         to: i64,
         filters: &Filters,
-        mut each: impl FnMut(&SessionRecord),
+        mark: impl Fn(&BoundingBox) -> bool,
+        mut each: impl FnMut(&SessionRecord, bool),
     ) {
         let matcher = filters.compile(&self.vocab);
-        for slot in self.grid.slots_in(bbox) {
-            let record = &self.records[slot as usize];
-            if (from..to).contains(&record.start) && matcher.accepts(record) {
-                each(record);
+        for (cell, slots) in self.grid.cells_in(bbox) {
+            let marked = mark(&cell);
+            for &slot in slots {
+                let record = &self.records[slot as usize];
+                if (from..to).contains(&record.start) && matcher.accepts(record) {
+                    each(record, marked);
+                }
             }
         }
     }
@@ -230,5 +283,89 @@ impl<'a> SessionFacts<'a> {
 
     pub fn feed(&self) -> &'a FeedSource {
         &self.set.feeds[usize::from(self.record.feed).min(self.set.feeds.len() - 1)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IndexRow;
+    use crate::index::SessionIndex;
+    use crate::index::record::to_fixed;
+
+    /// Sessions on a 250 m lattice around Preston, ids numbered from 1.
+    fn index_around(centre: Point) -> (SessionIndex, Vec<(u64, Point)>) {
+        let index = SessionIndex::new();
+        let mut placed = Vec::new();
+        {
+            let mut inner = index.write();
+            let mut id = 0u64;
+            for i in -60..=60 {
+                for j in -60..=60 {
+                    id += 1;
+                    let at = Point::new(
+                        centre.lat + f64::from(i) * 0.00225,
+                        centre.lng + f64::from(j) * 0.0038,
+                    );
+                    inner.upsert(&IndexRow {
+                        id: format!("{id:016x}"),
+                        start_at: 1_900_000_000,
+                        lat: Some(at.lat),
+                        lng: Some(at.lng),
+                        status: "scheduled".into(),
+                        feed_url: "https://feed.example".into(),
+                        publisher: None,
+                        doc: r#"{"kind":"session","start":"2030-03-17T17:46:40Z","price":{}}"#
+                            .into(),
+                    });
+                    placed.push((id, at));
+                }
+            }
+        }
+        (index, placed)
+    }
+
+    #[test]
+    fn sessions_taken_unmeasured_are_exactly_those_a_measure_of_each_finds() {
+        let centre = Point::new(53.7632, -2.7031);
+        let (index, placed) = index_around(centre);
+        let distances = DistancesFrom::new(centre);
+        for radius_km in [0.3, 2.0, 5.0, 9.87, 12.0] {
+            let mut found = Vec::new();
+            index.within(
+                centre,
+                radius_km,
+                0,
+                i64::MAX,
+                &Filters::default(),
+                &mut found,
+            );
+            let unmeasured = found.iter().filter(|f| f.distance_km.is_nan()).count();
+            for f in &mut found {
+                f.measure(&distances);
+            }
+            let mut got: Vec<(u64, f64)> = found.iter().map(|f| (f.id, f.distance_km)).collect();
+            got.sort_by_key(|(id, _)| *id);
+            // Every session measured from the point the index keeps, as the search did.
+            let expected: Vec<(u64, f64)> = placed
+                .iter()
+                .map(|&(id, at)| {
+                    let kept = Point::new(
+                        f64::from(to_fixed(at.lat)) / FIXED_PER_DEGREE,
+                        f64::from(to_fixed(at.lng)) / FIXED_PER_DEGREE,
+                    );
+                    (id, distances.to(kept))
+                })
+                .filter(|&(_, d)| d <= radius_km)
+                .collect();
+            assert_eq!(got, expected, "radius {radius_km} km");
+            if radius_km >= 5.0 {
+                assert!(
+                    unmeasured > got.len() / 4,
+                    "radius {radius_km}: only {unmeasured} of {} unmeasured",
+                    got.len()
+                );
+            }
+        }
     }
 }

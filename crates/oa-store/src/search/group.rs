@@ -1,79 +1,89 @@
-//! Grouping a search's sessions by series: each series' soonest occurrences, in one flat
-//! table, so that the thousands of series in a city's radius cost no allocation each.
+//! Grouping a search's sessions by series, in two passes over the matches: each series'
+//! soonest occurrence first (enough to count the groups and pick the page), then the later
+//! occurrences of the page's series only, so the thousands of series in a city's radius
+//! cost one map entry each and nothing more.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::index::Found;
 
-/// `per_group` slots a group; a group's filled slots are its soonest occurrences in
-/// (start, id) order. Its buffers are kept from one grouping to the next.
+/// The grouping's map, kept from one search to the next.
 #[derive(Default)]
 pub(super) struct SeriesGroups {
-    per_group: usize,
-    slots: Vec<Found>,
-    filled: Vec<usize>,
     by_series: HashMap<u64, usize, BuildHasherDefault<SeriesHasher>>,
 }
 
+fn soonest(f: &Found) -> (i64, u64) {
+    (f.start_at, f.id)
+}
+
 impl SeriesGroups {
-    /// Groups `found`: one group per series (and per session with no series). `firsts` gets
-    /// each group's first occurrence and number, the groups in no particular order.
-    pub fn fill(&mut self, found: &[Found], per_group: usize, firsts: &mut Vec<(Found, usize)>) {
-        let per_group = per_group.max(1);
-        let soonest = |f: &Found| (f.start_at, f.id);
-        self.per_group = per_group;
-        self.slots.clear();
-        self.filled.clear();
+    /// Each group's soonest occurrence, in no particular order, into `firsts`: one group
+    /// per series, and one per session with no series.
+    pub fn firsts(&mut self, found: &[Found], firsts: &mut Vec<Found>) {
         self.by_series.clear();
+        firsts.clear();
         for &f in found {
-            let group = if f.series == 0 {
-                self.open(f)
-            } else {
-                match self.by_series.get(&f.series) {
-                    Some(&group) => group,
-                    None => {
-                        let group = self.open(f);
-                        self.by_series.insert(f.series, group);
-                        group
-                    }
-                }
-            };
-            let start = group * per_group;
-            let filled = &mut self.filled[group];
-            let slots = &mut self.slots[start..start + per_group];
-            let place = slots[..*filled].partition_point(|g| soonest(g) < soonest(&f));
-            if place == per_group {
+            if f.series == 0 {
+                firsts.push(f);
                 continue;
             }
-            let kept = (*filled).min(per_group - 1);
-            slots.copy_within(place..kept, place + 1);
-            slots[place] = f;
-            *filled = kept + 1;
+            match self.by_series.get(&f.series) {
+                Some(&group) => {
+                    let first = &mut firsts[group];
+                    if soonest(&f) < soonest(first) {
+                        *first = f;
+                    }
+                }
+                None => {
+                    self.by_series.insert(f.series, firsts.len());
+                    firsts.push(f);
+                }
+            }
         }
-        firsts.clear();
-        firsts.extend((0..self.filled.len()).map(|group| (self.slots[group * per_group], group)));
     }
 
-    /// Frees buffers grown past `entries` (by a search over a whole city), so one large
-    /// search does not keep its memory for good.
+    /// For each group of `page` (firsts from [`SeriesGroups::firsts`]), its next
+    /// `per_group - 1` occurrences among `found`, soonest first.
+    pub fn later(&mut self, found: &[Found], page: &[Found], per_group: usize) -> Vec<Vec<Found>> {
+        let keep = per_group.max(1) - 1;
+        let mut later = vec![Vec::new(); page.len()];
+        self.by_series.clear();
+        for (at, first) in page.iter().enumerate() {
+            if first.series != 0 {
+                self.by_series.insert(first.series, at);
+            }
+        }
+        if keep == 0 || self.by_series.is_empty() {
+            return later;
+        }
+        for &f in found {
+            let Some(&at) = self.by_series.get(&f.series).filter(|_| f.series != 0) else {
+                continue;
+            };
+            if f.id == page[at].id {
+                continue;
+            }
+            let occurrences: &mut Vec<Found> = &mut later[at];
+            let place = occurrences.partition_point(|g| soonest(g) < soonest(&f));
+            if place == keep {
+                continue;
+            }
+            if occurrences.len() == keep {
+                occurrences.pop();
+            }
+            occurrences.insert(place, f);
+        }
+        later
+    }
+
+    /// Frees a map grown past `entries` series (by a search over a whole city), so one
+    /// large search does not keep its memory for good.
     pub fn shrink_past(&mut self, entries: usize) {
-        if self.slots.capacity() > entries {
+        if self.by_series.capacity() > entries {
             *self = SeriesGroups::default();
         }
-    }
-
-    /// A new, empty group (its slots hold `f` as a placeholder).
-    fn open(&mut self, f: Found) -> usize {
-        self.slots.resize(self.slots.len() + self.per_group, f);
-        self.filled.push(0);
-        self.filled.len() - 1
-    }
-
-    /// The group's occurrences after its first, soonest first.
-    pub fn later(&self, group: usize) -> &[Found] {
-        let start = group * self.per_group;
-        &self.slots[start + 1..start + self.filled[group].max(1)]
     }
 }
 
@@ -108,9 +118,24 @@ mod tests {
             id,
             start_at,
             distance_km: 1.0,
+            lat: 0,
+            lng: 0,
             series,
             end: Ending::Unpublished,
         }
+    }
+
+    /// (first id, later ids) of every group, by first id.
+    fn shape(found: &[Found], per_group: usize) -> Vec<(u64, Vec<u64>)> {
+        let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
+        groups.firsts(found, &mut firsts);
+        firsts.sort_by_key(|f| f.id);
+        let later = groups.later(found, &firsts, per_group);
+        firsts
+            .iter()
+            .zip(later)
+            .map(|(first, later)| (first.id, later.iter().map(|f| f.id).collect()))
+            .collect()
     }
 
     #[test]
@@ -127,30 +152,36 @@ mod tests {
             found(9, 2, 0),
             found(5, 30, 7),
         ];
-        let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
-        groups.fill(&input, 3, &mut firsts);
-        let shape: Vec<(u64, Vec<u64>)> = firsts
-            .iter()
-            .map(|&(first, group)| (first.id, groups.later(group).iter().map(|f| f.id).collect()))
-            .collect();
         assert_eq!(
-            shape,
+            shape(&input, 3),
             [(2, vec![4, 5]), (6, vec![]), (8, vec![]), (9, vec![])]
         );
+        let mut reversed = input.clone();
+        reversed.reverse();
+        assert_eq!(shape(&reversed, 3), shape(&input, 3));
+        assert_eq!(shape(&input, 9)[0], (2, vec![4, 5, 3, 1]));
     }
 
     #[test]
     fn equal_starts_are_ordered_by_id_and_a_group_of_one_has_no_later() {
         let input = vec![found(3, 10, 7), found(1, 10, 7), found(2, 10, 7)];
+        assert_eq!(shape(&input, 2), [(1, vec![2])]);
+        assert_eq!(shape(&input, 1), [(1, vec![])]);
+    }
+
+    #[test]
+    fn later_occurrences_are_found_for_the_page_groups_only() {
+        let input = vec![
+            found(1, 10, 7),
+            found(2, 20, 7),
+            found(3, 5, 8),
+            found(4, 6, 8),
+        ];
         let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
-        groups.fill(&input, 2, &mut firsts);
-        assert_eq!(firsts[0].0.id, 1);
-        assert_eq!(
-            groups.later(0).iter().map(|f| f.id).collect::<Vec<_>>(),
-            [2]
-        );
-        groups.fill(&input, 1, &mut firsts);
-        assert_eq!(firsts[0].0.id, 1);
-        assert!(groups.later(0).is_empty());
+        groups.firsts(&input, &mut firsts);
+        let page: Vec<Found> = firsts.iter().copied().filter(|f| f.series == 8).collect();
+        let later = groups.later(&input, &page, 3);
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].iter().map(|f| f.id).collect::<Vec<_>>(), [4]);
     }
 }

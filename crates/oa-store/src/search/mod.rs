@@ -7,7 +7,7 @@ mod group;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use oa_geo::Point;
+use oa_geo::{DistancesFrom, Point};
 
 pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
@@ -89,8 +89,8 @@ thread_local! {
 #[derive(Default)]
 struct Scratch {
     found: Vec<Found>,
-    /// Each result's first session, with its group's number when grouping.
-    groups: Vec<(Found, usize)>,
+    /// Each result's first session (of its series, when grouping).
+    groups: Vec<Found>,
     series: SeriesGroups,
 }
 
@@ -208,30 +208,36 @@ pub async fn search(
 fn plan_page(found: &[Found], scratch: &mut Scratch, request: &SearchRequest) -> PagePlan {
     let Scratch { groups, series, .. } = scratch;
     match request.group {
-        Some(per_group) => series.fill(found, per_group, groups),
+        Some(_) => series.firsts(found, groups),
         None => {
             groups.clear();
-            groups.extend(found.iter().map(|&f| (f, 0)));
+            groups.extend_from_slice(found);
         }
     }
     let total = groups.len();
+    let distances = DistancesFrom::new(request.centre);
+    let by_distance = request.sort == SortOrder::Distance
+        || matches!(request.after, Some(SearchCursor::Distance { .. }));
+    if by_distance {
+        groups.iter_mut().for_each(|f| f.measure(&distances));
+    }
     // A cursor's id is one this service issued; a tampered one sorts first.
     let id_of = |id: &str| id_number(id).unwrap_or(0);
     match &request.after {
         None => {}
         Some(SearchCursor::Start { start_at, id }) => {
             let after = (*start_at, id_of(id));
-            groups.retain(|(f, _)| (f.start_at, f.id) > after);
+            groups.retain(|f| (f.start_at, f.id) > after);
         }
         Some(SearchCursor::Distance { distance_km, id }) => {
             let id = id_of(id);
-            groups.retain(|(f, _)| {
+            groups.retain(|f| {
                 f.distance_km > *distance_km || (f.distance_km == *distance_km && f.id > id)
             });
         }
     }
     let limit = request.limit.max(1);
-    let order = |(a, _): &(Found, usize), (b, _): &(Found, usize)| match request.sort {
+    let order = |a: &Found, b: &Found| match request.sort {
         SortOrder::Start => (a.start_at, a.id).cmp(&(b.start_at, b.id)),
         SortOrder::Distance => a
             .distance_km
@@ -243,9 +249,10 @@ fn plan_page(found: &[Found], scratch: &mut Scratch, request: &SearchRequest) ->
         groups.truncate(limit + 1);
     }
     groups.sort_unstable_by(order);
+    groups.iter_mut().for_each(|f| f.measure(&distances));
     let next = (groups.len() > limit).then(|| {
         groups.truncate(limit);
-        let (last, _) = &groups[limit - 1];
+        let last = &groups[limit - 1];
         match request.sort {
             SortOrder::Start => SearchCursor::Start {
                 start_at: last.start_at,
@@ -257,16 +264,11 @@ fn plan_page(found: &[Found], scratch: &mut Scratch, request: &SearchRequest) ->
             },
         }
     });
-    let page = groups
-        .iter()
-        .map(|&(first, group)| {
-            let later = match request.group {
-                Some(_) => series.later(group).to_vec(),
-                None => Vec::new(),
-            };
-            (first, later)
-        })
-        .collect();
+    let later = match request.group {
+        Some(per_group) => series.later(found, groups, per_group),
+        None => vec![Vec::new(); groups.len()],
+    };
+    let page = groups.iter().copied().zip(later).collect();
     groups.clear();
     if groups.capacity() > SCRATCH_KEPT {
         *groups = Vec::new();
@@ -308,6 +310,8 @@ mod tests {
             id,
             start_at,
             distance_km: id as f64,
+            lat: 0,
+            lng: 0,
             series,
             end: Ending::Unpublished,
         }
