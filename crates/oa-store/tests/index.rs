@@ -36,6 +36,26 @@ async fn names(t: &TestStore, index: &SessionIndex) -> Vec<String> {
         .collect()
 }
 
+/// Another process applies the page; waits out the index's poll interval.
+async fn written_elsewhere(
+    t: &TestStore,
+    feed: &oa_store::FeedRef,
+    items: Vec<serde_json::Value>,
+    next: &str,
+) {
+    let other = t.other_process().await;
+    other
+        .apply_page(
+            feed,
+            prepared(items),
+            next,
+            &OpenActiveNormaliser::default(),
+        )
+        .await
+        .expect("apply");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+}
+
 #[tokio::test]
 async fn the_index_follows_every_write_in_this_process_and_in_others() {
     for t in stores("index").await {
@@ -70,17 +90,7 @@ async fn the_index_follows_every_write_in_this_process_and_in_others() {
 
         // Another process writes; this one has written nothing since, so only the poll
         // finds it.
-        let other = t.other_process().await;
-        other
-            .apply_page(
-                &feed,
-                prepared(vec![near("e", 3, 6)]),
-                "n3",
-                &OpenActiveNormaliser::default(),
-            )
-            .await
-            .expect("apply");
-        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        written_elsewhere(&t, &feed, vec![near("e", 3, 6)], "n3").await;
         assert_eq!(
             names(&t, &t.index).await,
             ["Event d", "Event e"],
@@ -118,17 +128,7 @@ async fn a_shown_session_that_changes_is_shown_changed_whoever_wrote_it() {
         t.apply(&feed, vec![named(2, "Chair yoga")], "n2").await;
         assert_eq!(names(&t, &t.index).await, ["Chair yoga"], "{}", t.name);
 
-        let other = t.other_process().await;
-        other
-            .apply_page(
-                &feed,
-                prepared(vec![named(3, "Gentle chair yoga")]),
-                "n3",
-                &OpenActiveNormaliser::default(),
-            )
-            .await
-            .expect("apply");
-        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        written_elsewhere(&t, &feed, vec![named(3, "Gentle chair yoga")], "n3").await;
         assert_eq!(
             names(&t, &t.index).await,
             ["Gentle chair yoga"],

@@ -39,6 +39,20 @@ pub enum Ending {
 }
 
 impl Found {
+    /// A found session at no particular place, for tests of what is done with matches.
+    #[cfg(test)]
+    pub(crate) fn at_start(id: u64, start_at: i64, series: u64, distance_km: f64) -> Found {
+        Found {
+            id,
+            start_at,
+            distance_km,
+            lat: 0,
+            lng: 0,
+            series,
+            end: Ending::Unpublished,
+        }
+    }
+
     /// Sets the distance from the search's centre, unless known.
     pub fn measure(&mut self, from: &DistancesFrom) {
         if self.distance_km.is_nan() {

@@ -111,24 +111,25 @@ impl Hasher for SeriesHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::Ending;
 
     fn found(id: u64, start_at: i64, series: u64) -> Found {
-        Found {
-            id,
-            start_at,
-            distance_km: 1.0,
-            lat: 0,
-            lng: 0,
-            series,
-            end: Ending::Unpublished,
-        }
+        Found::at_start(id, start_at, series, 1.0)
     }
 
     /// (first id, later ids) of every group, by first id.
     fn shape(found: &[Found], per_group: usize) -> Vec<(u64, Vec<u64>)> {
+        shape_of_page(found, per_group, |_| true)
+    }
+
+    /// The same for the groups whose first `on_page` keeps.
+    fn shape_of_page(
+        found: &[Found],
+        per_group: usize,
+        on_page: impl Fn(&Found) -> bool,
+    ) -> Vec<(u64, Vec<u64>)> {
         let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
         groups.firsts(found, &mut firsts);
+        firsts.retain(|f| on_page(f));
         firsts.sort_by_key(|f| f.id);
         let later = groups.later(found, &firsts, per_group);
         firsts
@@ -177,11 +178,6 @@ mod tests {
             found(3, 5, 8),
             found(4, 6, 8),
         ];
-        let (mut groups, mut firsts) = (SeriesGroups::default(), Vec::new());
-        groups.firsts(&input, &mut firsts);
-        let page: Vec<Found> = firsts.iter().copied().filter(|f| f.series == 8).collect();
-        let later = groups.later(&input, &page, 3);
-        assert_eq!(later.len(), 1);
-        assert_eq!(later[0].iter().map(|f| f.id).collect::<Vec<_>>(), [4]);
+        assert_eq!(shape_of_page(&input, 3, |f| f.series == 8), [(3, vec![4])]);
     }
 }

@@ -306,15 +306,7 @@ mod tests {
     use super::*;
 
     fn found(id: u64, start_at: i64, series: u64) -> Found {
-        Found {
-            id,
-            start_at,
-            distance_km: id as f64,
-            lat: 0,
-            lng: 0,
-            series,
-            end: Ending::Unpublished,
-        }
+        Found::at_start(id, start_at, series, id as f64)
     }
 
     fn request(group: Option<usize>, limit: usize) -> SearchRequest {
