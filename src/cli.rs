@@ -247,7 +247,9 @@ async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_
     };
     let areas = crate::areas::configured(&config.api.areas_dir)?;
     Ok(oa_api::AppState {
-        index: Arc::new(oa_store::index::SessionIndex::new()),
+        index: Arc::new(oa_store::index::SessionIndex::with_document_cache(
+            config.api.document_cache_mib << 20,
+        )),
         areas: Arc::new(areas),
         places: Arc::new(places(store.as_ref()).await?),
         pathways: Arc::new(pathways),

@@ -31,10 +31,17 @@ pub struct ApiConfig {
     /// Cumbria when the folder is missing or empty.
     #[serde(default = "default_areas_dir")]
     pub areas_dir: String,
+    /// MiB of recent search results' documents kept in memory; 0 keeps none.
+    #[serde(default = "default_document_cache_mib")]
+    pub document_cache_mib: usize,
 }
 
 fn default_areas_dir() -> String {
     "config/areas".into()
+}
+
+fn default_document_cache_mib() -> usize {
+    4
 }
 
 impl Default for ApiConfig {
@@ -42,6 +49,7 @@ impl Default for ApiConfig {
         ApiConfig {
             pathways_file: None,
             areas_dir: default_areas_dir(),
+            document_cache_mib: default_document_cache_mib(),
         }
     }
 }
@@ -277,6 +285,9 @@ mod tests {
             "from the defaults"
         );
         assert_eq!(config.database.url, "sqlite://data/aggregator.db");
+        assert_eq!(config.api.document_cache_mib, 4, "from the defaults");
+        let none = with_file("[api]\ndocument_cache_mib = 0\n").expect("valid");
+        assert_eq!(none.api.document_cache_mib, 0);
         assert_eq!(
             config.sources().expect("sources"),
             vec![

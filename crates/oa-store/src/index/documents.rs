@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::CandidateDoc;
 
-/// Bytes of documents kept: about 2,700 of the usual 1.5 KB.
+/// Bytes of documents kept by default (`api.document_cache_mib`): about 2,700 of the usual
+/// 1.5 KB.
 pub(crate) const DOCUMENT_CACHE_BYTES: usize = 4 << 20;
 
 /// What an entry costs beyond its strings (the map, the queue, the allocation headers).
@@ -249,5 +250,9 @@ mod tests {
         // A document larger than the whole budget is not kept at all.
         cache.keep(epoch, &[doc(9, &"x".repeat(4 * one))]);
         assert_eq!(bodies(&cache, &[9]).1, [9]);
+        // A budget of 0 keeps nothing.
+        let none = DocumentCache::with_budget(0);
+        none.keep(0, &[doc(1, "one")]);
+        assert_eq!(none.stats().documents, 0);
     }
 }

@@ -83,6 +83,14 @@ impl SessionIndex {
         Self::default()
     }
 
+    /// The same, keeping up to `bytes` of recent results' documents (0: none).
+    pub fn with_document_cache(bytes: usize) -> Self {
+        SessionIndex {
+            documents: DocumentCache::with_budget(bytes),
+            ..Self::default()
+        }
+    }
+
     /// Sessions held.
     pub fn len(&self) -> usize {
         self.read().by_id.len()
