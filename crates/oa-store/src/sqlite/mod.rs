@@ -31,6 +31,15 @@ use crate::{
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;
 
+/// The writer's page cache while it applies harvested pages: 32 MiB. With 64 MiB the cache
+/// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
+/// million items, against 97 MB), for no more items a second (13,596 against 13,365).
+const HARVEST_CACHE: &str = "pragma cache_size = -32768";
+
+/// The writer's page cache while it renormalises: 64 MiB, the index pages of a whole store
+/// rewritten in keyset order (a batch job, not a long-running process).
+const RENORMALISE_CACHE: &str = "pragma cache_size = -65536";
+
 /// Reader connections: see `connect`.
 const READERS: u32 = 2;
 
@@ -55,7 +64,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // Small until this process writes (see `WRITE_CACHE`): a process that only
+            // Small until this process writes (see `HARVEST_CACHE`): a process that only
             // serves searches stays small.
             .pragma("cache_size", "-2048")
             .pragma("temp_store", "memory")
@@ -103,13 +112,11 @@ impl SqliteStore {
         })
     }
 
-    /// Gives the writer 64 MiB of page cache, so the index pages of a large store stay in
-    /// memory while pages are written. Set before every write batch (a no-op once set)
-    /// because the pool may replace its connection.
-    async fn grow_write_cache(&self) -> Result<(), StoreError> {
-        sqlx::query("pragma cache_size = -65536")
-            .execute(&self.writer)
-            .await?;
+    /// Sizes the writer's page cache for what it is about to write (see [`HARVEST_CACHE`]
+    /// and [`RENORMALISE_CACHE`]). Set before every write batch (a no-op once set) because
+    /// the pool may replace its connection.
+    async fn grow_write_cache(&self, pragma: &'static str) -> Result<(), StoreError> {
+        sqlx::query(pragma).execute(&self.writer).await?;
         Ok(())
     }
 
@@ -187,7 +194,7 @@ impl Store for SqliteStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        self.grow_write_cache().await?;
+        self.grow_write_cache(HARVEST_CACHE).await?;
         let tx = page_tx::SqlitePageTx(self.write_tx().await?);
         let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
@@ -201,7 +208,7 @@ impl Store for SqliteStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
-        self.grow_write_cache().await?;
+        self.grow_write_cache(RENORMALISE_CACHE).await?;
         let tx = page_tx::SqlitePageTx(self.write_tx().await?);
         let (tx, batch) =
             prefetch::batch(tx, &self.reader, &self.prefetched, after, limit, normaliser).await?;
