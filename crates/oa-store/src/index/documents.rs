@@ -131,8 +131,13 @@ impl DocumentCache {
         }
     }
 
-    /// Drops these opportunities' documents (they changed or went).
+    /// Drops these opportunities' documents (they changed or went). None named (the index
+    /// catching up on a quiet store): nothing to drop, and reads in flight are kept.
     pub fn forget(&self, ids: impl IntoIterator<Item = u64>) {
+        let mut ids = ids.into_iter().peekable();
+        if ids.peek().is_none() {
+            return;
+        }
         let mut entries = self.lock();
         entries.epoch += 1;
         for id in ids {
@@ -214,6 +219,11 @@ mod tests {
         let cache = DocumentCache::default();
         let (_, _, epoch) = cache.get(&[1, 2]);
         cache.keep(epoch, &[doc(1, "one"), doc(2, "two")]);
+        // A catch-up that found no change does not hold back a read in flight.
+        let (_, _, quiet) = cache.get(&[4]);
+        cache.forget([]);
+        cache.keep(quiet, &[doc(4, "four")]);
+        assert_eq!(bodies(&cache, &[4]).1, Vec::<u64>::new());
         // A search reads 3 from the store; meanwhile the index applies a change to 1.
         let (_, _, before_change) = cache.get(&[3]);
         cache.forget([1]);
