@@ -76,6 +76,18 @@ pub(crate) const SET_PROVIDER_LINK: &str = "insert into provider_links (provider
 pub(crate) const PROVIDER_LINKS: &str =
     "select provider_id, organizer, linked from provider_links order by provider_id, organizer";
 
+/// The columns of `StoredChild` (in its field order, which SQLite's JSON batch read relies
+/// on), from live and deleted items alike; callers add the `where`.
+macro_rules! stored_children {
+    () => {
+        "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, \
+         i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, \
+         d.problems as digest_problems from items i join feeds f on f.id = i.feed_id \
+         left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id"
+    };
+}
+pub(crate) use stored_children;
+
 macro_rules! index_columns {
     () => {
         "select o.id, o.start_at, o.lat, o.lng, o.status, f.url as feed_url, f.publisher, o.doc \

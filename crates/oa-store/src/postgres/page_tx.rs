@@ -86,12 +86,11 @@ impl PageTx for PgPageTx {
         after: (i64, &str),
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
-        let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
-             join feeds f on f.id = i.feed_id \
-             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
-             order by i.feed_id, i.item_id limit $3 for update of i",
-        )
+        let rows: Vec<StoredChild> = sqlx::query_as(concat!(
+            crate::sql::stored_children!(),
+            " where i.state = 'updated' and (i.feed_id, i.item_id) > ($1, $2) \
+             order by i.feed_id, i.item_id limit $3 for update of i"
+        ))
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
@@ -101,11 +100,10 @@ impl PageTx for PgPageTx {
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
-        let rows: Vec<StoredChild> = sqlx::query_as(
-            "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
-             join feeds f on f.id = i.feed_id \
-             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and i.parent_ref = any($1)",
-        )
+        let rows: Vec<StoredChild> = sqlx::query_as(concat!(
+            crate::sql::stored_children!(),
+            " where i.state = 'updated' and i.parent_ref = any($1)"
+        ))
         .bind(parent_ids)
         .fetch_all(&mut *self.0)
         .await?;

@@ -90,17 +90,16 @@ impl PageTx for SqlitePageTx {
         // sqlx's hand-off of every row from its worker thread and its two copies of every
         // value cost ~7 µs an item. A part stays under glibc's mmap threshold (128 KiB), so
         // its buffers come from and go back to the heap.
-        let parts: Vec<(String,)> = sqlx::query_as(
+        let parts: Vec<(String,)> = sqlx::query_as(concat!(
             "select json_group_array(json_array(feed_id, feed_url, item_id, kind, modified, role, data_id, \
              parent_ref, data, status, problem, digest_opportunities, digest_problems) \
              order by feed_id, item_id) from \
-             (select *, (row_number() over (order by feed_id, item_id) - 1) / ? as part from \
-             (select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
-             join feeds f on f.id = i.feed_id \
-             left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
+             (select *, (row_number() over (order by feed_id, item_id) - 1) / ? as part from (",
+            crate::sql::stored_children!(),
+            " where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
              order by i.feed_id, i.item_id limit ?)) \
-             group by part order by part",
-        )
+             group by part order by part"
+        ))
         .bind(PART_ITEMS)
         .bind(after.0)
         .bind(after.1)
@@ -119,11 +118,10 @@ impl PageTx for SqlitePageTx {
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
         let mut found = Vec::new();
         for chunk in parent_ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, d.problems as digest_problems from items i \
-                 join feeds f on f.id = i.feed_id \
-                 left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id where i.state = 'updated' and i.parent_ref in ",
-            );
+            let mut sql = QueryBuilder::<Sqlite>::new(concat!(
+                crate::sql::stored_children!(),
+                " where i.state = 'updated' and i.parent_ref in "
+            ));
             push_list(&mut sql, chunk.iter().map(String::as_str));
             let rows: Vec<StoredChild> = sql.build_query_as().fetch_all(&mut *self.0).await?;
             found.extend(rows);
