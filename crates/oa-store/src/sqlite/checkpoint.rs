@@ -9,7 +9,11 @@
 //! SQLite rewinds a WAL only when a writer starts after a checkpoint that copied all of it.
 //! Under a harvest's continuous writes a passive checkpoint never quite catches up, so the
 //! WAL grew with the harvest (4 GB for a million items). Once it passes [`WAL_LIMIT_FRAMES`]
-//! this task truncates it, holding the writer for the moment that takes.
+//! this task restarts it: copies all of it, holding the writer for the moment that takes, so
+//! the next commit writes from the WAL's start again. The file keeps its size rather than
+//! being truncated: a WAL that regrows from nothing makes the kernel allocate and zero
+//! every page of it again, which was a quarter of the writer's time in a million-session
+//! rewrite (docs/PERFORMANCE.md, "Renormalise").
 
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +25,7 @@ use sqlx::SqlitePool;
 const AFTER_WRITES: Duration = Duration::from_millis(250);
 /// A checkpoint at least this often anyway (another process may have written).
 const AT_LEAST_EVERY: Duration = Duration::from_secs(30);
-/// 256 MiB of 16 KiB pages (the store's page size): the WAL is cut back to nothing past this.
+/// 256 MiB of 16 KiB pages (the store's page size): past this the WAL is restarted.
 pub(super) const WAL_LIMIT_FRAMES: i64 = 16_384;
 
 /// What one checkpoint round did.
@@ -29,11 +33,11 @@ pub(super) const WAL_LIMIT_FRAMES: i64 = 16_384;
 pub(super) enum Checkpointed {
     /// Copied what it could without waiting; the WAL keeps its size.
     Passively,
-    /// The WAL was past its limit: copied in full and truncated.
-    Truncated,
+    /// The WAL was past its limit: copied in full, the next commit writes from its start.
+    Restarted,
 }
 
-/// One round: a passive checkpoint, then a truncating one when the WAL is past `limit`
+/// One round: a passive checkpoint, then a restarting one when the WAL is past `limit`
 /// frames.
 pub(super) async fn checkpoint(pool: &SqlitePool, limit: i64) -> Result<Checkpointed, sqlx::Error> {
     let (_busy, frames, _copied): (i64, i64, i64) =
@@ -44,11 +48,11 @@ pub(super) async fn checkpoint(pool: &SqlitePool, limit: i64) -> Result<Checkpoi
         return Ok(Checkpointed::Passively);
     }
     // Waits (up to the busy timeout) for the writer's transaction to end.
-    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("pragma wal_checkpoint(truncate)")
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("pragma wal_checkpoint(restart)")
         .fetch_one(pool)
         .await?;
     Ok(if busy == 0 {
-        Checkpointed::Truncated
+        Checkpointed::Restarted
     } else {
         Checkpointed::Passively
     })
@@ -84,7 +88,7 @@ mod tests {
     use crate::SqliteStore;
 
     #[tokio::test]
-    async fn a_wal_past_its_limit_is_truncated_not_left_to_grow() {
+    async fn a_wal_past_its_limit_is_written_again_from_its_start_not_left_to_grow() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("wal.db");
         let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
@@ -95,37 +99,48 @@ mod tests {
             .execute(writer)
             .await
             .expect("table");
-        for _ in 0..50 {
-            sqlx::query("insert into filler values (randomblob(8192))")
-                .execute(writer)
-                .await
-                .expect("insert");
-        }
+        let fill = || async {
+            for _ in 0..50 {
+                sqlx::query("insert into filler values (randomblob(8192))")
+                    .execute(writer)
+                    .await
+                    .expect("insert");
+            }
+        };
+        fill().await;
         let wal = dir.path().join("wal.db-wal");
         let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
-        assert!(size() > 50 * 8192, "the inserts are in the WAL");
+        let filled = size();
+        assert!(filled > 50 * 8192, "the inserts are in the WAL");
 
         let generous = checkpoint(writer, WAL_LIMIT_FRAMES)
             .await
             .expect("checkpoint");
         assert_eq!(generous, Checkpointed::Passively);
-        assert!(
-            size() > 50 * 8192,
-            "a passive checkpoint leaves the WAL's size"
-        );
+        assert_eq!(size(), filled, "a passive checkpoint leaves the WAL's size");
 
         let tight = checkpoint(writer, 10).await.expect("checkpoint");
-        assert_eq!(tight, Checkpointed::Truncated);
-        assert_eq!(size(), 0, "past its limit the WAL is cut back");
+        assert_eq!(tight, Checkpointed::Restarted);
+        assert_eq!(
+            size(),
+            filled,
+            "the file is kept for the next commits to overwrite, not truncated"
+        );
+        fill().await;
+        assert_eq!(
+            size(),
+            filled,
+            "the next commits wrote from the WAL's start"
+        );
         let (rows,): (i64,) = sqlx::query_as("select count(*) from filler")
             .fetch_one(writer)
             .await
             .expect("count");
-        assert_eq!(rows, 50, "nothing written is lost");
+        assert_eq!(rows, 100, "nothing written is lost");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_that_read_first_wait_for_a_truncating_checkpoint_instead_of_failing() {
+    async fn writes_that_read_first_wait_for_a_restarting_checkpoint_instead_of_failing() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("busy.db").display());
         let store = SqliteStore::connect(&url).await.expect("store");
@@ -135,18 +150,18 @@ mod tests {
             .expect("table");
         let checkpointer = SqlitePool::connect(&url).await.expect("second connection");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let truncating = tokio::spawn({
+        let restarting = tokio::spawn({
             let stop = stop.clone();
             async move {
-                let mut truncated = 0;
+                let mut restarted = 0;
                 while !stop.load(Ordering::Acquire) {
                     if checkpoint(&checkpointer, 0).await.expect("checkpoint")
-                        == Checkpointed::Truncated
+                        == Checkpointed::Restarted
                     {
-                        truncated += 1;
+                        restarted += 1;
                     }
                 }
-                truncated
+                restarted
             }
         });
         // As a page transaction does: read, then write.
@@ -164,8 +179,8 @@ mod tests {
         }
         stop.store(true, Ordering::Release);
         assert!(
-            truncating.await.expect("checkpointer") > 0,
-            "the WAL was truncated meanwhile"
+            restarting.await.expect("checkpointer") > 0,
+            "the WAL was restarted meanwhile"
         );
     }
 }

@@ -68,10 +68,14 @@ impl SqliteStore {
             // serves searches stays small.
             .pragma("cache_size", "-2048")
             .pragma("temp_store", "memory")
-            // Checkpoints run on their own connection (`checkpoint`), not in a commit; a
-            // WAL grown under a burst of writes is cut back once checkpointed.
+            // Checkpoints run on their own connection (`checkpoint`), not in a commit. A
+            // restarted WAL keeps its file for the next commits to overwrite; one that grew
+            // well past the limit (a reader held it) is cut back to a quarter over it.
             .pragma("wal_autocheckpoint", "0")
-            .pragma("journal_size_limit", "67108864");
+            .pragma(
+                "journal_size_limit",
+                (checkpoint::WAL_LIMIT_FRAMES * i64::from(PAGE_SIZE) * 5 / 4).to_string(),
+            );
         if let Some(folder) = options
             .get_filename()
             .parent()
@@ -122,7 +126,7 @@ impl SqliteStore {
 
     /// A write transaction holding SQLite's write lock from its first statement. A deferred
     /// one that reads first cannot wait for the lock when it comes to write: if the
-    /// checkpointer truncated the WAL meanwhile, its snapshot is gone and SQLite answers
+    /// checkpointer restarted the WAL meanwhile, its snapshot is gone and SQLite answers
     /// "database is locked" at once instead of calling the busy handler.
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.writer.begin_with("begin immediate").await
