@@ -921,6 +921,25 @@ async fn stored_sessions_that_come_out_the_same_are_not_rewritten() {
 }
 
 #[tokio::test]
+async fn the_change_log_is_stamped_with_when_it_was_written_and_pruned_by_it() {
+    for t in stores("change-clock").await {
+        let mark = t.store.changes_since(None).await.expect("changes").mark;
+        t.series_with_sessions(2, 1, PRESTON).await;
+        let written = |changes: ChangeBatch| changes.ids.len();
+        let now = chrono::Utc::now().timestamp();
+        // Rows an hour old go; these were written just now, so they stay.
+        t.store.prune_changes(now - 3_600).await.expect("prune");
+        let kept = written(t.store.changes_since(Some(mark)).await.expect("changes"));
+        assert_eq!(kept, 2, "{}", t.name);
+        // Stamped no later than now: pruning before a minute from now takes them all.
+        let pruned = t.store.prune_changes(now + 60).await.expect("prune");
+        assert!(pruned >= 2, "{pruned} ({})", t.name);
+        let left = written(t.store.changes_since(Some(mark)).await.expect("changes"));
+        assert_eq!(left, 0, "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn an_updated_item_keeps_only_its_new_opportunities_and_problems() {
     for t in stores("replace").await {
         let feed = t.feed("https://p.example/events").await;
