@@ -90,9 +90,9 @@ impl PageTx for SqlitePageTx {
         // after the last key of the one before. Read as a row per item, sqlx's hand-off of
         // every row from its worker thread and its two copies of every value cost ~7 µs an
         // item. Numbering the whole batch into parts in one query (a window function, then
-        // a group by) copied every item through two temporary B-trees: a fifth of the
-        // rewrite pass's CPU. A part stays under glibc's mmap threshold (128 KiB), so its
-        // buffers come from and go back to the heap.
+        // a group by) copied every item through two temporary B-trees; without them the
+        // reader's share of a rewrite pass's CPU fell from 22 % to 17 %. A part stays under
+        // glibc's mmap threshold (128 KiB), so its buffers come from and go back to the heap.
         let wanted = usize::try_from(limit).unwrap_or_default();
         let mut items: Vec<StoredChild> = Vec::with_capacity(wanted);
         let mut after = (after.0, after.1.to_owned());
@@ -114,7 +114,7 @@ impl PageTx for SqlitePageTx {
             let mut read: Vec<StoredChild> = serde_json::from_str(&part)
                 .map_err(|e| StoreError::Corrupt(format!("a part of a stored-items batch: {e}")))?;
             // SQL does not promise an aggregate's order without a sort of its own; the rows
-            // come in key order, so this check costs one pass.
+            // come in key order, and sorting rows already in order is one pass.
             read.sort_by(|a, b| (a.feed_id, &a.item_id).cmp(&(b.feed_id, &b.item_id)));
             let Some(last) = read.last() else { break };
             after = (last.feed_id, last.item_id.clone());
