@@ -170,25 +170,6 @@ fn start_publisher(listener: std::net::TcpListener, feeds: Feeds) {
     });
 }
 
-/// (utime + stime in seconds, VmHWM in MB) of a live process.
-fn cpu_and_peak(pid: u32, ticks_per_second: f64) -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let cpu = (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
-        / ticks_per_second;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let peak_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((cpu, peak_kb / 1024.0))
-}
-
 /// Runs `harvest --once` over the feeds into `database_url`; (seconds, CPU seconds, peak MB).
 fn harvest_process(
     database_url: &str,
@@ -201,12 +182,6 @@ fn harvest_process(
         .map(|url| format!("[[sources]]\nfeed = \"{url}\"\n"))
         .collect();
     std::fs::write(&config, sources).expect("config");
-    let ticks: f64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0);
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_oa-aggregator"))
         .args(["harvest", "--once", "--config"])
@@ -218,7 +193,7 @@ fn harvest_process(
         .expect("harvest");
     let mut last = (0.0, 0.0);
     let status = loop {
-        if let Some((cpu, peak)) = cpu_and_peak(child.id(), ticks) {
+        if let Some((cpu, peak)) = support::cpu_and_peak(child.id()) {
             last = (cpu, peak);
         }
         if let Some(status) = child.try_wait().expect("wait") {

@@ -1,6 +1,7 @@
 //! `renormalise` over a large store on the embedded default (SQLite): stores N items
 //! (1 SessionSeries per 9 ScheduledSessions, pages of 500), then renormalises them all in
-//! the CLI's batches and reports items/s. Release build:
+//! the CLI's batches and reports items/s and the CPU seconds each pass took (the process's
+//! utime + stime: steadier than wall time on a machine whose speed drifts). Release build:
 //!
 //!     cargo bench --bench renormalise             # 1,000,000 items
 //!     OA_BENCH_ITEMS=200000 cargo bench --bench renormalise
@@ -13,6 +14,8 @@ use oa_model::{DiscoveredFeed, parse_page};
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{SqliteStore, Store};
 use serde_json::json;
+
+mod support;
 
 const PAGE: usize = 500;
 const BATCH: usize = 2000;
@@ -111,6 +114,8 @@ async fn renormalise(
     total: usize,
     what: &str,
 ) {
+    let cpu = || support::cpu_and_peak(std::process::id()).map_or(f64::NAN, |(cpu, _)| cpu);
+    let cpu_before = cpu();
     let started = Instant::now();
     let (mut after, mut items, mut unchanged) = (None, 0, 0);
     loop {
@@ -126,9 +131,10 @@ async fn renormalise(
         }
     }
     let took = started.elapsed();
+    let cpu_used = cpu() - cpu_before;
     assert_eq!(items, total);
     println!(
-        "renormalised {items} items {what}: {:.1} s ({:.0} items/s, {unchanged} unchanged)",
+        "renormalised {items} items {what}: {:.1} s ({:.0} items/s, {unchanged} unchanged), CPU {cpu_used:.1} s",
         took.as_secs_f64(),
         items as f64 / took.as_secs_f64()
     );
