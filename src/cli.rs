@@ -191,6 +191,14 @@ async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
 /// The area's tag rules (`normalise.tags_file`, else the shipped ones), its bounds, and the
 /// bundled postcode centroids with any imported full postcodes.
 async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenActiveNormaliser> {
+    Ok(tag_normaliser(config)?
+        .with_places(places(store).await?)
+        .with_areas(crate::areas::configured(&config.api.areas_dir)?))
+}
+
+/// The normaliser with the area's tag rules and bounds only: what explains a stored
+/// session's tags, without a second copy of the imported postcodes.
+fn tag_normaliser(config: &Config) -> anyhow::Result<OpenActiveNormaliser> {
     let mut normaliser = OpenActiveNormaliser::default();
     if let Some(path) = config
         .normalise
@@ -206,9 +214,7 @@ async fn normaliser(config: &Config, store: &dyn Store) -> anyhow::Result<OpenAc
     if let Some(bounds) = config.normalise.bounds()? {
         normaliser = normaliser.with_bounds(bounds);
     }
-    Ok(normaliser
-        .with_places(places(store).await?)
-        .with_areas(crate::areas::configured(&config.api.areas_dir)?))
+    Ok(normaliser)
 }
 
 /// The bundled postcode centroids with any imported full postcodes.
@@ -253,6 +259,7 @@ async fn api_state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<oa_
         areas: Arc::new(areas),
         places: Arc::new(places(store.as_ref()).await?),
         pathways: Arc::new(pathways),
+        normaliser: Arc::new(tag_normaliser(config)?),
         store,
     })
 }

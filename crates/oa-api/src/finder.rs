@@ -13,6 +13,7 @@ use chrono_tz::Europe::London;
 use oa_model::{Evidence, Opportunity, TagReason};
 use oa_store::search::{SearchHit, search};
 
+use crate::explain::explain_hits;
 use crate::params::{self, Context, SessionQuery};
 use crate::problem::ApiError;
 use crate::routes::AppState;
@@ -42,7 +43,17 @@ pub async fn finder(State(state): State<AppState>, RawQuery(query): RawQuery) ->
             return (status, page(&form, &errors(&error))).into_response();
         }
     };
-    match search(state.store.as_ref(), &state.index, &request).await {
+    let found = match search(state.store.as_ref(), &state.index, &request).await {
+        Ok(mut found) => explain_hits(
+            state.store.as_ref(),
+            state.normaliser.as_ref(),
+            &mut found.hits,
+        )
+        .await
+        .map(|()| found),
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(found) => page(&form, &results(&found.hits, found.total)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "finder search failed: {e}");

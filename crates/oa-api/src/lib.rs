@@ -5,6 +5,7 @@
 mod brief;
 mod coverage;
 mod cursor;
+mod explain;
 mod feeds;
 mod finder;
 mod metrics;

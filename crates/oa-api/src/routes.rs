@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use oa_geo::Gazetteer;
 use oa_geo::Ics;
-use oa_model::Opportunity;
+use oa_model::{Normaliser, Opportunity};
+use oa_normalise::OpenActiveNormaliser;
 use oa_store::index::SessionIndex;
 use oa_store::search::{SearchHit, search};
 use oa_store::{Store, StoreError};
@@ -17,13 +18,14 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::brief::BriefOpportunity;
+use crate::explain::{explain, explain_hits};
 use crate::params::{Applied, Context, SessionQuery};
 use crate::pathways::Pathways;
 use crate::problem::ApiError;
 use crate::{cursor, params};
 
 /// What every handler reads: the store, postcode centroids for `postcode=`, the pathways.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// What searches and coverage read; kept current from the store's change log.
@@ -32,10 +34,22 @@ pub struct AppState {
     pub areas: Arc<Vec<&'static Ics>>,
     pub places: Arc<Gazetteer>,
     pub pathways: Arc<Pathways>,
+    /// The tag rules in force, to explain a session's tags when asked (`crate::explain`).
+    pub normaliser: Arc<dyn Normaliser>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("areas", &self.areas.len())
+            .field("pathways", &self.pathways)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
-    /// The store with the bundled postcode centroids and the shipped pathways.
+    /// The store with the bundled postcode centroids, the shipped pathways and tag rules.
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState {
             store,
@@ -43,6 +57,7 @@ impl AppState {
             areas: Arc::new(Ics::lancashire_south_cumbria().ok().into_iter().collect()),
             places: Arc::new(Gazetteer::bundled().clone()),
             pathways: Arc::new(Pathways::shipped()),
+            normaliser: Arc::new(OpenActiveNormaliser::default()),
         }
     }
 }
@@ -119,7 +134,15 @@ pub async fn sessions(
         applied,
         explain,
     } = params::session_query(query.as_deref(), context)?;
-    let page = search(state.store.as_ref(), &state.index, &request).await?;
+    let mut page = search(state.store.as_ref(), &state.index, &request).await?;
+    if explain {
+        explain_hits(
+            state.store.as_ref(),
+            state.normaliser.as_ref(),
+            &mut page.hits,
+        )
+        .await?;
+    }
     let next_cursor = page.next.as_ref().map(cursor::encode);
     let next = next_cursor
         .as_deref()
@@ -245,9 +268,10 @@ pub async fn session(
     };
     let item = raw(detail.item_data.as_deref());
     let parent = raw(detail.parent_data.as_deref());
+    let opportunity = explain(state.normaliser.as_ref(), &detail);
     let body = SessionDetail {
         id: &detail.id,
-        opportunity: &detail.opportunity,
+        opportunity: &opportunity,
         source: DetailSource {
             feed_url: &detail.feed_url,
             publisher: detail.publisher.as_deref(),

@@ -410,7 +410,7 @@ async fn every_filter_narrows_the_results_and_is_echoed_back() {
         explained["items"][0]["tags"][0]["reasons"].is_array(),
         "{explained}"
     );
-    // The store keeps reasons as arrays; the API shows each as an object.
+    // The store keeps tag names; the API works out each reason, shown as an object.
     let reason = &explained["items"][0]["tags"][0]["reasons"][0];
     assert!(
         reason["evidence"].is_string() && reason["rule"].is_string(),

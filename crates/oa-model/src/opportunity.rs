@@ -207,8 +207,10 @@ pub struct Price {
     pub accessible_for_free: Option<bool>,
 }
 
-fn is_empty(tags: &Arc<[crate::Tag]>) -> bool {
-    tags.is_empty()
+/// Withheld tags are left out when there are none, and always from a stored document: they
+/// only explain, and explanations are worked out again when asked for.
+fn withheld_left_out(tags: &Arc<[crate::Tag]>) -> bool {
+    tags.is_empty() || crate::tags::writing_stored_form()
 }
 
 /// One opportunity, normalised from an item and (for children) its parent.
@@ -245,11 +247,12 @@ pub struct Opportunity {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Tags it carries, each with its reasons (shared by the sessions of one series, which
-    /// earn the same tags for the same reasons).
+    /// earn the same tags for the same reasons). A stored document keeps their names only
+    /// ([`crate::tags::to_stored_json`]).
     #[serde(default)]
     pub tags: Arc<[crate::Tag]>,
     /// Tags some evidence suggested but other evidence ruled out, with both sides.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(default, skip_serializing_if = "withheld_left_out")]
     pub withheld_tags: Arc<[crate::Tag]>,
     /// Data-quality problems found in the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -7,7 +7,7 @@ use std::hash::Hash;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Europe::London;
-use oa_model::{Activity, GenderRestriction, OpportunityKind, Organizer, SmallAreaRef};
+use oa_model::{Activity, GenderRestriction, OpportunityKind, Organizer, SmallAreaRef, Tag};
 use serde::Deserialize;
 
 use crate::IndexRow;
@@ -147,8 +147,9 @@ struct IndexedDoc {
     organizer: Option<Organizer>,
     #[serde(default)]
     price: IndexedPrice,
+    /// By name in documents stored now, with reasons in older ones: [`Tag`] reads both.
     #[serde(default)]
-    tags: Vec<IndexedTag>,
+    tags: Vec<Tag>,
     #[serde(default)]
     age_range: Option<oa_model::AgeRange>,
     #[serde(default)]
@@ -175,11 +176,6 @@ struct IndexedAddress {
 struct IndexedPrice {
     #[serde(default)]
     min: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct IndexedTag {
-    name: String,
 }
 
 /// Why a stored row cannot be indexed.
