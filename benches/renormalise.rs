@@ -117,19 +117,15 @@ async fn renormalise(
     let cpu = || support::cpu_and_peak(std::process::id()).map_or(f64::NAN, |(cpu, _)| cpu);
     let cpu_before = cpu();
     let started = Instant::now();
-    let (mut after, mut items, mut unchanged) = (None, 0, 0);
-    loop {
-        let batch = store
-            .renormalise_batch(after.take(), BATCH, normaliser)
-            .await
-            .expect("batch");
-        items += batch.items;
-        unchanged += batch.unchanged;
-        match batch.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let (mut items, mut unchanged) = (0, 0);
+    store
+        .renormalise_pass(None, BATCH, normaliser, &mut |batch| {
+            items += batch.items;
+            unchanged += batch.unchanged;
+            true
+        })
+        .await
+        .expect("pass");
     let took = started.elapsed();
     let cpu_used = cpu() - cpu_before;
     assert_eq!(items, total);

@@ -33,25 +33,22 @@ pub async fn renormalise_all(
 ) -> Result<RefreshSummary, StoreError> {
     let started = Instant::now();
     let mut summary = RefreshSummary::default();
-    let mut after = None;
-    loop {
-        if shutdown.is_requested() {
-            summary.stopped = true;
-            break;
-        }
-        let batch = harvester
-            .store
-            .renormalise_batch(after.take(), BATCH, &harvester.normaliser)
-            .await?;
-        summary.items += batch.items;
-        summary.unchanged += batch.unchanged;
-        summary.opportunities += batch.opportunities;
-        summary.unusable += batch.unusable;
-        match batch.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    if shutdown.is_requested() {
+        summary.stopped = true;
+        return Ok(summary);
     }
+    harvester
+        .store
+        .renormalise_pass(None, BATCH, &harvester.normaliser, &mut |batch| {
+            summary.items += batch.items;
+            summary.unchanged += batch.unchanged;
+            summary.opportunities += batch.opportunities;
+            summary.unusable += batch.unusable;
+            // Checked between batches: each is whole, and a rerun picks up the rest.
+            summary.stopped = shutdown.is_requested() && batch.next.is_some();
+            !summary.stopped
+        })
+        .await?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

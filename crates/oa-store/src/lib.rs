@@ -69,6 +69,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError>;
 
+    /// A whole `renormalise` pass from after a (feed id, item id) position: batches of
+    /// `limit` items, each in its own transaction, with `each` called for every batch once
+    /// it has committed. The pass ends when the store is exhausted or `each` returns false
+    /// (batches already being written then still finish and are reported). A backend may
+    /// read and normalise the next batch while one commits.
+    async fn renormalise_pass(
+        &self,
+        after: Option<(i64, String)>,
+        limit: usize,
+        normaliser: &dyn Normaliser,
+        each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut after = after;
+        loop {
+            let batch = self
+                .renormalise_batch(after.take(), limit, normaliser)
+                .await?;
+            let go_on = each(&batch);
+            match batch.next {
+                Some(next) if go_on => after = Some(next),
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// Records a harvest event (caught up, retrying, failing, gone) against a feed.
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError>;
 

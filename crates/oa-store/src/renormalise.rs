@@ -44,6 +44,11 @@ pub(crate) struct BatchInput {
 }
 
 impl BatchInput {
+    /// How many chunks [`BatchChunks`] hands out for it.
+    pub(crate) fn chunks(&self) -> usize {
+        self.stored.len().div_ceil(CHUNK_WORK)
+    }
+
     /// Where the batch after this one starts; `None` when this one is the last.
     pub(crate) fn next(&self) -> Option<(i64, String)> {
         (self.stored.len() == self.limit)
@@ -99,37 +104,22 @@ pub(crate) async fn batch<T: PageTx + 'static>(
     input: BatchInput,
     normaliser: &dyn Normaliser,
 ) -> Result<(T, RenormaliseBatch), StoreError> {
-    let mut parents = HashMap::new();
-    for parent in &input.parents {
-        let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
-        parents.insert(parent.data_id.clone(), data);
-    }
-    let stored = &input.stored;
-    let stored_states = StoredStates::of(stored);
-    let mut summary = RenormaliseBatch {
-        items: stored.len(),
-        next: input.next(),
-        ..RenormaliseBatch::default()
-    };
-    let mut outcome = PageOutcome::default();
     let writer = ChunkWriter::start(
         tx,
         Writes {
-            chunks: stored.len().div_ceil(CHUNK_WORK),
+            chunks: input.chunks(),
             page: None,
         },
     );
-    for part in stored.chunks(CHUNK_WORK) {
-        let settled = settle_chunk(
-            part,
-            &parents,
-            &input.with_children,
-            &stored_states,
-            normaliser,
-            &mut outcome,
-            &mut summary,
-        );
-        match settled {
+    let mut chunks = match BatchChunks::new(&input, normaliser) {
+        Ok(chunks) => chunks,
+        Err(e) => {
+            writer.abandon();
+            return Err(e);
+        }
+    };
+    while let Some(chunk) = chunks.next_chunk() {
+        match chunk {
             Ok(chunk) => {
                 if writer.write(chunk).await.is_err() {
                     break; // The writer failed: `finish` says why.
@@ -142,8 +132,68 @@ pub(crate) async fn batch<T: PageTx + 'static>(
         }
     }
     let (tx, _) = writer.finish().await?;
-    summary.unusable = outcome.unusable;
-    Ok((tx, summary))
+    Ok((tx, chunks.summary()))
+}
+
+/// A batch normalised chunk by chunk, so the database can write one chunk while the next
+/// is normalised. Pure: it reads only the batch's input.
+pub(crate) struct BatchChunks<'a> {
+    input: &'a BatchInput,
+    normaliser: &'a dyn Normaliser,
+    parents: HashMap<String, Value>,
+    stored_states: StoredStates<'a>,
+    parts: std::slice::Chunks<'a, StoredChild>,
+    outcome: PageOutcome,
+    summary: RenormaliseBatch,
+}
+
+impl<'a> BatchChunks<'a> {
+    pub(crate) fn new(
+        input: &'a BatchInput,
+        normaliser: &'a dyn Normaliser,
+    ) -> Result<Self, StoreError> {
+        let mut parents = HashMap::new();
+        for parent in &input.parents {
+            let data =
+                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+            parents.insert(parent.data_id.clone(), data);
+        }
+        Ok(BatchChunks {
+            input,
+            normaliser,
+            parents,
+            stored_states: StoredStates::of(&input.stored),
+            parts: input.stored.chunks(CHUNK_WORK),
+            outcome: PageOutcome::default(),
+            summary: RenormaliseBatch {
+                items: input.stored.len(),
+                next: input.next(),
+                ..RenormaliseBatch::default()
+            },
+        })
+    }
+
+    /// The next chunk's writes; `None` once every chunk is done.
+    pub(crate) fn next_chunk(&mut self) -> Option<Result<ChunkWrite, StoreError>> {
+        let part = self.parts.next()?;
+        Some(settle_chunk(
+            part,
+            &self.parents,
+            &self.input.with_children,
+            &self.stored_states,
+            self.normaliser,
+            &mut self.outcome,
+            &mut self.summary,
+        ))
+    }
+
+    /// What the chunks handed out so far did.
+    pub(crate) fn summary(self) -> RenormaliseBatch {
+        RenormaliseBatch {
+            unusable: self.outcome.unusable,
+            ..self.summary
+        }
+    }
 }
 
 /// Normalises one chunk of stored items and keeps what changed: the statuses, and the

@@ -7,7 +7,7 @@
 mod changes;
 mod checkpoint;
 mod page_tx;
-mod prefetch;
+mod pass;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -49,8 +49,6 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     generation: Arc<AtomicU64>,
-    /// The next `renormalise` batch, read ahead.
-    prefetched: Arc<prefetch::Prefetched>,
 }
 
 impl SqliteStore {
@@ -112,7 +110,6 @@ impl SqliteStore {
             writer,
             reader,
             generation,
-            prefetched: Arc::default(),
         })
     }
 
@@ -212,13 +209,28 @@ impl Store for SqliteStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
-        self.grow_write_cache(RENORMALISE_CACHE).await?;
-        let tx = page_tx::SqlitePageTx(self.write_tx().await?);
-        let (tx, batch) =
-            prefetch::batch(tx, &self.reader, &self.prefetched, after, limit, normaliser).await?;
-        tx.0.commit().await?;
-        self.generation.fetch_add(1, Ordering::Release);
-        Ok(batch)
+        let mut done = None;
+        self.renormalise_pass(after, limit, normaliser, &mut |batch| {
+            done = Some(batch.clone());
+            false
+        })
+        .await?;
+        done.ok_or_else(|| StoreError::Abandoned("the batch did not commit".into()))
+    }
+
+    async fn renormalise_pass(
+        &self,
+        after: Option<(i64, String)>,
+        limit: usize,
+        normaliser: &dyn Normaliser,
+        each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let db = pass::Connections {
+            writer: &self.writer,
+            reader: &self.reader,
+            generation: &self.generation,
+        };
+        pass::pass(db, after, limit, normaliser, each).await
     }
 
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {

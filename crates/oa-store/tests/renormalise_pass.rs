@@ -1,0 +1,192 @@
+//! A whole `renormalise` pass (`Store::renormalise_pass`): every item once, each batch
+//! reported after it commits, a stop that commits nothing more, and (on SQLite, which
+//! normalises the next batch from a snapshot while one commits) a page applied meanwhile
+//! that the pass must not undo.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use oa_model::{Normalised, Normaliser};
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::{RenormaliseBatch, Store};
+use serde_json::Value;
+use support::*;
+
+const PRESTON: (f64, f64) = (53.7632, -2.7031);
+
+/// Adds " (renormalised)" to every opportunity's name, to see which items a pass reached.
+struct Marking(OpenActiveNormaliser);
+
+impl Normaliser for Marking {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+        match self.0.normalise(kind, item, parent) {
+            Normalised::Opportunities(mut found) => {
+                for o in &mut found {
+                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
+                }
+                Normalised::Opportunities(found)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Every stored opportunity's name, sorted.
+async fn stored_names(store: &dyn Store) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .dump()
+        .await
+        .expect("dump")
+        .opportunities
+        .iter()
+        .map(|(_, _, doc)| {
+            let doc: Value = serde_json::from_str(doc).expect("document");
+            doc["name"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs a pass, stopping after `stop_after` batches; the batches reported.
+async fn pass(
+    store: &dyn Store,
+    limit: usize,
+    normaliser: &dyn Normaliser,
+    stop_after: usize,
+) -> Vec<RenormaliseBatch> {
+    let mut reported = Vec::new();
+    store
+        .renormalise_pass(None, limit, normaliser, &mut |batch| {
+            reported.push(batch.clone());
+            reported.len() < stop_after
+        })
+        .await
+        .expect("pass");
+    reported
+}
+
+#[tokio::test]
+async fn a_pass_reaches_every_item_once_and_reports_each_batch_in_order() {
+    for t in stores("pass-all").await {
+        t.series_with_sessions(250, 2, PRESTON).await;
+        let before = t.store.dump().await.expect("dump");
+        let marking = Marking(OpenActiveNormaliser::default());
+
+        let batches = pass(t.store.as_ref(), 60, &marking, usize::MAX).await;
+        let sizes: Vec<usize> = batches.iter().map(|b| b.items).collect();
+        assert_eq!(sizes, [60, 60, 60, 60, 11], "{}", t.name);
+        assert!(batches.last().is_some_and(|b| b.next.is_none()));
+        let names = stored_names(t.store.as_ref()).await;
+        assert_eq!(names.len(), 250, "{}", t.name);
+        assert!(
+            names.iter().all(|n| n.ends_with("(renormalised)")),
+            "{}",
+            t.name
+        );
+
+        // Back with the real rules: exactly the store as it was.
+        pass(
+            t.store.as_ref(),
+            60,
+            &OpenActiveNormaliser::default(),
+            usize::MAX,
+        )
+        .await;
+        assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn a_pass_told_to_stop_commits_nothing_after_the_batch_it_stopped_at() {
+    for t in stores("pass-stop").await {
+        t.series_with_sessions(250, 2, PRESTON).await;
+        let marking = Marking(OpenActiveNormaliser::default());
+        let batches = pass(t.store.as_ref(), 60, &marking, 2).await;
+        assert_eq!(batches.len(), 2, "{}", t.name);
+        let marked = stored_names(t.store.as_ref())
+            .await
+            .iter()
+            .filter(|n| n.ends_with("(renormalised)"))
+            .count();
+        // Two batches of 60 items: the series and 119 of its sessions. The batch normalised
+        // beside the second one's commit is rolled back.
+        assert_eq!(marked, 119, "{}", t.name);
+    }
+}
+
+/// Marks like [`Marking`], and the first time it meets `Event e2`, says so and waits to be
+/// let go: a page lands while the pass is normalising that batch.
+struct Pausing {
+    marking: Marking,
+    paused: AtomicBool,
+    reached: Mutex<mpsc::Sender<()>>,
+    resume: Mutex<mpsc::Receiver<()>>,
+}
+
+impl Normaliser for Pausing {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+        if item["name"] == "Event e2" && !self.paused.swap(true, Ordering::SeqCst) {
+            let _ = self.reached.lock().expect("lock").send(());
+            let _ = self.resume.lock().expect("lock").recv();
+        }
+        self.marking.normalise(kind, item, parent)
+    }
+}
+
+/// SQLite only: PostgreSQL reads each batch in its own transaction with its items locked,
+/// so there the page would wait for the paused batch (docs/RELIABILITY.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_applied_while_a_pass_reads_ahead_is_not_undone() {
+    for t in stores("pass-page")
+        .await
+        .into_iter()
+        .filter(|t| t.sqlite.is_some())
+    {
+        let feed = t.feed("https://p.example/events").await;
+        let events: Vec<_> = (0..4)
+            .map(|n| event(&format!("e{n}"), 1, PRESTON.0, PRESTON.1, at(5 + n)))
+            .collect();
+        t.apply(&feed, events, "n").await;
+
+        let (reached, paused) = mpsc::channel();
+        let (resume, resumed) = mpsc::channel();
+        let pausing = Arc::new(Pausing {
+            marking: Marking(OpenActiveNormaliser::default()),
+            paused: AtomicBool::new(false),
+            reached: Mutex::new(reached),
+            resume: Mutex::new(resumed),
+        });
+        let store = t.store.clone();
+        let normaliser = pausing.clone();
+        // Batches of two: (e0, e1), then (e2, e3), read and normalised ahead on SQLite.
+        let running = tokio::spawn(async move {
+            store
+                .renormalise_pass(None, 2, normaliser.as_ref(), &mut |_| true)
+                .await
+        });
+        tokio::task::spawn_blocking(move || paused.recv())
+            .await
+            .expect("join")
+            .expect("the pass reaches e2");
+        let mut renamed = event("e2", 2, PRESTON.0, PRESTON.1, at(7));
+        renamed["data"]["name"] = "Renamed".into();
+        t.apply(&feed, vec![renamed], "n").await;
+        resume.send(()).expect("resume");
+        running.await.expect("join").expect("pass");
+
+        assert_eq!(
+            stored_names(t.store.as_ref()).await,
+            [
+                "Event e0 (renormalised)",
+                "Event e1 (renormalised)",
+                "Event e3 (renormalised)",
+                "Renamed (renormalised)"
+            ],
+            "{}",
+            t.name
+        );
+    }
+}
