@@ -1,7 +1,7 @@
 //! A whole `renormalise` pass (`Store::renormalise_pass`): every item once, each batch
-//! reported after it commits, a stop that commits nothing more, and (on SQLite, which
-//! normalises the next batch from a snapshot while one commits) a page applied meanwhile
-//! that the pass must not undo.
+//! reported after it commits, a stop that commits nothing more, and a page applied while a
+//! batch is normalised, which the pass must not undo (SQLite normalises the next batch from a
+//! snapshot while one commits; PostgreSQL serialises pages and batches).
 
 mod support;
 
@@ -186,6 +186,88 @@ async fn a_page_applied_while_a_pass_reads_ahead_is_not_undone() {
                 "Renamed (renormalised)"
             ],
             "{}",
+            t.name
+        );
+    }
+}
+
+/// Marks like [`Marking`], and the first time it meets a ScheduledSession, says so and waits
+/// to be let go.
+struct PausingAtSession(Pausing);
+
+impl Normaliser for PausingAtSession {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
+        let pausing = &self.0;
+        if kind == "ScheduledSession" && !pausing.paused.swap(true, Ordering::SeqCst) {
+            let _ = pausing.reached.lock().expect("lock").send(());
+            let _ = pausing.resume.lock().expect("lock").recv();
+        }
+        pausing.marking.normalise(kind, item, parent)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_renamed_while_a_batch_of_its_sessions_is_normalised_stays_renamed() {
+    for t in stores("pass-parent").await {
+        // Sessions first in key order: the batch (s0, s1), then the series alone.
+        let sessions = t.feed("https://p.example/sessions").await;
+        let series_feed = t.feed("https://p.example/series").await;
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        t.apply(
+            &sessions,
+            vec![session("s0", 1, "x", at(5)), session("s1", 1, "x", at(6))],
+            "n",
+        )
+        .await;
+
+        let (reached, paused) = mpsc::channel();
+        let (resume, resumed) = mpsc::channel();
+        let pausing = Arc::new(PausingAtSession(Pausing {
+            marking: Marking(OpenActiveNormaliser::default()),
+            paused: AtomicBool::new(false),
+            reached: Mutex::new(reached),
+            resume: Mutex::new(resumed),
+        }));
+        let store = t.store.clone();
+        let normaliser = pausing.clone();
+        let running = tokio::spawn(async move {
+            store
+                .renormalise_pass(None, 2, normaliser.as_ref(), &mut |_| true)
+                .await
+        });
+        tokio::task::spawn_blocking(move || paused.recv())
+            .await
+            .expect("join")
+            .expect("the pass reaches s0");
+        // The publisher renames the series while the batch of its sessions is normalised.
+        // On PostgreSQL the page waits for that batch; on SQLite it lands first.
+        let store = t.store.clone();
+        let renaming = tokio::spawn(async move {
+            let renamed = series("x", 2, "Pilates", PRESTON.0, PRESTON.1);
+            store
+                .apply_page(
+                    &series_feed,
+                    prepared(vec![renamed]),
+                    "n",
+                    &OpenActiveNormaliser::default(),
+                )
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        resume.send(()).expect("resume");
+        running.await.expect("join").expect("pass");
+        renaming.await.expect("join").expect("page");
+
+        let names = stored_names(t.store.as_ref()).await;
+        assert_eq!(names.len(), 2, "{}", t.name);
+        assert!(
+            names.iter().all(|n| n.starts_with("Pilates")),
+            "the sessions follow their renamed series: {names:?} ({})",
             t.name
         );
     }

@@ -133,7 +133,13 @@ impl Store for PgStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        // First, before anything else is locked: a renormalise batch holds the feeds table
+        // exclusively while it works (see `renormalise_batch`).
+        sqlx::query("select 1 from feeds where id = $1 for update")
+            .bind(feed.id)
+            .execute(&mut *tx.0)
+            .await?;
         let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
@@ -147,6 +153,13 @@ impl Store for PgStore {
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
         let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        // Pages wait while the batch works, and it waits for pages under way (each locks its
+        // feed's row first): a page that changed a series whose sessions the batch holds
+        // would otherwise be overwritten with rows made from the series as the batch read it.
+        // Plain reads (searches, the API) go on.
+        sqlx::query("lock table feeds in exclusive mode")
+            .execute(&mut *tx.0)
+            .await?;
         let input = renormalise::read_batch(&mut tx, after, limit).await?;
         let (tx, batch) = renormalise::batch(tx, input, normaliser).await?;
         tx.0.commit().await?;
