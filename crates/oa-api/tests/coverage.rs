@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use oa_normalise::OpenActiveNormaliser;
 use oa_store::{DiscoveredFeed, SqliteStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod support;
 
 const FEED: &str = "https://publisher.example/feeds/events";
 /// (id, name, lat, lng, days ahead, description)
@@ -47,19 +48,12 @@ async fn app_on(store: Arc<dyn Store>) -> axum::Router {
 
 /// The API state over `store`, seeded with the three events.
 async fn seeded(store: Arc<dyn Store>) -> oa_api::AppState {
-    let feed = store
-        .sync_source_feeds(
-            "feed:x",
-            &[DiscoveredFeed {
-                url: FEED.into(),
-                kind: None,
-                publisher: Some("Test".into()),
-                dataset_site: None,
-            }],
-        )
-        .await
-        .expect("sync")
-        .remove(0);
+    let feed = DiscoveredFeed {
+        url: FEED.into(),
+        kind: None,
+        publisher: Some("Test".into()),
+        dataset_site: None,
+    };
     let items: Vec<String> = EVENTS
         .iter()
         .enumerate()
@@ -71,21 +65,7 @@ async fn seeded(store: Arc<dyn Store>) -> oa_api::AppState {
             )
         })
         .collect();
-    let body = format!(
-        r#"{{"next":"{FEED}?n=3","items":[{}],"license":"L"}}"#,
-        items.join(",")
-    );
-    let page = oa_model::parse_page(body.as_bytes()).expect("page");
-    let prepared = page.valid_items().map(oa_normalise::prepare).collect();
-    store
-        .apply_page(
-            &feed.as_ref(),
-            prepared,
-            &page.next,
-            &OpenActiveNormaliser::default(),
-        )
-        .await
-        .expect("apply");
+    support::apply_items(store.as_ref(), feed, &items, &format!("{FEED}?n=3")).await;
     oa_api::AppState::new(store)
 }
 

@@ -11,6 +11,8 @@ use oa_store::{DiscoveredFeed, SqliteStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod support;
+
 const FEED: &str = "https://publisher.example/feeds/events";
 const WINDOW: &str = "lat=53.759&lng=-2.699&from=2030-01-01&to=2030-01-20";
 
@@ -21,39 +23,21 @@ async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("explain.db").display());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
-    let feed = store
-        .sync_source_feeds(
-            &format!("feed:{FEED}"),
-            &[DiscoveredFeed {
-                url: FEED.into(),
-                kind: Some("Event".into()),
-                publisher: None,
-                dataset_site: None,
-            }],
-        )
-        .await
-        .expect("sync")
-        .remove(0);
-    let body = format!(
-        r#"{{"next":"{FEED}?afterChangeNumber=1","license":"L","items":[{{"id":"e1","kind":"Event","state":"updated","modified":1,"data":{{
-            "@type":"Event","@id":"https://publisher.example/events/e1","name":"Club Badminton",
-            "description":"<p>Beginners welcome! Tea and a chat afterwards.</p>","level":["Advanced"],
-            "startDate":"2030-01-08T10:00:00Z","duration":"PT1H",
-            "offers":[{{"price":2.5,"priceCurrency":"GBP"}}],
-            "activity":[{{"prefLabel":"Badminton"}}],
-            "location":{{"name":"Hall","geo":{{"latitude":53.76,"longitude":-2.699}}}}}}}}]}}"#
-    );
-    let page = oa_model::parse_page(body.as_bytes()).expect("page");
-    let prepared = page.valid_items().map(oa_normalise::prepare).collect();
-    store
-        .apply_page(
-            &feed.as_ref(),
-            prepared,
-            &page.next,
-            &OpenActiveNormaliser::default(),
-        )
-        .await
-        .expect("apply");
+    let item = r#"{"id":"e1","kind":"Event","state":"updated","modified":1,"data":{
+        "@type":"Event","@id":"https://publisher.example/events/e1","name":"Club Badminton",
+        "description":"<p>Beginners welcome! Tea and a chat afterwards.</p>","level":["Advanced"],
+        "startDate":"2030-01-08T10:00:00Z","duration":"PT1H",
+        "offers":[{"price":2.5,"priceCurrency":"GBP"}],
+        "activity":[{"prefLabel":"Badminton"}],
+        "location":{"name":"Hall","geo":{"latitude":53.76,"longitude":-2.699}}}}"#;
+    let feed = DiscoveredFeed {
+        url: FEED.into(),
+        kind: Some("Event".into()),
+        publisher: None,
+        dataset_site: None,
+    };
+    let next = format!("{FEED}?afterChangeNumber=1");
+    support::apply_items(store.as_ref(), feed, &[item.to_owned()], &next).await;
     (store, dir)
 }
 

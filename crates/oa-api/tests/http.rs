@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use oa_normalise::OpenActiveNormaliser;
 use oa_store::{DiscoveredFeed, SqliteStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod support;
 
 const FEED: &str = "https://publisher.example/feeds/events";
 const LAT: f64 = 53.759;
@@ -38,19 +39,12 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
-    let feed = store
-        .sync_source_feeds(
-            &format!("feed:{FEED}"),
-            &[DiscoveredFeed {
-                url: FEED.into(),
-                kind: Some("Event".into()),
-                publisher: Some("Preston Active (test)".into()),
-                dataset_site: None,
-            }],
-        )
-        .await
-        .expect("sync")
-        .remove(0);
+    let feed = DiscoveredFeed {
+        url: FEED.into(),
+        kind: Some("Event".into()),
+        publisher: Some("Preston Active (test)".into()),
+        dataset_site: None,
+    };
     let items: Vec<String> = EVENTS
         .iter()
         .enumerate()
@@ -64,21 +58,8 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
             )
         })
         .collect();
-    let body = format!(
-        r#"{{"next":"{FEED}?afterChangeNumber=7","items":[{}],"license":"L"}}"#,
-        items.join(",")
-    );
-    let page = oa_model::parse_page(body.as_bytes()).expect("page");
-    let prepared = page.valid_items().map(oa_normalise::prepare).collect();
-    store
-        .apply_page(
-            &feed.as_ref(),
-            prepared,
-            &page.next,
-            &OpenActiveNormaliser::default(),
-        )
-        .await
-        .expect("apply");
+    let next = format!("{FEED}?afterChangeNumber=7");
+    support::apply_items(store.as_ref(), feed, &items, &next).await;
     (oa_api::router(store), dir)
 }
 

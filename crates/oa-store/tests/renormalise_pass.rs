@@ -117,10 +117,11 @@ async fn a_pass_told_to_stop_commits_nothing_after_the_batch_it_stopped_at() {
     }
 }
 
-/// Marks like [`Marking`], and the first time it meets `Event e2`, says so and waits to be
-/// let go: a page lands while the pass is normalising that batch.
+/// Marks like [`Marking`], and the first time it meets an item `pauses_at` picks, waits
+/// there until let go: a page lands while the pass is normalising that batch.
 struct Pausing {
     marking: Marking,
+    pauses_at: fn(&str, &Value) -> bool,
     paused: AtomicBool,
     reached: Mutex<mpsc::Sender<()>>,
     resume: Mutex<mpsc::Receiver<()>>,
@@ -128,12 +129,42 @@ struct Pausing {
 
 impl Normaliser for Pausing {
     fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        if item["name"] == "Event e2" && !self.paused.swap(true, Ordering::SeqCst) {
+        if (self.pauses_at)(kind, item) && !self.paused.swap(true, Ordering::SeqCst) {
             let _ = self.reached.lock().expect("lock").send(());
             let _ = self.resume.lock().expect("lock").recv();
         }
         self.marking.normalise(kind, item, parent)
     }
+}
+
+/// A pass in batches of two, on its own task, paused at the item `pauses_at` picks: the
+/// pass, and what lets it go on.
+async fn paused_pass(
+    store: Arc<dyn Store>,
+    pauses_at: fn(&str, &Value) -> bool,
+) -> (
+    tokio::task::JoinHandle<Result<(), oa_store::StoreError>>,
+    mpsc::Sender<()>,
+) {
+    let (reached, paused) = mpsc::channel();
+    let (resume, resumed) = mpsc::channel();
+    let pausing = Arc::new(Pausing {
+        marking: Marking(OpenActiveNormaliser::default()),
+        pauses_at,
+        paused: AtomicBool::new(false),
+        reached: Mutex::new(reached),
+        resume: Mutex::new(resumed),
+    });
+    let running = tokio::spawn(async move {
+        store
+            .renormalise_pass(None, 2, pausing.as_ref(), &mut |_| true)
+            .await
+    });
+    tokio::task::spawn_blocking(move || paused.recv())
+        .await
+        .expect("join")
+        .expect("the pass reaches the item");
+    (running, resume)
 }
 
 /// SQLite only: PostgreSQL reads each batch in its own transaction with its items locked,
@@ -151,26 +182,9 @@ async fn a_page_applied_while_a_pass_reads_ahead_is_not_undone() {
             .collect();
         t.apply(&feed, events, "n").await;
 
-        let (reached, paused) = mpsc::channel();
-        let (resume, resumed) = mpsc::channel();
-        let pausing = Arc::new(Pausing {
-            marking: Marking(OpenActiveNormaliser::default()),
-            paused: AtomicBool::new(false),
-            reached: Mutex::new(reached),
-            resume: Mutex::new(resumed),
-        });
-        let store = t.store.clone();
-        let normaliser = pausing.clone();
-        // Batches of two: (e0, e1), then (e2, e3), read and normalised ahead on SQLite.
-        let running = tokio::spawn(async move {
-            store
-                .renormalise_pass(None, 2, normaliser.as_ref(), &mut |_| true)
-                .await
-        });
-        tokio::task::spawn_blocking(move || paused.recv())
-            .await
-            .expect("join")
-            .expect("the pass reaches e2");
+        // Batches (e0, e1), then (e2, e3), read and normalised ahead on SQLite.
+        let (running, resume) =
+            paused_pass(t.store.clone(), |_, item| item["name"] == "Event e2").await;
         let mut renamed = event("e2", 2, PRESTON.0, PRESTON.1, at(7));
         renamed["data"]["name"] = "Renamed".into();
         t.apply(&feed, vec![renamed], "n").await;
@@ -191,71 +205,27 @@ async fn a_page_applied_while_a_pass_reads_ahead_is_not_undone() {
     }
 }
 
-/// Marks like [`Marking`], and the first time it meets a ScheduledSession, says so and waits
-/// to be let go.
-struct PausingAtSession(Pausing);
-
-impl Normaliser for PausingAtSession {
-    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        let pausing = &self.0;
-        if kind == "ScheduledSession" && !pausing.paused.swap(true, Ordering::SeqCst) {
-            let _ = pausing.reached.lock().expect("lock").send(());
-            let _ = pausing.resume.lock().expect("lock").recv();
-        }
-        pausing.marking.normalise(kind, item, parent)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_series_renamed_while_a_batch_of_its_sessions_is_normalised_stays_renamed() {
     for t in stores("pass-parent").await {
         // Sessions first in key order: the batch (s0, s1), then the series alone.
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        t.apply(
-            &series_feed,
-            vec![series("x", 1, "Yoga", PRESTON.0, PRESTON.1)],
-            "n",
-        )
-        .await;
-        t.apply(
-            &sessions,
-            vec![session("s0", 1, "x", at(5)), session("s1", 1, "x", at(6))],
-            "n",
-        )
-        .await;
+        let yoga = series("x", 1, "Yoga", PRESTON.0, PRESTON.1);
+        t.apply(&series_feed, vec![yoga], "n").await;
+        let children = vec![session("s0", 1, "x", at(5)), session("s1", 1, "x", at(6))];
+        t.apply(&sessions, children, "n").await;
 
-        let (reached, paused) = mpsc::channel();
-        let (resume, resumed) = mpsc::channel();
-        let pausing = Arc::new(PausingAtSession(Pausing {
-            marking: Marking(OpenActiveNormaliser::default()),
-            paused: AtomicBool::new(false),
-            reached: Mutex::new(reached),
-            resume: Mutex::new(resumed),
-        }));
-        let store = t.store.clone();
-        let normaliser = pausing.clone();
-        let running = tokio::spawn(async move {
-            store
-                .renormalise_pass(None, 2, normaliser.as_ref(), &mut |_| true)
-                .await
-        });
-        tokio::task::spawn_blocking(move || paused.recv())
-            .await
-            .expect("join")
-            .expect("the pass reaches s0");
+        let (running, resume) =
+            paused_pass(t.store.clone(), |kind, _| kind == "ScheduledSession").await;
         // The publisher renames the series while the batch of its sessions is normalised.
         // On PostgreSQL the page waits for that batch; on SQLite it lands first.
         let store = t.store.clone();
         let renaming = tokio::spawn(async move {
             let renamed = series("x", 2, "Pilates", PRESTON.0, PRESTON.1);
+            let normaliser = OpenActiveNormaliser::default();
             store
-                .apply_page(
-                    &series_feed,
-                    prepared(vec![renamed]),
-                    "n",
-                    &OpenActiveNormaliser::default(),
-                )
+                .apply_page(&series_feed, prepared(vec![renamed]), "n", &normaliser)
                 .await
         });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
