@@ -4,12 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use oa_normalise::{OpenActiveNormaliser, TagRules};
 use oa_store::{DiscoveredFeed, SqliteStore, Store};
 use serde_json::Value;
-use tower::ServiceExt;
 
 mod support;
 
@@ -41,21 +39,8 @@ async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
     (store, dir)
 }
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
-}
-
 async fn json(app: &axum::Router, uri: &str) -> Value {
-    let (status, body) = get(app, uri).await;
+    let (status, body) = support::get_text(app, uri).await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     serde_json::from_str(&body).expect("json")
 }
@@ -113,7 +98,7 @@ async fn the_store_keeps_tag_names_and_every_view_explains_them() {
         serde_json::json!(["social", "low_cost"])
     );
 
-    let (status, finder) = get(&app, &format!("/?{WINDOW}")).await;
+    let (status, finder) = support::get_text(&app, &format!("/?{WINDOW}")).await;
     assert_eq!(status, StatusCode::OK, "{finder}");
     assert!(
         finder.contains("the listing says"),

@@ -431,16 +431,7 @@ async fn a_postcode_centre_and_an_unknown_postcode() {
 }
 
 async fn page(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    support::get_text(app, uri).await
 }
 
 #[tokio::test]

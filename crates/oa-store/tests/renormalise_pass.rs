@@ -16,23 +16,6 @@ use support::*;
 
 const PRESTON: (f64, f64) = (53.7632, -2.7031);
 
-/// Adds " (renormalised)" to every opportunity's name, to see which items a pass reached.
-struct Marking(OpenActiveNormaliser);
-
-impl Normaliser for Marking {
-    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        match self.0.normalise(kind, item, parent) {
-            Normalised::Opportunities(mut found) => {
-                for o in &mut found {
-                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
-                }
-                Normalised::Opportunities(found)
-            }
-            other => other,
-        }
-    }
-}
-
 /// Every stored opportunity's name, sorted.
 async fn stored_names(store: &dyn Store) -> Vec<String> {
     let mut names: Vec<String> = store
@@ -73,9 +56,8 @@ async fn a_pass_reaches_every_item_once_and_reports_each_batch_in_order() {
     for t in stores("pass-all").await {
         t.series_with_sessions(250, 2, PRESTON).await;
         let before = t.store.dump().await.expect("dump");
-        let marking = Marking(OpenActiveNormaliser::default());
 
-        let batches = pass(t.store.as_ref(), 60, &marking, usize::MAX).await;
+        let batches = pass(t.store.as_ref(), 60, &Marking, usize::MAX).await;
         let sizes: Vec<usize> = batches.iter().map(|b| b.items).collect();
         assert_eq!(sizes, [60, 60, 60, 60, 11], "{}", t.name);
         assert!(batches.last().is_some_and(|b| b.next.is_none()));
@@ -103,8 +85,7 @@ async fn a_pass_reaches_every_item_once_and_reports_each_batch_in_order() {
 async fn a_pass_told_to_stop_commits_nothing_after_the_batch_it_stopped_at() {
     for t in stores("pass-stop").await {
         t.series_with_sessions(250, 2, PRESTON).await;
-        let marking = Marking(OpenActiveNormaliser::default());
-        let batches = pass(t.store.as_ref(), 60, &marking, 2).await;
+        let batches = pass(t.store.as_ref(), 60, &Marking, 2).await;
         assert_eq!(batches.len(), 2, "{}", t.name);
         let marked = stored_names(t.store.as_ref())
             .await
@@ -117,7 +98,7 @@ async fn a_pass_told_to_stop_commits_nothing_after_the_batch_it_stopped_at() {
     }
 }
 
-/// Marks like [`Marking`], and the first time it meets an item `pauses_at` picks, waits
+/// Marks like `Marking`, and the first time it meets an item `pauses_at` picks, waits
 /// there until let go: a page lands while the pass is normalising that batch.
 struct Pausing {
     marking: Marking,
@@ -149,7 +130,7 @@ async fn paused_pass(
     let (reached, paused) = mpsc::channel();
     let (resume, resumed) = mpsc::channel();
     let pausing = Arc::new(Pausing {
-        marking: Marking(OpenActiveNormaliser::default()),
+        marking: Marking,
         pauses_at,
         paused: AtomicBool::new(false),
         reached: Mutex::new(reached),

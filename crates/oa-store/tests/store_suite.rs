@@ -589,29 +589,6 @@ async fn imported_postcodes_are_upserted_and_listed() {
     }
 }
 
-/// Tags every opportunity "renormalised", to see which items a pass reached.
-#[derive(Debug)]
-struct Marking;
-
-impl oa_model::Normaliser for Marking {
-    fn normalise(
-        &self,
-        kind: &str,
-        item: &serde_json::Value,
-        parent: Option<&serde_json::Value>,
-    ) -> oa_model::Normalised {
-        match NORMALISER.normalise(kind, item, parent) {
-            oa_model::Normalised::Opportunities(mut found) => {
-                for o in &mut found {
-                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
-                }
-                oa_model::Normalised::Opportunities(found)
-            }
-            other => other,
-        }
-    }
-}
-
 /// A whole renormalise pass in batches of `limit`: (items, batches).
 async fn renormalise_in_batches(
     store: &dyn oa_store::Store,

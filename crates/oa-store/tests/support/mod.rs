@@ -219,3 +219,23 @@ pub fn session(id: &str, modified: i64, series_id: &str, start: DateTime<Utc>) -
         "startDate": start.to_rfc3339(), "duration": "PT1H"
     }})
 }
+
+/// Adds " (renormalised)" to every opportunity's name, to see which items a pass reached.
+#[derive(Debug)]
+pub struct Marking;
+
+impl oa_model::Normaliser for Marking {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> oa_model::Normalised {
+        static SHIPPED: std::sync::LazyLock<oa_normalise::OpenActiveNormaliser> =
+            std::sync::LazyLock::new(oa_normalise::OpenActiveNormaliser::default);
+        match SHIPPED.normalise(kind, item, parent) {
+            oa_model::Normalised::Opportunities(mut found) => {
+                for o in &mut found {
+                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
+                }
+                oa_model::Normalised::Opportunities(found)
+            }
+            other => other,
+        }
+    }
+}
