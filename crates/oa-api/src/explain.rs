@@ -4,7 +4,7 @@
 //!
 //! The stored names stay the truth a search filtered on. Each stored tag takes the reasons
 //! the fresh normalisation gives for it; one the rules in force no longer give (they changed
-//! and `renormalise` has not run yet) keeps its name with no reasons, and says so.
+//! and `renormalise` has not run yet) keeps its name, with one reason whose note says so.
 
 use std::collections::HashSet;
 
@@ -20,6 +20,11 @@ pub(crate) fn explain(normaliser: &dyn Normaliser, detail: &OpportunityDetail) -
     let mut explained = detail.opportunity.clone();
     let fresh = renormalised(normaliser, detail);
     let fresh_tags = fresh.as_ref().map_or(&[][..], |o| &o.tags[..]);
+    let why_unexplained = if fresh.is_some() {
+        NO_LONGER_GIVEN
+    } else {
+        NOT_NORMALISED
+    };
     explained.tags = detail
         .opportunity
         .tags
@@ -29,7 +34,7 @@ pub(crate) fn explain(normaliser: &dyn Normaliser, detail: &OpportunityDetail) -
                 .iter()
                 .find(|t| t.name == stored.name)
                 .cloned()
-                .unwrap_or_else(|| unexplained(&stored.name))
+                .unwrap_or_else(|| unexplained(&stored.name, why_unexplained))
         })
         .collect();
     let carried: HashSet<&str> = explained.tags.iter().map(|t| t.name.as_str()).collect();
@@ -86,7 +91,12 @@ fn renormalised(normaliser: &dyn Normaliser, detail: &OpportunityDetail) -> Opti
     made.into_iter().nth(same)
 }
 
-fn unexplained(name: &str) -> Tag {
+const NO_LONGER_GIVEN: &str = "stored under earlier tag rules, which the rules in force no \
+    longer give it; `oa-aggregator renormalise` brings it up to date";
+const NOT_NORMALISED: &str = "its stored item no longer normalises into this session, so its \
+    reasons cannot be worked out again; `oa-aggregator renormalise` brings it up to date";
+
+fn unexplained(name: &str, why: &str) -> Tag {
     Tag {
         name: name.to_owned(),
         reasons: vec![TagReason {
@@ -95,11 +105,7 @@ fn unexplained(name: &str) -> Tag {
             field: "tags".into(),
             value: name.to_owned(),
             rule: "stored".into(),
-            note: Some(
-                "stored under earlier tag rules, which the rules in force no longer give it; \
-                 `oa-aggregator renormalise` brings it up to date"
-                    .into(),
-            ),
+            note: Some(why.to_owned()),
         }],
     }
 }

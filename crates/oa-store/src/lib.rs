@@ -71,9 +71,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A whole `renormalise` pass from after a (feed id, item id) position: batches of
     /// `limit` items, each in its own transaction, with `each` called for every batch once
-    /// it has committed. The pass ends when the store is exhausted or `each` returns false
-    /// (batches already being written then still finish and are reported). A backend may
-    /// read and normalise the next batch while one commits.
+    /// it has committed. The pass ends when the store is exhausted or `each` returns false,
+    /// and nothing commits after the batch it returned false for. A backend may read and
+    /// normalise the next batch while one commits.
     async fn renormalise_pass(
         &self,
         after: Option<(i64, String)>,

@@ -65,8 +65,8 @@ struct InFlight {
 }
 
 /// Renormalises every live item after `after`, `limit` at a time, calling `each` with each
-/// batch once it has committed, until the store is exhausted or `each` says stop (the
-/// batches already being written still finish and are reported).
+/// batch once it has committed, until the store is exhausted or `each` says stop (the batch
+/// normalised meanwhile is then rolled back: nothing commits after the batch it stopped at).
 pub(super) async fn pass(
     db: Connections<'_>,
     mut after: Option<(i64, String)>,
