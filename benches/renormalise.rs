@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench renormalise             # 1,000,000 items
 //!     OA_BENCH_ITEMS=200000 cargo bench --bench renormalise
+//!     OA_BENCH_BATCH=5000 cargo bench --bench renormalise   # another batch size
 //!
 //! The figures are recorded in docs/PERFORMANCE.md.
 
@@ -18,6 +19,7 @@ use serde_json::json;
 mod support;
 
 const PAGE: usize = 500;
+/// The CLI's batch size, unless `OA_BENCH_BATCH` says otherwise.
 const BATCH: usize = 2000;
 
 fn item(n: usize) -> serde_json::Value {
@@ -118,8 +120,12 @@ async fn renormalise(
     let cpu_before = cpu();
     let started = Instant::now();
     let (mut items, mut unchanged) = (0, 0);
+    let batch_size = std::env::var("OA_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH);
     store
-        .renormalise_pass(None, BATCH, normaliser, &mut |batch| {
+        .renormalise_pass(None, batch_size, normaliser, &mut |batch| {
             items += batch.items;
             unchanged += batch.unchanged;
             true
