@@ -231,8 +231,8 @@ fn opportunity_row(
 }
 
 /// The opportunity's JSON as stored: tags by name, without their reasons (43 % off a typical
-/// document; `explain` works them out again), written into a buffer of a typical document's size rather than one grown (and copied)
-/// four times on the way.
+/// document; `explain` works them out again), written into a buffer of a typical document's
+/// size rather than one grown (and copied) four times on the way.
 fn document(opportunity: &oa_model::Opportunity) -> Result<String, StoreError> {
     let mut doc = Vec::with_capacity(2048);
     oa_model::tags::to_stored_json(opportunity, &mut doc)

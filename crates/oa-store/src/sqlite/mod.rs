@@ -225,12 +225,7 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
         each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
     ) -> Result<(), StoreError> {
-        let db = pass::Connections {
-            writer: &self.writer,
-            reader: &self.reader,
-            generation: &self.generation,
-        };
-        pass::pass(db, after, limit, normaliser, each).await
+        pass::pass(self, after, limit, normaliser, each).await
     }
 
     async fn record_feed_event(&self, feed_id: i64, event: &FeedEvent) -> Result<(), StoreError> {

@@ -17,8 +17,7 @@
 //! nothing was normalised, held the pass to about 1.4 of the 2 cores.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use oa_model::Normaliser;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -26,18 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::page_tx::SqlitePageTx;
+use super::{RENORMALISE_CACHE, SqliteStore};
 use crate::StoreError;
 use crate::page_write::{ChunkWrite, ChunkWriter, Writes};
 use crate::renormalise::{self, BatchChunks, BatchInput, RenormaliseBatch};
 
 const PAGES_APPLIED: &str = "select coalesce(sum(pages), 0) from feeds";
-
-/// The connections a pass uses.
-pub(super) struct Connections<'a> {
-    pub writer: &'a SqlitePool,
-    pub reader: &'a SqlitePool,
-    pub generation: &'a Arc<AtomicU64>,
-}
 
 /// A batch's input, and the pages applied when it was read.
 struct Snapshot {
@@ -68,18 +61,19 @@ struct InFlight {
 /// batch once it has committed, until the store is exhausted or `each` says stop (the batch
 /// normalised meanwhile is then rolled back: nothing commits after the batch it stopped at).
 pub(super) async fn pass(
-    db: Connections<'_>,
+    db: &SqliteStore,
     mut after: Option<(i64, String)>,
     limit: usize,
     normaliser: &dyn Normaliser,
     each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
 ) -> Result<(), StoreError> {
     loop {
-        match pipeline(&db, after.take(), limit, normaliser, each).await? {
+        match pipeline(db, after.take(), limit, normaliser, each).await? {
             None => return Ok(()),
             // A stale snapshot: that batch again, read in its own write transaction.
             Some(stale) => {
-                let mut tx = SqlitePageTx(write_tx(db.writer).await?);
+                db.grow_write_cache(RENORMALISE_CACHE).await?;
+                let mut tx = SqlitePageTx(db.write_tx().await?);
                 let input = renormalise::read_batch(&mut tx, stale, limit).await?;
                 let (tx, batch) = renormalise::batch(tx, input, normaliser).await?;
                 tx.0.commit().await?;
@@ -99,13 +93,13 @@ pub(super) async fn pass(
 /// Runs the pipeline from `after` until the end, a stop, or a stale snapshot (whose batch
 /// start it returns, everything from there on unwritten).
 async fn pipeline(
-    db: &Connections<'_>,
+    db: &SqliteStore,
     after: Option<(i64, String)>,
     limit: usize,
     normaliser: &dyn Normaliser,
     each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
 ) -> Result<Option<Option<(i64, String)>>, StoreError> {
-    let mut reading = Some(spawn_read(db.reader, after, limit));
+    let mut reading = Some(spawn_read(&db.reader, after, limit));
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut committed: Option<oneshot::Receiver<()>> = None;
     let mut stopping = false;
@@ -118,14 +112,13 @@ async fn pipeline(
             reading = snapshot
                 .input
                 .next()
-                .map(|next| spawn_read(db.reader, Some(next), limit));
+                .map(|next| spawn_read(&db.reader, Some(next), limit));
             let chunk_count = snapshot.input.chunks();
             let (queue, chunks) = mpsc::channel(chunk_count.max(1));
             let (done, this_committed) = oneshot::channel();
             let (commit, may_commit) = oneshot::channel();
             let written = tokio::spawn(write_batch(
-                db.writer.clone(),
-                db.generation.clone(),
+                db.clone(),
                 committed.replace(this_committed),
                 (snapshot.pages_applied, chunk_count),
                 (chunks, may_commit),
@@ -209,8 +202,7 @@ async fn drain(in_flight: &mut VecDeque<InFlight>) {
 /// if no page was applied since its snapshot, and commits when told to; then lets the next
 /// batch begin.
 async fn write_batch(
-    writer: SqlitePool,
-    generation: Arc<AtomicU64>,
+    db: SqliteStore,
     after_previous: Option<oneshot::Receiver<()>>,
     (pages_applied_then, chunk_count): (i64, usize),
     (mut chunks, may_commit): (mpsc::Receiver<ChunkWrite>, oneshot::Receiver<bool>),
@@ -229,10 +221,8 @@ async fn write_batch(
         }
         return commit_nothing(may_commit, done).await;
     };
-    sqlx::query(super::RENORMALISE_CACHE)
-        .execute(&writer)
-        .await?;
-    let mut tx = SqlitePageTx(write_tx(&writer).await?);
+    db.grow_write_cache(RENORMALISE_CACHE).await?;
+    let mut tx = SqlitePageTx(db.write_tx().await?);
     if pages_applied(&mut tx.0).await? != pages_applied_then {
         return Ok(Written::Stale); // Rolled back as `tx` drops.
     }
@@ -255,7 +245,7 @@ async fn write_batch(
         return Ok(Written::Skipped); // Rolled back as `tx` drops.
     }
     tx.0.commit().await?;
-    generation.fetch_add(1, Ordering::Release);
+    db.generation.fetch_add(1, Ordering::Release);
     let _ = done.send(());
     Ok(Written::Committed)
 }
@@ -288,14 +278,6 @@ fn spawn_read(
             pages_applied,
         })
     })
-}
-
-/// A write transaction holding the write lock from its first statement (see
-/// `SqliteStore::write_tx`).
-async fn write_tx(
-    writer: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-    Ok(writer.begin_with("begin immediate").await?)
 }
 
 async fn pages_applied(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
