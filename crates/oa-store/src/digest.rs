@@ -9,8 +9,9 @@
 //! one rewrite. A stored digest must always describe the rows stored for the item: whatever
 //! deletes some of them without rewriting the item deletes its digests.
 
-use std::collections::HashMap;
 use std::hash::Hasher;
+
+use hashbrown::HashMap;
 
 use siphasher::sip::SipHasher13;
 
@@ -21,6 +22,9 @@ use crate::page::{OpportunityRow, ProblemRow};
 pub(crate) struct Digest {
     pub opportunities: i64,
     pub problems: i64,
+    /// Of the opportunities' ids alone: when only this matches, the rows are rewritten in
+    /// place and none of the item's opportunities has to be deleted.
+    pub opportunity_ids: i64,
 }
 
 /// Each item's digests (by feed id and item id) over the rows and problems attributed to it
@@ -36,26 +40,29 @@ pub(crate) fn output_digests<'a>(
         at.entry(key).or_insert(next);
     }
     let fresh = || SipHasher13::new_with_keys(0, 0);
-    let mut hashers = vec![(fresh(), fresh()); at.len()];
+    let mut hashers = vec![[fresh(), fresh(), fresh()]; at.len()];
     for row in rows {
         if let Some(&n) = at.get(&(row.feed_id, row.item_id.as_str())) {
-            write_row(&mut hashers[n].0, row);
+            let [opportunities, _, ids] = &mut hashers[n];
+            write_row(opportunities, row);
+            write_str(ids, &row.id);
         }
     }
     for problem in problems {
         if let Some(&n) = at.get(&(problem.feed_id, problem.item_id.as_str())) {
-            let h = &mut hashers[n].1;
+            let h = &mut hashers[n][1];
             write_str(h, &problem.code);
             write_str(h, &problem.detail);
         }
     }
     at.into_iter()
         .map(|(key, n)| {
-            let (opportunities, problems) = &hashers[n];
+            let [opportunities, problems, ids] = &hashers[n];
             // Stored as signed 64-bit columns on both backends.
             let digest = Digest {
                 opportunities: opportunities.finish() as i64,
                 problems: problems.finish() as i64,
+                opportunity_ids: ids.finish() as i64,
             };
             (key, digest)
         })
@@ -143,17 +150,18 @@ mod tests {
         moved.lat = Some(53.8);
         let mut ended = row("a", "o1", "{}");
         ended.end_at = Some(200);
-        for rows in [
-            vec![row("a", "o1", "{ }")],
-            vec![row("a", "o2", "{}")],
-            vec![moved],
-            vec![ended],
-            vec![row("a", "o1", "{}"), row("a", "o3", "{}")],
+        for (rows, same_ids) in [
+            (vec![row("a", "o1", "{ }")], true),
+            (vec![row("a", "o2", "{}")], false),
+            (vec![moved], true),
+            (vec![ended], true),
+            (vec![row("a", "o1", "{}"), row("a", "o3", "{}")], false),
         ] {
             let changed = output_digests(items, &rows, &[problem("a", "x", "y")]);
             let (now, before) = (changed[&(1, "a")], base[&(1, "a")]);
             assert_ne!(now.opportunities, before.opportunities);
             assert_eq!(now.problems, before.problems, "problems as they were");
+            assert_eq!(now.opportunity_ids == before.opportunity_ids, same_ids);
             assert_eq!(changed[&(1, "b")], base[&(1, "b")], "b's output is its own");
         }
         let changed = output_digests(items, &[row("a", "o1", "{}")], &[problem("a", "x", "z")]);

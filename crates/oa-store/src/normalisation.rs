@@ -10,7 +10,10 @@
 //!
 //! [`ChunkWriter`]: crate::page_write::ChunkWriter
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+// foldhash for the per-item bookkeeping: SipHash was 7 % of normalising a batch.
+use hashbrown::{HashMap as FastMap, HashSet as FastSet};
 
 use oa_model::{Normalised, Normaliser, QualityProblem, opportunity_id};
 use serde_json::Value;
@@ -31,7 +34,7 @@ pub(crate) struct Work<'a> {
 }
 
 /// Each item's new status, keyed by (feed, item id).
-pub(crate) type Statuses<'a> = HashMap<(i64, &'a str), (&'static str, Option<String>)>;
+pub(crate) type Statuses<'a> = FastMap<(i64, &'a str), (&'static str, Option<String>)>;
 
 /// What normalising a batch of work produced.
 pub(crate) struct Normalisation<'a> {
@@ -59,10 +62,10 @@ pub(crate) fn normalise_work<'a>(
     outcome: &mut PageOutcome,
 ) -> Result<Normalisation<'a>, StoreError> {
     let outcomes = normalise_by_parent(work, parents, normaliser);
-    let mut statuses: Statuses<'a> = HashMap::new();
+    let mut statuses: Statuses<'a> = FastMap::with_capacity(work.len());
     let mut rows: Vec<OpportunityRow> = Vec::new();
     let mut problems: Vec<ProblemRow> = Vec::new();
-    let mut problem_keys: HashSet<(i64, &str, String)> = HashSet::new();
+    let mut problem_keys: FastSet<(i64, &str, String)> = FastSet::new();
     let mut problem = |w: &Work<'a>, code: &str, detail: String| {
         if problem_keys.insert((w.feed_id, w.item_id, code.to_owned())) {
             problems.push(ProblemRow {
@@ -102,14 +105,21 @@ pub(crate) fn normalise_work<'a>(
         };
         statuses.insert((w.feed_id, w.item_id), status);
     }
-    // Two embedded sub-events with the same key would collide on the opportunity id.
-    let mut seen = HashSet::new();
-    let mut rows: Vec<OpportunityRow> = rows
+    // Two embedded sub-events with the same key would collide on the opportunity id: the
+    // last one stays.
+    let mut keep: Vec<bool> = {
+        let mut seen = FastSet::with_capacity(rows.len());
+        rows.iter()
+            .rev()
+            .map(|r| seen.insert(r.id.as_str()))
+            .collect()
+    };
+    keep.reverse();
+    let rows: Vec<OpportunityRow> = rows
         .into_iter()
-        .rev()
-        .filter(|r| seen.insert(r.id.clone()))
+        .zip(keep)
+        .filter_map(|(row, kept)| kept.then_some(row))
         .collect();
-    rows.reverse();
     Ok(Normalisation {
         statuses,
         rows,
@@ -126,7 +136,7 @@ fn normalise_by_parent(
 ) -> Vec<Result<Outcome, StoreError>> {
     // (parent, the work items that are its children), in order of first appearance.
     let mut groups: Vec<(Option<&Value>, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    let mut group_of: FastMap<&str, usize> = FastMap::new();
     for (at, w) in work.iter().enumerate() {
         let parent = w
             .parent_ref

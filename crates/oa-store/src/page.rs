@@ -46,6 +46,7 @@ pub(crate) struct StoredChild {
     pub problem: Option<String>,
     pub digest_opportunities: Option<i64>,
     pub digest_problems: Option<i64>,
+    pub digest_ids: Option<i64>,
 }
 
 /// A stored parent's data, found by its `@id`.

@@ -31,8 +31,8 @@ pub(crate) struct ChunkWrite {
     pub items: Vec<ItemRow>,
     /// Changed statuses of stored children in the chunk.
     pub statuses: Vec<StatusRow>,
-    /// Work items of the chunk whose stored opportunities `rows` replace (any others' are
-    /// inserted: items never stored before).
+    /// Work items of the chunk whose stored opportunities `rows` replace (any others' rows
+    /// are upserted: items never stored before, or whose opportunities keep their ids).
     pub opportunity_sources: Vec<(i64, String)>,
     pub rows: Vec<OpportunityRow>,
     /// Likewise for problems.

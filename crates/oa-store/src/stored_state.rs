@@ -2,7 +2,7 @@
 //! new output must be written: most recomputed items are unchanged, and after a tag-rule
 //! edit most keep their problems.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use crate::digest::Digest;
 use crate::page::{DigestRow, OpportunityRow, ProblemRow, StatusRow, StoredChild};
@@ -13,13 +13,19 @@ pub(crate) struct StoredStates<'a>(HashMap<(i64, &'a str), StoredState<'a>>);
 
 struct StoredState<'a> {
     status: (&'a str, Option<&'a str>),
-    digest: Option<Digest>,
+    /// Of its opportunities and of its problems.
+    digest: Option<(i64, i64)>,
+    /// Of its opportunities' ids; `None` for a digest written before this one existed.
+    ids: Option<i64>,
 }
 
 /// Which parts of an item's output differ from what is stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Changed {
     pub opportunities: bool,
+    /// The opportunities' ids: when they are the same, none of the item's opportunities
+    /// went, so none need deleting.
+    pub opportunity_ids: bool,
     pub problems: bool,
 }
 
@@ -29,16 +35,10 @@ impl<'a> StoredStates<'a> {
             items
                 .iter()
                 .map(|i| {
-                    let digest = match (i.digest_opportunities, i.digest_problems) {
-                        (Some(opportunities), Some(problems)) => Some(Digest {
-                            opportunities,
-                            problems,
-                        }),
-                        _ => None,
-                    };
                     let state = StoredState {
                         status: (i.status.as_str(), i.problem.as_deref()),
-                        digest,
+                        digest: i.digest_opportunities.zip(i.digest_problems),
+                        ids: i.digest_ids,
                     };
                     ((i.feed_id, i.item_id.as_str()), state)
                 })
@@ -49,13 +49,19 @@ impl<'a> StoredStates<'a> {
     /// What of this item's output differs from the stored one (all of it, for an item not
     /// stored or stored without digests).
     pub(crate) fn changed_output(&self, key: (i64, &str), digest: Digest) -> Changed {
-        match self.0.get(&key).and_then(|stored| stored.digest) {
-            Some(stored) => Changed {
-                opportunities: stored.opportunities != digest.opportunities,
-                problems: stored.problems != digest.problems,
+        match self.0.get(&key) {
+            Some(StoredState {
+                digest: Some((opportunities, problems)),
+                ids,
+                ..
+            }) => Changed {
+                opportunities: *opportunities != digest.opportunities,
+                opportunity_ids: *ids != Some(digest.opportunity_ids),
+                problems: *problems != digest.problems,
             },
-            None => Changed {
+            _ => Changed {
                 opportunities: true,
+                opportunity_ids: true,
                 problems: true,
             },
         }
@@ -96,11 +102,12 @@ pub(crate) fn keep_changed(
         let digest = digests[&key];
         let changed = stored.changed_output(key, digest);
         let owned = || (key.0, key.1.to_owned());
-        if changed.opportunities {
-            replaced.opportunity_sources.push(owned());
-        } else {
+        if !changed.opportunities {
             unchanged_rows.insert(key);
-        }
+        } else if changed.opportunity_ids {
+            replaced.opportunity_sources.push(owned());
+        } // Else the same ids: its rows are upserted in place, and nothing of it deleted.
+
         if changed.problems {
             replaced.problem_sources.push(owned());
         } else {

@@ -663,6 +663,52 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
     }
 }
 
+/// The shipped normaliser, with every opportunity under another occurrence key, so another id.
+struct Reoccurring;
+
+impl oa_model::Normaliser for Reoccurring {
+    fn normalise(
+        &self,
+        kind: &str,
+        item: &serde_json::Value,
+        parent: Option<&serde_json::Value>,
+    ) -> oa_model::Normalised {
+        match NORMALISER.normalise(kind, item, parent) {
+            oa_model::Normalised::Opportunities(mut found) => {
+                for o in &mut found {
+                    o.occurrence = Some(format!("moved{}", o.occurrence.as_deref().unwrap_or("")));
+                }
+                oa_model::Normalised::Opportunities(found)
+            }
+            other => other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn renormalising_drops_the_opportunities_whose_ids_went_and_rewrites_the_rest_in_place() {
+    for t in stores("renormalise-ids").await {
+        t.series_with_sessions(3, 2, PRESTON).await;
+        let before = t.store.dump().await.expect("dump");
+        let ids = |dump: &oa_store::StoreDump| -> BTreeSet<String> {
+            dump.opportunities.iter().map(|o| o.0.clone()).collect()
+        };
+        // Every id changes: the old opportunities go, none is left beside its successor.
+        renormalise_in_batches(t.store.as_ref(), 2, &Reoccurring).await;
+        let moved = t.store.dump().await.expect("dump");
+        assert_eq!(moved.opportunities.len(), 3, "{}", t.name);
+        assert!(ids(&moved).is_disjoint(&ids(&before)), "{}", t.name);
+        // The same ids with other documents: rewritten where they are.
+        renormalise_in_batches(t.store.as_ref(), 2, &Marking).await;
+        renormalise_in_batches(t.store.as_ref(), 2, &*NORMALISER).await;
+        let after_marking = t.store.dump().await.expect("dump");
+        assert_eq!(after_marking, before, "{}", t.name);
+        // And to other ids again: the same store as the first time.
+        renormalise_in_batches(t.store.as_ref(), 2, &Reoccurring).await;
+        assert_eq!(t.store.dump().await.expect("dump"), moved, "{}", t.name);
+    }
+}
+
 #[tokio::test]
 async fn renormalise_batches_larger_than_a_read_part_keep_keyset_order() {
     // SQLite reads a batch as JSON parts of 100 items: batches of 130 and 1,000 cross them.

@@ -164,10 +164,11 @@ impl PageTx for PgPageTx {
 
     async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into item_digests (feed_id, item_id, opportunities, problems) \
-             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) \
+            "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
+             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
              on conflict (feed_id, item_id) do update set \
-             opportunities = excluded.opportunities, problems = excluded.problems",
+             opportunities = excluded.opportunities, problems = excluded.problems, \
+             opportunity_ids = excluded.opportunity_ids",
         )
         .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
@@ -177,6 +178,11 @@ impl PageTx for PgPageTx {
                 .collect::<Vec<_>>(),
         )
         .bind(rows.iter().map(|r| r.digest.problems).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.digest.opportunity_ids)
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *self.0)
         .await?;
         Ok(())

@@ -100,7 +100,7 @@ impl PageTx for SqlitePageTx {
             let asked = PART_ITEMS.min((wanted - items.len()) as i64);
             let (part,): (String,) = sqlx::query_as(concat!(
                 "select json_group_array(json_array(feed_id, feed_url, item_id, kind, modified, role, \
-                 data_id, parent_ref, data, status, problem, digest_opportunities, digest_problems)) \
+                 data_id, parent_ref, data, status, problem, digest_opportunities, digest_problems, digest_ids)) \
                  from (",
                 crate::sql::stored_children!(),
                 " where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
@@ -193,17 +193,19 @@ impl PageTx for SqlitePageTx {
     async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into item_digests (feed_id, item_id, opportunities, problems) ",
+                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) ",
             );
             sql.push_values(chunk, |mut row, r| {
                 row.push_bind(r.feed_id)
                     .push_bind(r.item_id.clone())
                     .push_bind(r.digest.opportunities)
-                    .push_bind(r.digest.problems);
+                    .push_bind(r.digest.problems)
+                    .push_bind(r.digest.opportunity_ids);
             });
             sql.push(
                 " on conflict (feed_id, item_id) do update set \
-                 opportunities = excluded.opportunities, problems = excluded.problems",
+                 opportunities = excluded.opportunities, problems = excluded.problems, \
+                 opportunity_ids = excluded.opportunity_ids",
             );
             sql.build().execute(&mut *self.0).await?;
         }
