@@ -1,8 +1,9 @@
-//! The digests of what normalising an item stores (one of its opportunity rows, one of its
-//! problems), kept beside the item so an item whose output has not changed is not rewritten.
+//! The digests of what normalising an item stores (of its opportunity rows, of their ids
+//! alone, of its problems), kept beside the item so an item whose output has not changed is
+//! not rewritten.
 //!
 //! `renormalise` recomputes every item; most come out as stored, and after a tag-rule edit
-//! most change their opportunities but not their problems. Comparing 64-bit digests read
+//! most change their opportunities (but not their ids) and not their problems. Comparing 64-bit digests read
 //! with the item replaces reading and comparing every stored document. The digest is
 //! SipHash-1-3 with fixed keys: stable across runs and builds, so a stored digest stays
 //! comparable; a mismatch (a changed algorithm, a store written before digests) only costs
@@ -12,7 +13,6 @@
 use std::hash::Hasher;
 
 use hashbrown::HashMap;
-
 use siphasher::sip::SipHasher13;
 
 use crate::page::{OpportunityRow, ProblemRow};

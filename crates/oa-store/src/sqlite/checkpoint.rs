@@ -25,8 +25,8 @@ use sqlx::SqlitePool;
 const AFTER_WRITES: Duration = Duration::from_millis(250);
 /// A checkpoint at least this often anyway (another process may have written).
 const AT_LEAST_EVERY: Duration = Duration::from_secs(30);
-/// 256 MiB of 16 KiB pages (the store's page size): past this the WAL is restarted.
-pub(super) const WAL_LIMIT_FRAMES: i64 = 16_384;
+/// 256 MiB of the store's pages: past this the WAL is restarted.
+pub(super) const WAL_LIMIT_FRAMES: i64 = (256 << 20) / super::PAGE_SIZE as i64;
 
 /// What one checkpoint round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
