@@ -673,15 +673,9 @@ impl oa_model::Normaliser for Reoccurring {
         item: &serde_json::Value,
         parent: Option<&serde_json::Value>,
     ) -> oa_model::Normalised {
-        match NORMALISER.normalise(kind, item, parent) {
-            oa_model::Normalised::Opportunities(mut found) => {
-                for o in &mut found {
-                    o.occurrence = Some(format!("moved{}", o.occurrence.as_deref().unwrap_or("")));
-                }
-                oa_model::Normalised::Opportunities(found)
-            }
-            other => other,
-        }
+        shipped_altered(kind, item, parent, |o| {
+            o.occurrence = Some(format!("moved{}", o.occurrence.as_deref().unwrap_or("")));
+        })
     }
 }
 

@@ -220,22 +220,34 @@ pub fn session(id: &str, modified: i64, series_id: &str, start: DateTime<Utc>) -
     }})
 }
 
+/// The shipped normaliser's output for an item, with each opportunity changed by `alter`:
+/// a rule change whose effect a test can see.
+pub fn shipped_altered(
+    kind: &str,
+    item: &Value,
+    parent: Option<&Value>,
+    alter: impl Fn(&mut oa_model::Opportunity),
+) -> oa_model::Normalised {
+    use oa_model::Normaliser as _;
+    static SHIPPED: std::sync::LazyLock<oa_normalise::OpenActiveNormaliser> =
+        std::sync::LazyLock::new(oa_normalise::OpenActiveNormaliser::default);
+    match SHIPPED.normalise(kind, item, parent) {
+        oa_model::Normalised::Opportunities(mut found) => {
+            found.iter_mut().for_each(alter);
+            oa_model::Normalised::Opportunities(found)
+        }
+        other => other,
+    }
+}
+
 /// Adds " (renormalised)" to every opportunity's name, to see which items a pass reached.
 #[derive(Debug)]
 pub struct Marking;
 
 impl oa_model::Normaliser for Marking {
     fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> oa_model::Normalised {
-        static SHIPPED: std::sync::LazyLock<oa_normalise::OpenActiveNormaliser> =
-            std::sync::LazyLock::new(oa_normalise::OpenActiveNormaliser::default);
-        match SHIPPED.normalise(kind, item, parent) {
-            oa_model::Normalised::Opportunities(mut found) => {
-                for o in &mut found {
-                    o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
-                }
-                oa_model::Normalised::Opportunities(found)
-            }
-            other => other,
-        }
+        shipped_altered(kind, item, parent, |o| {
+            o.name = o.name.take().map(|n| format!("{n} (renormalised)"));
+        })
     }
 }
