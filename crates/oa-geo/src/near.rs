@@ -14,6 +14,21 @@ use crate::{EARTH_RADIUS_KM, Point, distance_km};
 const SERIES_LIMIT: f64 = 0.05;
 /// Past this half-chord (`sqrt` of the haversine) `asin` is called.
 const ASIN_SERIES_LIMIT: f64 = 0.03;
+/// Radii up to this are settled by a flat-earth estimate away from their edge.
+const FLAT_RADIUS_LIMIT_KM: f64 = 100.0;
+/// How far (relatively) from the edge the flat estimate decides alone: its error within
+/// [`FLAT_RADIUS_LIMIT_KM`] and a half is under a tenth of this (tested).
+const FLAT_MARGIN: f64 = 1e-3;
+
+/// Where a point lies against a radius.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reach {
+    /// Clearly within it, not measured.
+    Inside,
+    /// Within it, at this distance (km).
+    At(f64),
+    Outside,
+}
 
 /// A centre prepared for measuring distances from it.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +68,38 @@ impl DistancesFrom {
             half_chord.asin()
         };
         2.0 * EARTH_RADIUS_KM * angle
+    }
+
+    /// Whether `point` is within `radius_km`. Most points a radius search meets are far from
+    /// the edge: a flat-earth estimate (a few multiplications) settles those, and only points
+    /// within [`FLAT_MARGIN`] of the edge are measured.
+    pub fn reach(&self, point: Point, radius_km: f64) -> Reach {
+        if radius_km <= FLAT_RADIUS_LIMIT_KM {
+            let flat = self.flat_km_squared(point);
+            let (low, high) = (
+                radius_km * (1.0 - FLAT_MARGIN),
+                radius_km * (1.0 + FLAT_MARGIN),
+            );
+            if flat < low * low {
+                return Reach::Inside;
+            }
+            if flat > high * high {
+                return Reach::Outside;
+            }
+        }
+        match self.to(point) {
+            d if d <= radius_km => Reach::At(d),
+            _ => Reach::Outside,
+        }
+    }
+
+    /// The squared distance on a plane tangent at the points' mean latitude (its cosine to
+    /// first order in the difference).
+    fn flat_km_squared(&self, point: Point) -> f64 {
+        let dlat = point.lat.to_radians() - self.lat;
+        let dlng = (point.lng - self.centre.lng).to_radians();
+        let east = dlng * (self.cos_lat - self.sin_lat * dlat / 2.0);
+        (dlat * dlat + east * east) * (EARTH_RADIUS_KM * EARTH_RADIUS_KM)
     }
 }
 
@@ -129,6 +176,60 @@ mod tests {
                     (fast - exact).abs() < 1e-9,
                     "{centre:?} → {point:?}: {fast} km against {exact} km"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_flat_estimate_errs_by_under_a_tenth_of_its_margin_within_its_radii() {
+        for centre in [
+            Point::new(49.9, -6.3),
+            Point::new(53.7632, -2.7031),
+            Point::new(60.8, -0.9),
+        ] {
+            let from = DistancesFrom::new(centre);
+            for point in around(centre) {
+                let exact = distance_km(centre, point);
+                if exact > 0.001 && exact <= 1.5 * FLAT_RADIUS_LIMIT_KM {
+                    let flat = from.flat_km_squared(point).sqrt();
+                    let error = (flat - exact).abs() / exact;
+                    assert!(
+                        error < FLAT_MARGIN / 10.0,
+                        "{centre:?} → {point:?}: {error}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reach_agrees_with_measuring_near_the_edge_and_far_from_it() {
+        let centre = Point::new(53.7632, -2.7031);
+        let from = DistancesFrom::new(centre);
+        for radius in [0.5, 5.0, 8.047, 25.0, 50.0, 100.0, 150.0] {
+            for bearing in (0..360).step_by(5) {
+                let b = f64::from(bearing).to_radians();
+                for scale in [
+                    0.0, 0.5, 0.998, 0.9995, 0.99999, 1.0, 1.00001, 1.0005, 1.002, 2.0,
+                ] {
+                    // Close to `scale * radius` from the centre, on this bearing.
+                    let step = scale * radius;
+                    let point = Point::new(
+                        centre.lat + step / 111.2 * b.cos(),
+                        centre.lng + step / 65.9 * b.sin(),
+                    );
+                    let exact = distance_km(centre, point);
+                    match from.reach(point, radius) {
+                        Reach::Inside => assert!(exact <= radius, "{radius} {point:?}"),
+                        Reach::At(d) => {
+                            assert!(
+                                d <= radius && (d - exact).abs() < 1e-9,
+                                "{radius} {point:?}"
+                            )
+                        }
+                        Reach::Outside => assert!(exact > radius, "{radius} {point:?}"),
+                    }
+                }
             }
         }
     }
