@@ -74,6 +74,10 @@ impl DistancesFrom {
     /// the edge: a flat-earth estimate (a few multiplications) settles those, and only points
     /// within [`FLAT_MARGIN`] of the edge are measured.
     pub fn reach(&self, point: Point, radius_km: f64) -> Reach {
+        // The estimate compares squares, which would make a negative radius positive.
+        if radius_km < 0.0 {
+            return Reach::Outside;
+        }
         if radius_km <= FLAT_RADIUS_LIMIT_KM {
             let flat = self.flat_km_squared(point);
             let (low, high) = (
@@ -206,6 +210,8 @@ mod tests {
     fn reach_agrees_with_measuring_near_the_edge_and_far_from_it() {
         let centre = Point::new(53.7632, -2.7031);
         let from = DistancesFrom::new(centre);
+        // A cell's corners are held to the radius less a metre, which can be below zero.
+        assert_eq!(from.reach(centre, -0.0005), Reach::Outside);
         for radius in [0.5, 5.0, 8.047, 25.0, 50.0, 100.0, 150.0] {
             for bearing in (0..360).step_by(5) {
                 let b = f64::from(bearing).to_radians();
