@@ -8,7 +8,7 @@ pub mod postcode;
 
 pub use areas::{AreaError, NearestIndex, Region, Regions};
 pub use ics::{Ics, district_of};
-pub use near::{DistancesFrom, Reach};
+pub use near::{Circle, DistancesFrom, Reach};
 pub use postcode::{Gazetteer, Postcode, Precision};
 
 /// Mean Earth radius (IUGG), in kilometres.

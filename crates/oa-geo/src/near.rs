@@ -70,30 +70,19 @@ impl DistancesFrom {
         2.0 * EARTH_RADIUS_KM * angle
     }
 
-    /// Whether `point` is within `radius_km`. Most points a radius search meets are far from
-    /// the edge: a flat-earth estimate (a few multiplications) settles those, and only points
-    /// within [`FLAT_MARGIN`] of the edge are measured.
-    pub fn reach(&self, point: Point, radius_km: f64) -> Reach {
-        // The estimate compares squares, which would make a negative radius positive.
-        if radius_km < 0.0 {
-            return Reach::Outside;
-        }
-        if radius_km <= FLAT_RADIUS_LIMIT_KM {
-            let flat = self.flat_km_squared(point);
+    /// The circle of `radius_km` around this centre, to tell which points are in it.
+    pub fn circle(self, radius_km: f64) -> Circle {
+        let flat = (radius_km <= FLAT_RADIUS_LIMIT_KM).then(|| {
             let (low, high) = (
                 radius_km * (1.0 - FLAT_MARGIN),
                 radius_km * (1.0 + FLAT_MARGIN),
             );
-            if flat < low * low {
-                return Reach::Inside;
-            }
-            if flat > high * high {
-                return Reach::Outside;
-            }
-        }
-        match self.to(point) {
-            d if d <= radius_km => Reach::At(d),
-            _ => Reach::Outside,
+            (low * low, high * high)
+        });
+        Circle {
+            from: self,
+            radius_km,
+            flat,
         }
     }
 
@@ -104,6 +93,42 @@ impl DistancesFrom {
         let dlng = (point.lng - self.centre.lng).to_radians();
         let east = dlng * (self.cos_lat - self.sin_lat * dlat / 2.0);
         (dlat * dlat + east * east) * (EARTH_RADIUS_KM * EARTH_RADIUS_KM)
+    }
+}
+
+/// A radius around a prepared centre, with the bounds of its flat-earth test worked out once
+/// (a search tests every session of the cells its edge crosses).
+#[derive(Debug, Clone, Copy)]
+pub struct Circle {
+    from: DistancesFrom,
+    radius_km: f64,
+    /// The squared distances (km²) under which a flat estimate is surely inside, and over
+    /// which surely outside; `None` past [`FLAT_RADIUS_LIMIT_KM`].
+    flat: Option<(f64, f64)>,
+}
+
+impl Circle {
+    /// Whether `point` is within the circle. Most points a radius search meets are far from
+    /// the edge: a flat-earth estimate (a few multiplications) settles those, and only points
+    /// within [`FLAT_MARGIN`] of the edge are measured.
+    pub fn reach(&self, point: Point) -> Reach {
+        // The estimate compares squares, which would make a negative radius positive.
+        if self.radius_km < 0.0 {
+            return Reach::Outside;
+        }
+        if let Some((inside, outside)) = self.flat {
+            let flat = self.from.flat_km_squared(point);
+            if flat < inside {
+                return Reach::Inside;
+            }
+            if flat > outside {
+                return Reach::Outside;
+            }
+        }
+        match self.from.to(point) {
+            d if d <= self.radius_km => Reach::At(d),
+            _ => Reach::Outside,
+        }
     }
 }
 
@@ -211,7 +236,7 @@ mod tests {
         let centre = Point::new(53.7632, -2.7031);
         let from = DistancesFrom::new(centre);
         // A cell's corners are held to the radius less a metre, which can be below zero.
-        assert_eq!(from.reach(centre, -0.0005), Reach::Outside);
+        assert_eq!(from.circle(-0.0005).reach(centre), Reach::Outside);
         for radius in [0.5, 5.0, 8.047, 25.0, 50.0, 100.0, 150.0] {
             for bearing in (0..360).step_by(5) {
                 let b = f64::from(bearing).to_radians();
@@ -225,7 +250,7 @@ mod tests {
                         centre.lng + step / 65.9 * b.sin(),
                     );
                     let exact = distance_km(centre, point);
-                    match from.reach(point, radius) {
+                    match from.circle(radius).reach(point) {
                         Reach::Inside => assert!(exact <= radius, "{radius} {point:?}"),
                         Reach::At(d) => {
                             assert!(

@@ -95,6 +95,9 @@ impl SessionIndex {
         found.clear();
         let inner = self.read();
         let distances = DistancesFrom::new(centre);
+        let circle = distances.circle(radius_km);
+        // A cell's farthest corner must be a little inside for its sessions to go unmeasured.
+        let well_inside = distances.circle(radius_km - INSIDE_MARGIN_KM);
         let inside = |cell: &BoundingBox| {
             [
                 (cell.min_lat, cell.min_lng),
@@ -103,10 +106,7 @@ impl SessionIndex {
                 (cell.max_lat, cell.max_lng),
             ]
             .into_iter()
-            .all(|(lat, lng)| {
-                distances.reach(Point::new(lat, lng), radius_km - INSIDE_MARGIN_KM)
-                    != Reach::Outside
-            })
+            .all(|(lat, lng)| well_inside.reach(Point::new(lat, lng)) != Reach::Outside)
         };
         inner.visit(
             &BoundingBox::around(centre, radius_km),
@@ -119,7 +119,7 @@ impl SessionIndex {
                 let distance_km = if cell_inside {
                     f64::NAN
                 } else {
-                    match distances.reach(r.point(), radius_km) {
+                    match circle.reach(r.point()) {
                         Reach::Inside => f64::NAN,
                         Reach::At(d) => d,
                         Reach::Outside => return,
@@ -378,7 +378,7 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "radius {radius_km} km");
             // Only sessions close to the edge are measured (in cells the circle crosses, by
-            // the flat estimate of `Reach`).
+            // the flat estimate of `Circle::reach`).
             assert!(
                 unmeasured * 10 > got.len() * 9,
                 "radius {radius_km}: only {unmeasured} of {} unmeasured",
