@@ -566,6 +566,39 @@ async fn opportunity_detail_carries_its_source_and_parent() {
 }
 
 #[tokio::test]
+async fn documents_read_by_id_carry_their_exact_columns_past_one_query() {
+    // Over 500 ids (one query's worth), and coordinates with 17 significant digits: what
+    // the search's page read returns must be what was stored, to the last bit.
+    for t in stores("docs_by_id").await {
+        let feed = t.feed("https://p.example/events").await;
+        let lat = |n: usize| 53.123_456_789_012_345 + n as f64 * 1e-9;
+        let events: Vec<_> = (0..520)
+            .map(|n| event(&format!("e{n}"), 3, lat(n), -2.712_345_678_901_234_5, at(5)))
+            .collect();
+        t.apply(&feed, events, "n").await;
+        let mut ids: Vec<String> = (0..520)
+            .map(|n| oa_model::opportunity_id("https://p.example/events", &format!("e{n}"), None))
+            .collect();
+        ids.push("no-such-opportunity".into());
+        let docs = t.store.candidate_docs_by_id(&ids).await.expect("read");
+        assert_eq!(docs.len(), 520, "{}", t.name);
+        for n in [0, 1, 499, 500, 519] {
+            let doc = docs.iter().find(|d| d.id == ids[n]).expect("read");
+            assert_eq!(doc.lat.to_bits(), lat(n).to_bits(), "{} e{n}", t.name);
+            assert_eq!(doc.lng.to_bits(), (-2.712_345_678_901_234_5f64).to_bits());
+            assert_eq!((doc.start_at, doc.modified), (at(5).timestamp(), 3));
+            assert_eq!(doc.feed_url, "https://p.example/events");
+            assert_eq!(doc.publisher.as_deref(), Some("Test Publisher"));
+            let parsed = doc.parse().expect("parses");
+            assert_eq!(
+                parsed.opportunity.name.as_deref(),
+                Some(format!("Event e{n}").as_str())
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn imported_postcodes_are_upserted_and_listed() {
     for t in stores("postcodes").await {
         let first = vec![
