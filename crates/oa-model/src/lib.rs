@@ -6,6 +6,7 @@
 pub mod feed;
 pub mod opportunity;
 pub mod prepared;
+pub mod rfc3339;
 pub mod rpde;
 pub mod rpde_publish;
 pub mod tags;
