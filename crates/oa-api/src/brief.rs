@@ -25,8 +25,12 @@ pub(crate) struct BriefOpportunity<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
+    #[serde(serialize_with = "oa_model::rfc3339::serialize")]
     start: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "oa_model::rfc3339::serialize_option"
+    )]
     end: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_minutes: Option<i64>,

@@ -95,8 +95,12 @@ struct SessionSummary<'a, O> {
 #[derive(Serialize)]
 struct Occurrence<'a> {
     id: &'a str,
+    #[serde(serialize_with = "oa_model::rfc3339::serialize")]
     start: chrono::DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "oa_model::rfc3339::serialize_option"
+    )]
     end: Option<chrono::DateTime<Utc>>,
 }
 
