@@ -1,7 +1,7 @@
 //! Writing a UTC instant as chrono's serde does (`2030-01-02T10:00:00Z`), without going
 //! through `fmt`: chrono's `Serialize` writes each field through a formatter, a few
 //! characters at a time, at about 2,000 instructions an instant. Two instants in every
-//! stored document made that a quarter of writing one (callgrind, docs/PERFORMANCE.md).
+//! stored document made that a sixth of writing one (callgrind, docs/PERFORMANCE.md).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};

@@ -8,7 +8,9 @@ use serde::Serialize;
 pub struct Applied {
     pub centre: Centre,
     pub radius_km: f64,
+    #[serde(serialize_with = "oa_model::rfc3339::serialize")]
     pub from: DateTime<Utc>,
+    #[serde(serialize_with = "oa_model::rfc3339::serialize")]
     pub to: DateTime<Utc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<String>,
