@@ -167,7 +167,10 @@ async fn renormalise(
         .expect("pass");
     let took = started.elapsed();
     let cpu_used = cpu() - cpu_before;
-    assert_eq!(items, total);
+    assert_eq!(
+        items, total,
+        "the store holds {items} items, not OA_BENCH_ITEMS={total} (a kept OA_BENCH_DB from a run of another size?)"
+    );
     println!(
         "renormalised {items} items {what}: {:.1} s ({:.0} items/s, {unchanged} unchanged), CPU {cpu_used:.1} s",
         took.as_secs_f64(),

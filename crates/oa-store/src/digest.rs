@@ -3,12 +3,12 @@
 //! not rewritten.
 //!
 //! `renormalise` recomputes every item; most come out as stored, and after a tag-rule edit
-//! most change their opportunities (but not their ids) and not their problems. Comparing 64-bit digests read
-//! with the item replaces reading and comparing every stored document. The digest is
-//! SipHash-1-3 with fixed keys: stable across runs and builds, so a stored digest stays
-//! comparable; a mismatch (a changed algorithm, a store written before digests) only costs
-//! one rewrite. A stored digest must always describe the rows stored for the item: whatever
-//! deletes some of them without rewriting the item deletes its digests.
+//! most change their opportunities (but not their ids) and not their problems. Comparing
+//! 64-bit digests read with the item replaces reading and comparing every stored document.
+//! The digest is SipHash-1-3 with fixed keys: stable across runs and builds, so a stored
+//! digest stays comparable; a mismatch (a changed algorithm, a store written before digests)
+//! only costs one rewrite. A stored digest must always describe the rows stored for the
+//! item: whatever deletes some of them without rewriting the item deletes its digests.
 
 use std::hash::Hasher;
 
