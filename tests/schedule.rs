@@ -292,7 +292,14 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
             .expect("search")
             .hits
             .iter()
-            .map(|h| h.candidate.opportunity.start.format("%m-%d").to_string())
+            .map(|h| {
+                h.candidate()
+                    .expect("parses")
+                    .opportunity
+                    .start
+                    .format("%m-%d")
+                    .to_string()
+            })
             .collect::<Vec<_>>()
     };
     tokio::time::sleep(Duration::from_millis(1000)).await;

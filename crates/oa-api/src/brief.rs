@@ -124,7 +124,7 @@ fn tag_names<S: Serializer>(tags: &&[Tag], serializer: S) -> Result<S::Ok, S::Er
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use oa_model::{Effect, Evidence, TagReason};
     use serde_json::{Value, json};
 
@@ -155,20 +155,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn brief_is_the_full_document_with_tag_names_and_nothing_withheld() {
-        let full: Opportunity = serde_json::from_value(json!({
+    /// An opportunity with every field set, tags with reasons and a withheld tag.
+    pub(crate) fn complete() -> Opportunity {
+        serde_json::from_value(json!({
             "kind": "session",
             "occurrence": "2026-12-02T10:00:00Z",
             "data_id": "https://example.org/sessions/1",
             "series_id": "https://example.org/series/1",
-            "name": "Walking netball",
+            "name": "Walking netball \"Rounders\" été",
             "description": "Gentle, with a cuppa after",
-            "start": "2026-12-02T10:00:00Z",
+            "start": "2026-12-02T10:00:00.250Z",
             "end": "2026-12-02T11:00:00Z",
             "duration_minutes": 60,
             "activities": [{"id": "https://openactive.io/activity-list#x", "label": "Walking Netball", "matched": "pref_label"}],
-            "location": {"name": "Hall", "address": {"postcode": "PR1 2AA"}, "lat": 53.8, "lng": -2.7, "precision": "exact"},
+            "location": {"name": "Hall", "address": {"postcode": "PR1 2AA"}, "lat": 53.81234567890123, "lng": -2.7, "precision": "exact"},
             "organizer": {"name": "Club", "url": "https://club.example"},
             "price": {"min": 2.5, "max": 4.0, "currency": "GBP", "accessible_for_free": false},
             "status": "scheduled",
@@ -187,19 +187,29 @@ mod tests {
             o.withheld_tags = vec![tag("free")].into();
             o
         })
-        .expect("a complete opportunity");
-        let brief = serde_json::to_value(BriefOpportunity::from(&full)).expect("serialises");
-        assert_eq!(brief, expected(&full));
-        assert_eq!(brief["tags"], json!(["social", "beginner_friendly"]));
+        .expect("a complete opportunity")
+    }
 
-        let sparse: Opportunity = serde_json::from_value(json!({
+    /// An opportunity with only the fields every one has.
+    pub(crate) fn sparse() -> Opportunity {
+        serde_json::from_value(json!({
             "kind": "event",
             "start": "2026-12-02T10:00:00Z",
             "activities": [],
             "price": {},
             "status": "scheduled"
         }))
-        .expect("a sparse opportunity");
+        .expect("a sparse opportunity")
+    }
+
+    #[test]
+    fn brief_is_the_full_document_with_tag_names_and_nothing_withheld() {
+        let full = complete();
+        let brief = serde_json::to_value(BriefOpportunity::from(&full)).expect("serialises");
+        assert_eq!(brief, expected(&full));
+        assert_eq!(brief["tags"], json!(["social", "beginner_friendly"]));
+
+        let sparse = sparse();
         let brief = serde_json::to_value(BriefOpportunity::from(&sparse)).expect("serialises");
         assert_eq!(brief, expected(&sparse));
     }

@@ -51,23 +51,23 @@ pub(crate) fn explain(normaliser: &dyn Normaliser, detail: &OpportunityDetail) -
     explained
 }
 
-/// Explains each hit in place, reading its stored item (one read per hit: explanations
-/// are asked for a page at a time, by people).
+/// Each hit's opportunity explained, in the hits' order, reading its stored item (one read
+/// per hit: explanations are asked for a page at a time, by people).
 pub(crate) async fn explain_hits(
     store: &dyn Store,
     normaliser: &dyn Normaliser,
-    hits: &mut [SearchHit],
-) -> Result<(), StoreError> {
+    hits: &[SearchHit],
+) -> Result<Vec<Opportunity>, StoreError> {
+    let mut explained = Vec::with_capacity(hits.len());
     for hit in hits {
-        let candidate = &mut hit.candidate;
-        match store.opportunity(&candidate.id).await {
-            Ok(detail) => candidate.opportunity = explain(normaliser, &detail),
+        explained.push(match store.opportunity(&hit.document.id).await {
+            Ok(detail) => explain(normaliser, &detail),
             // Gone since the search read it: shown as found, unexplained.
-            Err(StoreError::NotFound) => {}
+            Err(StoreError::NotFound) => hit.candidate()?.opportunity,
             Err(e) => return Err(e),
-        }
+        });
     }
-    Ok(())
+    Ok(explained)
 }
 
 /// The opportunity as the rules in force make it from the stored item, when they still do.

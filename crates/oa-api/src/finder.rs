@@ -44,17 +44,15 @@ pub async fn finder(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         }
     };
     let found = match search(state.store.as_ref(), &state.index, &request).await {
-        Ok(mut found) => explain_hits(
-            state.store.as_ref(),
-            state.normaliser.as_ref(),
-            &mut found.hits,
-        )
-        .await
-        .map(|()| found),
+        Ok(found) => explain_hits(state.store.as_ref(), state.normaliser.as_ref(), &found.hits)
+            .await
+            .map(|explained| (found, explained)),
         Err(e) => Err(e),
     };
     match found {
-        Ok(found) => page(&form, &results(&found.hits, found.total)).into_response(),
+        Ok((found, explained)) => {
+            page(&form, &results(&found.hits, &explained, found.total)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "finder search failed: {e}");
             let body = "<p class=\"error\" role=\"alert\">Sorry, searching failed. Please try again in a minute.</p>";
@@ -228,7 +226,8 @@ fn field_name(parameter: &str) -> String {
     }
 }
 
-fn results(hits: &[SearchHit], total: usize) -> String {
+/// `explained` holds each hit's opportunity, in the hits' order.
+fn results(hits: &[SearchHit], explained: &[Opportunity], total: usize) -> String {
     let mut html = String::new();
     let shown = hits.len();
     let _ = write!(
@@ -248,8 +247,8 @@ fn results(hits: &[SearchHit], total: usize) -> String {
         return html;
     }
     html.push_str("<ol class=\"cards\">");
-    for hit in hits {
-        card(&mut html, &hit.candidate.opportunity, hit.distance_km);
+    for (hit, opportunity) in hits.iter().zip(explained) {
+        card(&mut html, opportunity, hit.distance_km);
     }
     html.push_str("</ol>");
     html

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod params;
 pub mod pathways;
 mod problem;
+mod render;
 mod routes;
 
 use axum::Router;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use oa_geo::Gazetteer;
@@ -11,17 +12,17 @@ use oa_geo::Ics;
 use oa_model::{Normaliser, Opportunity};
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::index::SessionIndex;
-use oa_store::search::{SearchHit, search};
+use oa_store::search::search;
 use oa_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::brief::BriefOpportunity;
 use crate::explain::{explain, explain_hits};
 use crate::params::{Applied, Context, SessionQuery};
 use crate::pathways::Pathways;
 use crate::problem::ApiError;
+use crate::render::result_json;
 use crate::{cursor, params};
 
 /// What every handler reads: the store, postcode centroids for `postcode=`, the pathways.
@@ -62,7 +63,10 @@ impl AppState {
     }
 }
 
+/// A page of results, as the OpenAPI document describes it; the handler writes the same
+/// JSON by hand ([`session_list_json`], held to this by a test).
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct SessionList {
     /// Every match on all pages.
     total: usize,
@@ -77,39 +81,6 @@ pub struct SessionList {
     next_cursor: Option<String>,
     /// The next page's path and query, ready to request.
     next: Option<String>,
-}
-
-/// One search result; `O` is the opportunity in full or its [`BriefOpportunity`].
-#[derive(Serialize)]
-struct SessionSummary<'a, O> {
-    id: &'a str,
-    distance_km: f64,
-    #[serde(flatten)]
-    opportunity: O,
-    source: Source<'a>,
-    /// With `group=series`: this and the series' next occurrences.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    occurrences: Option<Vec<Occurrence<'a>>>,
-}
-
-#[derive(Serialize)]
-struct Occurrence<'a> {
-    id: &'a str,
-    #[serde(serialize_with = "oa_model::rfc3339::serialize")]
-    start: chrono::DateTime<Utc>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "oa_model::rfc3339::serialize_option"
-    )]
-    end: Option<chrono::DateTime<Utc>>,
-}
-
-#[derive(Serialize)]
-struct Source<'a> {
-    feed_url: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    publisher: Option<&'a str>,
-    modified: i64,
 }
 
 /// Upcoming sessions near a postcode or point, filtered for a client's needs.
@@ -138,81 +109,55 @@ pub async fn sessions(
         applied,
         explain,
     } = params::session_query(query.as_deref(), context)?;
-    let mut page = search(state.store.as_ref(), &state.index, &request).await?;
-    if explain {
-        explain_hits(
-            state.store.as_ref(),
-            state.normaliser.as_ref(),
-            &mut page.hits,
-        )
-        .await?;
-    }
+    let page = search(state.store.as_ref(), &state.index, &request).await?;
+    let explained = if explain {
+        explain_hits(state.store.as_ref(), state.normaliser.as_ref(), &page.hits).await?
+    } else {
+        Vec::new()
+    };
     let next_cursor = page.next.as_ref().map(cursor::encode);
     let next = next_cursor
         .as_deref()
         .map(|c| next_link(query.as_deref(), c));
-    let body = SessionList {
-        total: page.total,
-        filters: applied,
-        items: page
-            .hits
-            .iter()
-            .map(|hit| render(hit, request.group.is_some(), explain))
-            .collect::<Result<_, _>>()?,
-        next_cursor,
-        next,
-    };
-    Ok(Json(body).into_response())
+    let items = page
+        .hits
+        .iter()
+        .enumerate()
+        .map(|(n, hit)| result_json(hit, request.group.is_some(), explained.get(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = session_list_json(page.total, &applied, &items, &next_cursor, &next)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// One result as JSON text: each is written once, straight from the document (with
-/// `explain=true` in full, tags with their reasons as `/v1/sessions/{id}` has them).
-fn render(hit: &SearchHit, grouped: bool, explain: bool) -> Result<Box<RawValue>, ApiError> {
-    let json = if explain {
-        serde_json::to_string(&summary(hit, grouped, |o| o))
-    } else {
-        serde_json::to_string(&summary(hit, grouped, BriefOpportunity::from))
-    };
-    json.and_then(RawValue::from_string)
-        .map_err(ApiError::Render)
-}
-
-/// The hit as a result, its opportunity shown through `view`.
-fn summary<'a, O>(
-    hit: &'a SearchHit,
-    grouped: bool,
-    view: impl FnOnce(&'a Opportunity) -> O,
-) -> SessionSummary<'a, O> {
-    let candidate = &hit.candidate;
-    let at = |secs: i64| chrono::DateTime::<Utc>::from_timestamp(secs, 0);
-    let occurrences = grouped.then(|| {
-        std::iter::once(Occurrence {
-            id: &candidate.id,
-            start: candidate.opportunity.start,
-            end: candidate.opportunity.end,
-        })
-        .chain(hit.later.iter().filter_map(|o| {
-            Some(Occurrence {
-                id: &o.id,
-                start: at(o.start_at)?,
-                end: o.end_at.and_then(at),
-            })
-        }))
-        .collect()
-    });
-    SessionSummary {
-        occurrences,
-        id: &candidate.id,
-        // The contract (DESIGN.md): kilometres rounded to 0.1. Ordering and cursors use the
-        // exact distance, so rounding never reorders or repeats results.
-        distance_km: (hit.distance_km * 10.0).round() / 10.0,
-        opportunity: view(&candidate.opportunity),
-        source: Source {
-            feed_url: &candidate.feed_url,
-            publisher: candidate.publisher.as_deref(),
-            modified: candidate.modified,
-        },
+/// [`SessionList`] as JSON, with each item's text as [`result_json`] wrote it: written by
+/// hand because serde would parse each item's text again to check it
+/// (`RawValue::from_string`).
+fn session_list_json(
+    total: usize,
+    filters: &Applied,
+    items: &[Vec<u8>],
+    next_cursor: &Option<String>,
+    next: &Option<String>,
+) -> Result<Vec<u8>, ApiError> {
+    let length: usize = items.iter().map(|i| i.len() + 1).sum();
+    let mut out = Vec::with_capacity(length + 512);
+    out.extend_from_slice(b"{\"total\":");
+    serde_json::to_writer(&mut out, &total).map_err(ApiError::Render)?;
+    out.extend_from_slice(b",\"filters\":");
+    serde_json::to_writer(&mut out, filters).map_err(ApiError::Render)?;
+    out.extend_from_slice(b",\"items\":[");
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
     }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    serde_json::to_writer(&mut out, next_cursor).map_err(ApiError::Render)?;
+    out.extend_from_slice(b",\"next\":");
+    serde_json::to_writer(&mut out, next).map_err(ApiError::Render)?;
+    out.push(b'}');
+    Ok(out)
 }
 
 /// The request's own query with `cursor` replaced.
@@ -350,4 +295,52 @@ pub async fn about() -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/v1/pathways", tag = "sessions", responses((status = 200, description = "The pathways", body = Pathways)))]
 pub async fn pathways(State(state): State<AppState>) -> Json<Pathways> {
     Json(state.pathways.as_ref().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_written_by_hand_is_the_session_list_serde_writes() {
+        let items = [
+            br#"{"id":"oa-1","distance_km":1.5,"name":"A \"quoted\" name"}"#.to_vec(),
+            br#"{"id":"oa-2","distance_km":0.0,"tags":["social"]}"#.to_vec(),
+        ];
+        let filters = Applied {
+            radius_km: 5.0,
+            tags: vec!["social".into()],
+            q: Some("tai chi".into()),
+            sort: "start",
+            limit: 2,
+            ..Applied::default()
+        };
+        for (items, next_cursor, next) in [
+            (
+                &items[..],
+                Some("c2".to_owned()),
+                Some("/v1/sessions?cursor=c2".to_owned()),
+            ),
+            (&items[..1], None, None),
+            (&[][..], None, None),
+        ] {
+            let by_hand =
+                session_list_json(7, &filters, items, &next_cursor, &next).expect("writes");
+            let list = SessionList {
+                total: 7,
+                filters: filters.clone(),
+                items: items
+                    .iter()
+                    .map(|i| RawValue::from_string(String::from_utf8(i.clone()).expect("UTF-8")))
+                    .collect::<Result<_, _>>()
+                    .expect("JSON"),
+                next_cursor,
+                next,
+            };
+            assert_eq!(
+                String::from_utf8(by_hand).expect("UTF-8"),
+                serde_json::to_string(&list).expect("writes")
+            );
+        }
+    }
 }

@@ -32,7 +32,13 @@ async fn names(t: &TestStore, index: &SessionIndex) -> Vec<String> {
     assert_eq!(page.total, page.hits.len());
     page.hits
         .iter()
-        .map(|h| h.candidate.opportunity.name.clone().unwrap_or_default())
+        .map(|h| {
+            h.candidate()
+                .expect("parses")
+                .opportunity
+                .name
+                .unwrap_or_default()
+        })
         .collect()
 }
 

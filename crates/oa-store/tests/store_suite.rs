@@ -35,7 +35,7 @@ async fn names(store: &dyn oa_store::Store) -> Vec<String> {
     .expect("search");
     page.hits
         .into_iter()
-        .filter_map(|h| h.candidate.opportunity.name)
+        .filter_map(|h| h.candidate().expect("parses").opportunity.name)
         .collect()
 }
 
@@ -463,7 +463,11 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
             .expect("search");
             seen.extend(page.hits.iter().map(|h| {
                 (
-                    h.candidate.opportunity.name.clone().unwrap_or_default(),
+                    h.candidate()
+                        .expect("parses")
+                        .opportunity
+                        .name
+                        .unwrap_or_default(),
                     (h.distance_km * 10.0).round() / 10.0,
                 )
             }));
@@ -517,11 +521,13 @@ async fn search_by_distance_radius_window_status_and_pages_without_gaps() {
             let mut r = request(50.0, SortOrder::Distance, after.clone());
             r.limit = 4;
             let page = search(&*t.store, &t.index, &r).await.expect("search");
-            by_distance.extend(
-                page.hits
-                    .iter()
-                    .map(|h| h.candidate.opportunity.name.clone().unwrap_or_default()),
-            );
+            by_distance.extend(page.hits.iter().map(|h| {
+                h.candidate()
+                    .expect("parses")
+                    .opportunity
+                    .name
+                    .unwrap_or_default()
+            }));
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
@@ -1138,7 +1144,11 @@ async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrence
             .iter()
             .map(|h| {
                 (
-                    h.candidate.opportunity.name.clone().unwrap_or_default(),
+                    h.candidate()
+                        .expect("parses")
+                        .opportunity
+                        .name
+                        .unwrap_or_default(),
                     h.later.len(),
                 )
             })
@@ -1150,7 +1160,7 @@ async fn grouping_by_series_gives_one_result_per_series_with_its_next_occurrence
             "{}",
             t.name
         );
-        assert!(page.hits[1].later[0].start_at > page.hits[1].candidate.start_at);
+        assert!(page.hits[1].later[0].start_at > page.hits[1].document.start_at);
     }
 }
 
@@ -1222,7 +1232,7 @@ async fn small_pages_equal_one_sorted_page_in_every_order_with_ties_and_groups()
                 .expect("search");
             let key = |h: &oa_store::search::SearchHit| {
                 let later: Vec<String> = h.later.iter().map(|o| o.id.clone()).collect();
-                (h.candidate.id.clone(), later)
+                (h.document.id.clone(), later)
             };
             let expected: Vec<_> = whole.hits.iter().map(key).collect();
             assert_eq!(whole.total, expected.len(), "{}", t.name);
@@ -1232,10 +1242,8 @@ async fn small_pages_equal_one_sorted_page_in_every_order_with_ties_and_groups()
                 .hits
                 .iter()
                 .map(|h| match sort {
-                    SortOrder::Start => (h.candidate.start_at, 0, h.candidate.id.clone()),
-                    SortOrder::Distance => {
-                        (0, (h.distance_km * 1e9) as u64, h.candidate.id.clone())
-                    }
+                    SortOrder::Start => (h.document.start_at, 0, h.document.id.clone()),
+                    SortOrder::Distance => (0, (h.distance_km * 1e9) as u64, h.document.id.clone()),
                 })
                 .collect();
             assert!(order.is_sorted(), "{} {sort:?} {group:?}", t.name);
@@ -1251,15 +1259,17 @@ async fn small_pages_equal_one_sorted_page_in_every_order_with_ties_and_groups()
                     let series = |id: &str| {
                         all.hits
                             .iter()
-                            .find(|h| h.candidate.id == id)
-                            .and_then(|h| h.candidate.opportunity.series_id.clone())
+                            .find(|h| h.document.id == id)
+                            .and_then(|h| h.candidate().expect("parses").opportunity.series_id)
                     };
                     let soonest: Vec<String> = all
                         .hits
                         .iter()
-                        .filter(|h| h.candidate.opportunity.series_id == series(head))
+                        .filter(|h| {
+                            h.candidate().expect("parses").opportunity.series_id == series(head)
+                        })
                         .take(3)
-                        .map(|h| h.candidate.id.clone())
+                        .map(|h| h.document.id.clone())
                         .collect();
                     let group: Vec<String> = std::iter::once(head.clone())
                         .chain(later.iter().cloned())

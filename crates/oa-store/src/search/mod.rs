@@ -6,13 +6,14 @@ mod group;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use oa_geo::{DistancesFrom, Point};
 
 pub use crate::filters::{ActivityFilter, ClientGender, Filters, TimeOfDay};
 
 use crate::index::{Ending, Found, SessionIndex, id_number, id_text};
-use crate::{Candidate, Occurrence, Store, StoreError};
+use crate::{Candidate, CandidateDoc, Occurrence, Store, StoreError};
 use group::SeriesGroups;
 
 /// How results are ordered.
@@ -59,10 +60,19 @@ pub struct SearchRequest {
 
 #[derive(Debug, Clone)]
 pub struct SearchHit {
-    pub candidate: Candidate,
+    /// The result's stored columns and its document as text: a page is often written
+    /// straight from the text, so it is parsed only when asked ([`SearchHit::candidate`]).
+    pub document: Arc<CandidateDoc>,
     pub distance_km: f64,
     /// When grouping by series: the series' next occurrences after this one, in start order.
     pub later: Vec<Occurrence>,
+}
+
+impl SearchHit {
+    /// The result with its document parsed.
+    pub fn candidate(&self) -> Result<Candidate, StoreError> {
+        self.document.parse()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,7 +130,7 @@ pub async fn search(
             found,
         );
     };
-    let mut documents: HashMap<u64, Candidate> = HashMap::new();
+    let mut documents: HashMap<u64, Arc<CandidateDoc>> = HashMap::new();
     let plan = if request.filters.words.is_empty() {
         SCRATCH.with_borrow_mut(|scratch| {
             let mut found = std::mem::take(&mut scratch.found);
@@ -148,7 +158,7 @@ pub async fn search(
         .collect();
     for doc in index.documents(store, &wanted).await? {
         if let Some(id) = id_number(&doc.id) {
-            documents.insert(id, doc.parse()?);
+            documents.insert(id, doc);
         }
     }
     // Later occurrences come from the index; only an end it could not keep is read.
@@ -175,7 +185,7 @@ pub async fn search(
         .into_iter()
         .filter_map(|(first, later)| {
             Some(SearchHit {
-                candidate: documents.remove(&first.id)?,
+                document: documents.remove(&first.id)?,
                 distance_km: first.distance_km,
                 later: later
                     .iter()
@@ -282,17 +292,16 @@ async fn with_words(
     store: &dyn Store,
     found: Vec<Found>,
     filters: &Filters,
-    documents: &mut HashMap<u64, Candidate>,
+    documents: &mut HashMap<u64, Arc<CandidateDoc>>,
 ) -> Result<Vec<Found>, StoreError> {
     // Every match's document, read past the cache: keeping thousands would evict the
     // pages link workers come back to.
     let ids: Vec<String> = found.iter().map(|f| id_text(f.id)).collect();
     for doc in store.candidate_docs_by_id(&ids).await? {
-        let candidate = doc.parse()?;
-        if let Some(id) = id_number(&candidate.id)
-            && filters.words_match(&candidate.opportunity)
+        if let Some(id) = id_number(&doc.id)
+            && filters.words_match(&doc.parse()?.opportunity)
         {
-            documents.insert(id, candidate);
+            documents.insert(id, Arc::new(doc));
         }
     }
     Ok(found
