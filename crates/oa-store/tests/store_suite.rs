@@ -601,6 +601,22 @@ async fn documents_read_by_id_carry_their_exact_columns_past_one_query() {
                 Some(format!("Event e{n}").as_str())
             );
         }
+        // On PostgreSQL these reads run on connections of their own (in the test's schema,
+        // as the 520 found show) that plan a statement once, not on every execution.
+        if let Some(pg) = &t.pg {
+            let mode = |pool: &sqlx::PgPool| {
+                let pool = pool.clone();
+                async move {
+                    let (mode,): (String,) = sqlx::query_as("show plan_cache_mode")
+                        .fetch_one(&pool)
+                        .await
+                        .expect("show");
+                    mode
+                }
+            };
+            assert_eq!(mode(pg.lookup_pool()).await, "force_generic_plan");
+            assert_eq!(mode(pg.pool()).await, "auto");
+        }
     }
 }
 

@@ -28,8 +28,17 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The search's reads by id (documents, occurrences, index rows), on connections that
+    /// plan each statement once. PostgreSQL keeps planning `where o.id = any($1)` afresh on
+    /// every execution (its custom plans look cheaper than the generic one), yet the plan
+    /// never depends on the ids: one unique-index probe each. Searches run these thousands of
+    /// times a second (docs/PERFORMANCE.md: planning was most of PostgreSQL's time on them).
+    lookups: PgPool,
     generation: Arc<AtomicU64>,
 }
+
+/// Connections of [`PgStore::lookups`]: a search holds one for a single short statement.
+const LOOKUP_CONNECTIONS: u32 = 4;
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -60,14 +69,19 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::Connect)?;
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await?;
+        let lookups = PgPoolOptions::new()
+            .max_connections(LOOKUP_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
         Ok(PgStore {
             pool,
+            lookups,
             generation: Arc::default(),
         })
     }
@@ -75,6 +89,11 @@ impl PgStore {
     /// The pool, for tests that need to reach under the trait (fault injection).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool of the search's reads by id, for tests.
+    pub fn lookup_pool(&self) -> &PgPool {
+        &self.lookups
     }
 }
 
@@ -187,7 +206,7 @@ impl Store for PgStore {
     }
 
     async fn index_rows_by_id(&self, ids: &[String]) -> Result<Vec<IndexRow>, StoreError> {
-        changes::index_rows_by_id(&self.pool, ids).await
+        changes::index_rows_by_id(&self.lookups, ids).await
     }
 
     async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError> {
@@ -199,11 +218,11 @@ impl Store for PgStore {
     }
 
     async fn candidate_docs_by_id(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError> {
-        changes::candidate_docs_by_id(&self.pool, ids).await
+        changes::candidate_docs_by_id(&self.lookups, ids).await
     }
 
     async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
-        changes::occurrences_by_id(&self.pool, ids).await
+        changes::occurrences_by_id(&self.lookups, ids).await
     }
 
     fn write_generation(&self) -> u64 {
