@@ -621,6 +621,55 @@ async fn documents_read_by_id_carry_their_exact_columns_past_one_query() {
 }
 
 #[tokio::test]
+async fn a_result_document_that_is_not_json_is_an_error_that_names_it() {
+    // Results are written from their documents' text: a broken one read from the store must
+    // be an error naming it, never a page of invalid JSON. (The index drops a session whose
+    // document does not parse when it loads; this is a document broken after that.)
+    for t in stores("broken_doc").await {
+        let feed = t.feed("https://p.example/events").await;
+        let events = vec![
+            event("good", 1, PRESTON.0, PRESTON.1, at(5)),
+            event("bad", 1, PRESTON.0, PRESTON.1, at(6)),
+        ];
+        t.apply(&feed, events, "n").await;
+        let id = |item: &str| oa_model::opportunity_id("https://p.example/events", item, None);
+        let (good, bad) = (id("good"), id("bad"));
+        let corrupt = "update opportunities set doc = '{\"kind\": \"event\", broken}' where id = ";
+        match (&t.sqlite, &t.pg) {
+            (Some(sqlite), _) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{corrupt}?")))
+                    .bind(&bad)
+                    .execute(sqlite.writer_pool())
+                    .await
+                    .expect("corrupt");
+            }
+            (_, Some(pg)) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{corrupt}$1")))
+                    .bind(&bad)
+                    .execute(pg.pool())
+                    .await
+                    .expect("corrupt");
+            }
+            _ => unreachable!("every test store is SQLite or PostgreSQL"),
+        }
+        let number = |id: &str| oa_store::index::id_number(id).expect("an issued id");
+        let index = oa_store::index::SessionIndex::new();
+        match index
+            .documents(t.store.as_ref(), &[number(&good), number(&bad)])
+            .await
+        {
+            Err(oa_store::StoreError::Corrupt(why)) => assert!(why.contains(&bad), "{why}"),
+            other => panic!("{}: {other:?}", t.name),
+        }
+        let read = index
+            .documents(t.store.as_ref(), &[number(&good)])
+            .await
+            .expect("the good one alone");
+        assert_eq!(read.len(), 1, "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn imported_postcodes_are_upserted_and_listed() {
     for t in stores("postcodes").await {
         let first = vec![

@@ -219,9 +219,16 @@ impl SessionIndex {
             return Ok(found);
         }
         let wanted: Vec<String> = missing.iter().map(|&id| id_text(id)).collect();
-        let read: Vec<(u64, Arc<CandidateDoc>)> = store
-            .candidate_docs_by_id(&wanted)
-            .await?
+        let docs = store.candidate_docs_by_id(&wanted).await?;
+        // A result is written straight from its document's text, so a document that is not
+        // a JSON object would break the whole page: each is checked once, as it is read.
+        if let Some(bad) = docs.iter().find(|d| !is_json_object(&d.doc)) {
+            return Err(StoreError::Corrupt(format!(
+                "opportunity {}: its stored document is not a JSON object",
+                bad.id
+            )));
+        }
+        let read: Vec<(u64, Arc<CandidateDoc>)> = docs
             .into_iter()
             .filter_map(|doc| Some((id_number(&doc.id)?, Arc::new(doc))))
             .collect();
@@ -297,4 +304,10 @@ impl Inner {
             self.free.push(slot);
         }
     }
+}
+
+/// Whether `text` is one JSON object, checked without building it.
+fn is_json_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
