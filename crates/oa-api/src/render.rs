@@ -18,14 +18,14 @@ pub(crate) fn result_json(
     grouped: bool,
     explained: Option<&Opportunity>,
 ) -> Result<Vec<u8>, ApiError> {
-    let written = match (explained, stored_form_fields(&hit.document.doc)) {
-        (Some(opportunity), _) => serde_json::to_vec(&summary(hit, grouped, opportunity)),
-        (None, Some(fields)) => spliced(hit, grouped, fields),
-        (None, None) => {
-            let candidate = hit.candidate()?;
-            let brief = BriefOpportunity::from(&candidate.opportunity);
-            serde_json::to_vec(&summary_of(hit, grouped, brief, &candidate.opportunity))
-        }
+    let written = if let Some(opportunity) = explained {
+        serde_json::to_vec(&summary_of(hit, grouped, opportunity, opportunity))
+    } else if let Some(fields) = stored_form_fields(&hit.document.doc) {
+        spliced(hit, grouped, fields)
+    } else {
+        let candidate = hit.candidate()?;
+        let brief = BriefOpportunity::from(&candidate.opportunity);
+        serde_json::to_vec(&summary_of(hit, grouped, brief, &candidate.opportunity))
     };
     written.map_err(ApiError::Render)
 }
@@ -99,14 +99,6 @@ struct Source<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     publisher: Option<&'a str>,
     modified: i64,
-}
-
-fn summary<'a>(
-    hit: &'a SearchHit,
-    grouped: bool,
-    opportunity: &'a Opportunity,
-) -> SessionSummary<'a, &'a Opportunity> {
-    summary_of(hit, grouped, opportunity, opportunity)
 }
 
 /// The hit as a result showing `view`; `opportunity` gives the first occurrence's instants.
