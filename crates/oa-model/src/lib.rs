@@ -9,6 +9,7 @@ pub mod prepared;
 pub mod rfc3339;
 pub mod rpde;
 pub mod rpde_publish;
+pub mod sibling_docs;
 pub mod tags;
 
 pub use feed::DiscoveredFeed;
@@ -18,4 +19,5 @@ pub use opportunity::{
 };
 pub use prepared::{ItemRole, Normalised, Normaliser, PreparedItem, opportunity_id};
 pub use rpde::{ItemError, ItemState, PageError, RpdeItem, RpdePage, parse_page};
+pub use sibling_docs::SiblingDocs;
 pub use tags::{Effect, Evidence, Tag, TagReason};

@@ -225,11 +225,20 @@ pub struct Opportunity {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_id: Option<String>,
     /// The parent's `@id` (SessionSeries, FacilityUse), when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::sibling_docs::series_id"
+    )]
     pub series_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::sibling_docs::name"
+    )]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::sibling_docs::description"
+    )]
     pub description: Option<String>,
     #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub start: DateTime<Utc>,
@@ -240,11 +249,19 @@ pub struct Opportunity {
     pub end: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_minutes: Option<i64>,
+    #[serde(serialize_with = "crate::sibling_docs::activities")]
     pub activities: Vec<Activity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::sibling_docs::location"
+    )]
     pub location: Option<Location>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::sibling_docs::organizer"
+    )]
     pub organizer: Option<Organizer>,
+    #[serde(serialize_with = "crate::sibling_docs::price")]
     pub price: Price,
     pub status: EventStatus,
     /// Where to find out more or book.
@@ -253,13 +270,17 @@ pub struct Opportunity {
     /// Tags it carries, each with its reasons (shared by the sessions of one series, which
     /// earn the same tags for the same reasons). A stored document keeps their names only
     /// ([`crate::tags::to_stored_json`]).
-    #[serde(default)]
+    #[serde(default, serialize_with = "crate::sibling_docs::tags")]
     pub tags: Arc<[crate::Tag]>,
     /// Tags some evidence suggested but other evidence ruled out, with both sides.
     #[serde(default, skip_serializing_if = "withheld_left_out")]
     pub withheld_tags: Arc<[crate::Tag]>,
     /// Data-quality problems found in the item.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::sibling_docs::problems"
+    )]
     pub problems: Vec<QualityProblem>,
     /// `level` as published ("Beginner", "All levels"...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -277,7 +298,11 @@ pub struct Opportunity {
     pub from_schedule: bool,
     /// The small area of each configured area its location falls in, assigned when it is
     /// normalised (so `renormalise` re-applies a changed area).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::sibling_docs::areas"
+    )]
     pub areas: Vec<SmallAreaRef>,
 }
 

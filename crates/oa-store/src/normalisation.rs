@@ -162,6 +162,8 @@ fn normalise_by_parent(
                     .filter_map(|&at| Some((work[at].kind, work[at].data?)))
                     .collect();
                 let normalised = normaliser.normalise_siblings(&children, parent);
+                // Siblings share most fields: their documents copy each other's text.
+                let _docs = oa_model::SiblingDocs::begin();
                 members
                     .iter()
                     .zip(normalised)

@@ -28,7 +28,8 @@ pub(crate) struct ExistingItem {
 }
 
 /// A stored item to normalise again (a child of a changed parent, or one of a `renormalise`
-/// batch). Also read from a JSON array of its fields in this order (SQLite's batch read).
+/// batch). Also read from a JSON array of its fields in this order but its data, which
+/// SQLite's batch read sends apart.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct StoredChild {
     pub feed_id: i64,
@@ -39,6 +40,7 @@ pub(crate) struct StoredChild {
     pub role: String,
     pub data_id: Option<String>,
     pub parent_ref: Option<String>,
+    #[serde(skip)]
     pub data: String,
     /// Its status, problem and output digest as stored, so an item that comes out the same
     /// need not be rewritten.

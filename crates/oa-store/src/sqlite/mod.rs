@@ -4,6 +4,7 @@
 //! Writes go through a pool of one connection: SQLite has a single writer anyway, and one
 //! connection means a page transaction never fails on a lock upgrade. Reads use their own pool.
 
+mod batch_part;
 mod changes;
 mod checkpoint;
 mod page_tx;
