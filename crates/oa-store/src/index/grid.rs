@@ -12,6 +12,9 @@ const CELL_LNG_DEG: f64 = 0.03;
 /// The occupied cells a box meets, by key.
 type CellIter<'a> = Box<dyn Iterator<Item = (&'a (i32, i32), &'a Vec<u32>)> + 'a>;
 
+/// Each cell's slots, in order of their sessions' start: a search for a time window stops
+/// at the first slot that starts after it, rather than reading every session of the cell
+/// (measured: half of those a 14-day search read started after its window).
 #[derive(Debug, Default)]
 pub(crate) struct Grid {
     cells: HashMap<(i32, i32), Vec<u32>>,
@@ -30,8 +33,12 @@ fn cell_at(lat: f64, lng: f64) -> (i32, i32) {
 }
 
 impl Grid {
-    /// The grid of points numbered 0, 1, 2… in order, each cell allocated at its size.
-    pub fn build(points: impl Iterator<Item = Point> + Clone) -> Self {
+    /// The grid of points numbered 0, 1, 2… in order, each cell allocated at its size;
+    /// `start_of` gives each slot's start.
+    pub fn build(
+        points: impl Iterator<Item = Point> + Clone,
+        start_of: impl Fn(u32) -> i64,
+    ) -> Self {
         let mut sizes: HashMap<(i32, i32), usize> = HashMap::new();
         for at in points.clone() {
             *sizes.entry(cell_of(at)).or_default() += 1;
@@ -45,18 +52,29 @@ impl Grid {
                 slots.push(slot as u32);
             }
         }
+        for slots in cells.values_mut() {
+            // Already so when the points come in order of start within each cell (the index
+            // sorts its records by cell and start first).
+            if !slots.is_sorted_by_key(|&s| start_of(s)) {
+                slots.sort_by_key(|&s| start_of(s));
+            }
+        }
         Grid { cells }
     }
 
-    pub fn insert(&mut self, slot: u32, at: Point) {
-        self.cells.entry(cell_of(at)).or_default().push(slot);
+    /// Adds a slot starting at `start`, in its place; `start_of` gives the start of each slot
+    /// already held.
+    pub fn insert(&mut self, slot: u32, at: Point, start: i64, start_of: impl Fn(u32) -> i64) {
+        let slots = self.cells.entry(cell_of(at)).or_default();
+        let place = slots.partition_point(|&s| start_of(s) <= start);
+        slots.insert(place, slot);
     }
 
     pub fn remove(&mut self, slot: u32, at: Point) {
         let cell = cell_of(at);
         if let Some(slots) = self.cells.get_mut(&cell) {
             if let Some(at) = slots.iter().position(|&s| s == slot) {
-                slots.swap_remove(at);
+                slots.remove(at); // Keeps the rest in order.
             }
             if slots.is_empty() {
                 self.cells.remove(&cell);
@@ -71,7 +89,7 @@ impl Grid {
             .flat_map(|(_, slots)| slots.iter().copied())
     }
 
-    /// Every cell that meets the box, with its bounds and slots.
+    /// Every cell that meets the box, with its bounds and its slots in order of start.
     pub fn cells_in(&self, bbox: &BoundingBox) -> impl Iterator<Item = (BoundingBox, &[u32])> + '_ {
         let (lat0, lng0) = cell_at(bbox.min_lat, bbox.min_lng);
         let (lat1, lng1) = cell_at(bbox.max_lat, bbox.max_lng);
@@ -106,13 +124,21 @@ fn bounds_of(la: i32, ln: i32) -> BoundingBox {
 mod tests {
     use super::*;
 
+    const EVERYWHERE: BoundingBox = BoundingBox {
+        min_lat: -90.0,
+        max_lat: 90.0,
+        min_lng: -180.0,
+        max_lng: 180.0,
+    };
+
     #[test]
     fn finds_what_it_holds_and_forgets_what_is_removed() {
         let mut grid = Grid::default();
         let (preston, kendal) = (Point::new(53.76, -2.70), Point::new(54.33, -2.75));
-        grid.insert(1, preston);
-        grid.insert(2, preston);
-        grid.insert(3, kendal);
+        let start_of = |slot: u32| i64::from(slot);
+        grid.insert(1, preston, 1, start_of);
+        grid.insert(2, preston, 2, start_of);
+        grid.insert(3, kendal, 3, start_of);
         let near = BoundingBox {
             min_lat: 53.7,
             max_lat: 53.8,
@@ -124,13 +150,7 @@ mod tests {
         assert_eq!(found, vec![1, 2]);
         grid.remove(1, preston);
         assert_eq!(grid.slots_in(&near).collect::<Vec<_>>(), vec![2]);
-        let everywhere = BoundingBox {
-            min_lat: -90.0,
-            max_lat: 90.0,
-            min_lng: -180.0,
-            max_lng: 180.0,
-        };
-        assert_eq!(grid.slots_in(&everywhere).count(), 2);
+        assert_eq!(grid.slots_in(&EVERYWHERE).count(), 2);
     }
 
     #[test]
@@ -140,23 +160,51 @@ mod tests {
             Point::new(54.33, -2.75),
             Point::new(53.76, -2.70),
         ];
-        let built = Grid::build(points.iter().copied());
+        let starts = [30, 10, 20];
+        let start_of = |slot: u32| starts[slot as usize];
+        let built = Grid::build(points.iter().copied(), start_of);
         let mut filled = Grid::default();
         for (slot, at) in points.iter().enumerate() {
-            filled.insert(slot as u32, *at);
+            filled.insert(slot as u32, *at, starts[slot], start_of);
         }
-        let everywhere = BoundingBox {
-            min_lat: 50.0,
-            max_lat: 56.0,
-            min_lng: -4.0,
-            max_lng: 0.0,
+        let in_cells = |grid: &Grid| grid.slots_in(&EVERYWHERE).collect::<Vec<u32>>();
+        assert_eq!(built.cells.len(), 2);
+        let mut slots = in_cells(&built);
+        slots.sort();
+        assert_eq!(slots, vec![0, 1, 2]);
+        for (key, cell) in &built.cells {
+            assert_eq!(filled.cells.get(key), Some(cell), "cell {key:?}");
+        }
+    }
+
+    /// Slots of one cell, with starts in any order, ties and updates: a cell always reads
+    /// in order of start, so a search can stop at the first past its window.
+    #[test]
+    fn a_cell_keeps_its_slots_in_order_of_start_through_inserts_and_removals() {
+        let at = Point::new(53.76, -2.70);
+        let mut starts: Vec<i64> = vec![50, 10, 40, 10, 30, 70, 20, 60, 40, 0];
+        let mut grid = Grid::build(std::iter::repeat_n(at, starts.len()), |s| {
+            starts[s as usize]
+        });
+        let in_order = |grid: &Grid, starts: &[i64]| {
+            let read: Vec<i64> = grid
+                .slots_in(&EVERYWHERE)
+                .map(|s| starts[s as usize])
+                .collect();
+            assert!(read.is_sorted(), "{read:?}");
+            read.len()
         };
-        let sorted = |grid: &Grid| {
-            let mut slots: Vec<u32> = grid.slots_in(&everywhere).collect();
-            slots.sort();
-            slots
-        };
-        assert_eq!(sorted(&built), vec![0, 1, 2]);
-        assert_eq!(sorted(&built), sorted(&filled));
+        assert_eq!(in_order(&grid, &starts), 10);
+        // Slot 2 moves to 65, slot 5 goes, slot 9 moves to 35, two new ones come.
+        for (slot, start) in [(2, 65), (9, 35)] {
+            grid.remove(slot, at);
+            starts[slot as usize] = start;
+            grid.insert(slot, at, start, |s| starts[s as usize]);
+        }
+        grid.remove(5, at);
+        starts.extend([45, 5]);
+        grid.insert(10, at, 45, |s| starts[s as usize]);
+        grid.insert(11, at, 5, |s| starts[s as usize]);
+        assert_eq!(in_order(&grid, &starts), 11);
     }
 }

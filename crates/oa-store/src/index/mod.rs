@@ -272,7 +272,10 @@ impl Inner {
         for slot in 0..self.records.len() as u32 {
             self.by_id.insert(slot, &self.records);
         }
-        self.grid = grid::Grid::build(self.records.iter().map(SessionRecord::point));
+        let records = &self.records;
+        self.grid = grid::Grid::build(records.iter().map(SessionRecord::point), |s| {
+            records[s as usize].start
+        });
     }
 
     fn upsert(&mut self, row: &IndexRow) {
@@ -294,7 +297,10 @@ impl Inner {
             }
         };
         self.by_id.insert(slot, &self.records);
-        self.grid.insert(slot, record.point());
+        let records = &self.records;
+        self.grid.insert(slot, record.point(), record.start, |s| {
+            records[s as usize].start
+        });
     }
 
     fn remove(&mut self, id: u64) {

@@ -185,7 +185,10 @@ impl Inner {
             let marked = mark(&cell);
             for &slot in slots {
                 let record = &self.records[slot as usize];
-                if (from..to).contains(&record.start) && matcher.accepts(record) {
+                if record.start >= to {
+                    break; // The rest of the cell starts later still.
+                }
+                if record.start >= from && matcher.accepts(record) {
                     each(record, marked);
                 }
             }
