@@ -7,6 +7,7 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod multi_row;
 mod page_tx;
 mod pass;
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
+use super::multi_row::MultiRow;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -152,29 +153,33 @@ impl PageTx for SqlitePageTx {
 
     async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) ",
+            let mut sql = MultiRow::new(
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem)",
+                11,
+                chunk.len(),
             );
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(feed_id)
-                    .push_bind(r.item.id.clone())
-                    .push_bind(r.item.kind.clone())
-                    .push_bind(r.item.modified)
-                    .push_bind(r.item.state.as_str())
-                    .push_bind(r.item.role.as_str())
-                    .push_bind(r.item.data_id.clone())
-                    .push_bind(r.item.parent_ref.clone())
-                    .push_bind(r.item.data_json.clone())
-                    .push_bind(r.status)
-                    .push_bind(r.problem.clone());
-            });
-            sql.push(
+            for r in chunk {
+                sql.row()
+                    .bind(feed_id)
+                    .bind(r.item.id.as_str())
+                    .bind(r.item.kind.as_str())
+                    .bind(r.item.modified)
+                    .bind(r.item.state.as_str())
+                    .bind(r.item.role.as_str())
+                    .bind(r.item.data_id.as_deref())
+                    .bind(r.item.parent_ref.as_deref())
+                    .bind(r.item.data_json.as_deref())
+                    .bind(r.status)
+                    .bind(r.problem.as_deref());
+            }
+            sql.finish(
                 " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
                  state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
                  parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
                  problem = excluded.problem",
-            );
-            sql.build().execute(&mut *self.0).await?;
+            )?
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
@@ -182,41 +187,50 @@ impl PageTx for SqlitePageTx {
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
         // One statement per chunk: sqlx runs each statement through its worker thread.
         for chunk in rows.chunks(CHUNK) {
-            let mut sql =
-                QueryBuilder::<Sqlite>::new("with s(feed_id, item_id, status, problem) as (");
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(r.feed_id)
-                    .push_bind(r.item_id.clone())
-                    .push_bind(r.status)
-                    .push_bind(r.problem.clone());
-            });
-            sql.push(
+            let mut sql = MultiRow::new(
+                "with s(feed_id, item_id, status, problem) as (",
+                4,
+                chunk.len(),
+            );
+            for r in chunk {
+                sql.row()
+                    .bind(r.feed_id)
+                    .bind(r.item_id.as_str())
+                    .bind(r.status)
+                    .bind(r.problem.as_deref());
+            }
+            sql.finish(
                 ") update items set status = s.status, problem = s.problem from s \
                  where items.feed_id = s.feed_id and items.item_id = s.item_id",
-            );
-            sql.build().execute(&mut *self.0).await?;
+            )?
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
 
     async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) ",
+            let mut sql = MultiRow::new(
+                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids)",
+                5,
+                chunk.len(),
             );
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(r.feed_id)
-                    .push_bind(r.item_id.clone())
-                    .push_bind(r.digest.opportunities)
-                    .push_bind(r.digest.problems)
-                    .push_bind(r.digest.opportunity_ids);
-            });
-            sql.push(
+            for r in chunk {
+                sql.row()
+                    .bind(r.feed_id)
+                    .bind(r.item_id.as_str())
+                    .bind(r.digest.opportunities)
+                    .bind(r.digest.problems)
+                    .bind(r.digest.opportunity_ids);
+            }
+            sql.finish(
                 " on conflict (feed_id, item_id) do update set \
                  opportunities = excluded.opportunities, problems = excluded.problems, \
                  opportunity_ids = excluded.opportunity_ids",
-            );
-            sql.build().execute(&mut *self.0).await?;
+            )?
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
@@ -330,32 +344,36 @@ impl PageTx for SqlitePageTx {
         }
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) ",
+            let mut sql = MultiRow::new(
+                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc)",
+                12,
+                rows.len().min(CHUNK),
             );
-            sql.push_values(rows.by_ref().take(CHUNK), |mut row, r| {
-                row.push_bind(r.id)
-                    .push_bind(r.feed_id)
-                    .push_bind(r.item_id)
-                    .push_bind(r.kind)
-                    .push_bind(r.start_at)
-                    .push_bind(r.end_at)
-                    .push_bind(r.lat)
-                    .push_bind(r.lng)
-                    .push_bind(r.status)
-                    .push_bind(r.modified)
-                    .push_bind(r.parent_ref)
-                    .push_bind(r.doc);
-            });
+            for r in rows.by_ref().take(CHUNK) {
+                sql.row()
+                    .bind(r.id)
+                    .bind(r.feed_id)
+                    .bind(r.item_id)
+                    .bind(r.kind)
+                    .bind(r.start_at)
+                    .bind(r.end_at)
+                    .bind(r.lat)
+                    .bind(r.lng)
+                    .bind(r.status)
+                    .bind(r.modified)
+                    .bind(r.parent_ref)
+                    .bind(r.doc);
+            }
             // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
             // a stored row with the same id has the same feed_id and item_id: leaving them out
             // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
-            sql.push(
+            sql.finish(
                 " on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
                  lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
                  parent_ref = excluded.parent_ref, doc = excluded.doc",
-            );
-            sql.build().execute(&mut *self.0).await?;
+            )?
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(())
     }
