@@ -21,21 +21,6 @@ use crate::tags::writing_stored_form;
 /// One field's last value and its JSON.
 type Slot<T> = Option<(T, Box<RawValue>)>;
 
-/// The text kept per shared field.
-#[derive(Debug, Default)]
-struct Kept {
-    series_id: Slot<Option<String>>,
-    name: Slot<Option<String>>,
-    description: Slot<Option<String>>,
-    activities: Slot<Vec<Activity>>,
-    location: Slot<Option<Location>>,
-    organizer: Slot<Option<Organizer>>,
-    price: Slot<Price>,
-    tags: Slot<std::sync::Arc<[crate::Tag]>>,
-    problems: Slot<Vec<QualityProblem>>,
-    areas: Slot<Vec<SmallAreaRef>>,
-}
-
 thread_local! {
     /// `Some` inside a [`SiblingDocs`] scope.
     static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
@@ -99,8 +84,16 @@ where
     })
 }
 
+/// Declares the shared fields: a slot for each in [`Kept`], and the function its
+/// `serialize_with` names.
 macro_rules! shared_fields {
     ($($field:ident: $ty:ty),* $(,)?) => {
+        /// The text kept per shared field.
+        #[derive(Debug, Default)]
+        struct Kept {
+            $($field: Slot<$ty>,)*
+        }
+
         $(
             pub(crate) fn $field<S: Serializer>(value: &$ty, serializer: S) -> Result<S::Ok, S::Error> {
                 shared(value, serializer, |kept| &mut kept.$field)
