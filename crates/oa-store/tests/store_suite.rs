@@ -693,6 +693,50 @@ async fn imported_postcodes_are_upserted_and_listed() {
     }
 }
 
+#[tokio::test]
+async fn a_stored_item_that_is_not_json_stops_renormalising_with_an_error_naming_it() {
+    for t in stores("broken_item").await {
+        t.series_with_sessions(5, 2, PRESTON).await;
+        let before = t.store.dump().await.expect("dump");
+        let broken = before.items[3].1.clone();
+        // Broken JSON on both backends; no data at all on SQLite, whose batch read sends
+        // each item's data apart from its fields.
+        let mut edits = vec![("'{\"@type\": \"ScheduledSession\", broken'", true)];
+        if t.sqlite.is_some() {
+            edits.push(("null", false));
+        }
+        for (data, on_both) in edits {
+            let edit = format!("update items set data = {data} where item_id = ");
+            match (&t.sqlite, &t.pg) {
+                (Some(sqlite), _) => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("{edit}?")))
+                        .bind(&broken)
+                        .execute(sqlite.writer_pool())
+                        .await
+                        .expect("edit");
+                }
+                (_, Some(pg)) if on_both => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("{edit}$1")))
+                        .bind(&broken)
+                        .execute(pg.pool())
+                        .await
+                        .expect("edit");
+                }
+                _ => continue,
+            }
+            match t.store.renormalise_batch(None, 100, &*NORMALISER).await {
+                Err(oa_store::StoreError::Corrupt(why)) => {
+                    assert!(why.contains(&broken), "{}, data {data}: {why}", t.name);
+                }
+                other => panic!("{}, data {data}: {other:?}", t.name),
+            }
+            // Nothing of the batch was written.
+            let after = t.store.dump().await.expect("dump");
+            assert_eq!(after.opportunities, before.opportunities, "{}", t.name);
+        }
+    }
+}
+
 /// A whole renormalise pass in batches of `limit`: (items, batches).
 async fn renormalise_in_batches(
     store: &dyn oa_store::Store,
