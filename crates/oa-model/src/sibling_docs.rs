@@ -8,7 +8,9 @@
 //! by byte). Inside a [`SiblingDocs`] scope, [`crate::tags::to_stored_json`] keeps the text
 //! of each field marked `serialize_with` one of the functions here, and writes that text
 //! again when the next document's value is equal. The bytes are the same as without the
-//! scope (tested), so stored digests do not change.
+//! scope (tested), so stored digests do not change. (Equal is `PartialEq`: a number written
+//! `-0.0` after an equal `0.0` would be written `0.0`; both read back as the same number, and
+//! at worst the item's digest differs once.)
 
 use std::cell::RefCell;
 

@@ -2,8 +2,9 @@
 //! string and one argument buffer, each reserved at its size.
 //!
 //! sqlx's `QueryBuilder` writes every placeholder through `fmt` and grows its buffers bind
-//! by bind: 400 instructions a value, and with the reallocations 6 % of a `renormalise`
-//! rewrite's instructions (callgrind), for statements of 1,000 rows of up to 12 columns.
+//! by bind: 400 instructions a value, 3 % of a `renormalise` run's instructions (callgrind)
+//! for statements of 1,000 rows of up to 12 columns. Written straight, the run took 2.4 %
+//! fewer in all.
 
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;

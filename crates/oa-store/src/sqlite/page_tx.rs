@@ -103,9 +103,9 @@ impl PageTx for SqlitePageTx {
         // A part is one row: its items' fields as a JSON array each, with the length of the
         // item's data in place of the data, and the data of all of them concatenated. As a
         // JSON string, every quote of the data was escaped by SQLite and unescaped again by
-        // serde (measured: 6 % of a rewrite pass's instructions). Missing data reads as
+        // serde (3 % of a renormalise run's instructions, callgrind). Missing data reads as
         // empty, which does not parse: the error names the item. The limit is written into
-        // the statement: a bound one would make SQLite prepare it again at every step.
+        // the statement: a bound one made SQLite prepare it again at every step (2.2 %).
         let wanted = usize::try_from(limit).unwrap_or_default();
         let mut items: Vec<StoredChild> = Vec::with_capacity(wanted);
         let mut after = (after.0, after.1.to_owned());
