@@ -634,24 +634,11 @@ async fn a_result_document_that_is_not_json_is_an_error_that_names_it() {
         t.apply(&feed, events, "n").await;
         let id = |item: &str| oa_model::opportunity_id("https://p.example/events", item, None);
         let (good, bad) = (id("good"), id("bad"));
-        let corrupt = "update opportunities set doc = '{\"kind\": \"event\", broken}' where id = ";
-        match (&t.sqlite, &t.pg) {
-            (Some(sqlite), _) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("{corrupt}?")))
-                    .bind(&bad)
-                    .execute(sqlite.writer_pool())
-                    .await
-                    .expect("corrupt");
-            }
-            (_, Some(pg)) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("{corrupt}$1")))
-                    .bind(&bad)
-                    .execute(pg.pool())
-                    .await
-                    .expect("corrupt");
-            }
-            _ => unreachable!("every test store is SQLite or PostgreSQL"),
-        }
+        t.edit(
+            "update opportunities set doc = '{\"kind\": \"event\", broken}' where id = ",
+            &bad,
+        )
+        .await;
         let number = |id: &str| oa_store::index::id_number(id).expect("an issued id");
         let index = oa_store::index::SessionIndex::new();
         match index
@@ -701,29 +688,16 @@ async fn a_stored_item_that_is_not_json_stops_renormalising_with_an_error_naming
         let broken = before.items[3].1.clone();
         // Broken JSON on both backends; no data at all on SQLite, whose batch read sends
         // each item's data apart from its fields.
-        let mut edits = vec![("'{\"@type\": \"ScheduledSession\", broken'", true)];
+        let mut edits = vec!["'{\"@type\": \"ScheduledSession\", broken'"];
         if t.sqlite.is_some() {
-            edits.push(("null", false));
+            edits.push("null");
         }
-        for (data, on_both) in edits {
-            let edit = format!("update items set data = {data} where item_id = ");
-            match (&t.sqlite, &t.pg) {
-                (Some(sqlite), _) => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("{edit}?")))
-                        .bind(&broken)
-                        .execute(sqlite.writer_pool())
-                        .await
-                        .expect("edit");
-                }
-                (_, Some(pg)) if on_both => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("{edit}$1")))
-                        .bind(&broken)
-                        .execute(pg.pool())
-                        .await
-                        .expect("edit");
-                }
-                _ => continue,
-            }
+        for data in edits {
+            t.edit(
+                &format!("update items set data = {data} where item_id = "),
+                &broken,
+            )
+            .await;
             match t.store.renormalise_batch(None, 100, &*NORMALISER).await {
                 Err(oa_store::StoreError::Corrupt(why)) => {
                     assert!(why.contains(&broken), "{}, data {data}: {why}", t.name);

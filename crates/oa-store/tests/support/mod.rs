@@ -67,6 +67,24 @@ pub async fn stores(test: &str) -> Vec<TestStore> {
 }
 
 impl TestStore {
+    /// Runs `statement` (SQL ending where its one bound value goes, `... where id = `) with
+    /// `value` bound, under the store's feet, as a broken write or a hand edit would.
+    pub async fn edit(&self, statement: &str, value: &str) {
+        if let Some(sqlite) = &self.sqlite {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{statement}?")))
+                .bind(value)
+                .execute(sqlite.writer_pool())
+                .await
+                .expect("edit");
+        } else if let Some(pg) = &self.pg {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{statement}$1")))
+                .bind(value)
+                .execute(pg.pool())
+                .await
+                .expect("edit");
+        }
+    }
+
     /// Makes the next insert of an opportunity for `item_id` fail inside the database, as a
     /// disk or constraint failure would, mid-page.
     pub async fn fail_on_item(&self, item_id: &str) {
