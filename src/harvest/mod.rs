@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
-use oa_model::RpdePage;
+use oa_model::{RpdeItem, RpdePage};
 use oa_normalise::OpenActiveNormaliser;
-use oa_store::{FeedEvent, FeedRecord, FeedRef, Store, StoreError};
+use oa_store::{FeedEvent, FeedRecord, FeedRef, PagePlan, Store, StoreError};
 use tokio::task::JoinHandle;
 
 /// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
@@ -54,6 +54,15 @@ pub struct StoreSink {
     shutdown: Shutdown,
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
+    /// The next page, being planned while the one before it is stored.
+    upcoming: Mutex<Option<Upcoming>>,
+}
+
+/// A page's plan under way ([`Store::plan_page`]), for the URL it was fetched from.
+#[derive(Debug)]
+struct Upcoming {
+    requested: String,
+    plan: JoinHandle<Result<PagePlan, StoreError>>,
 }
 
 impl StoreSink {
@@ -66,6 +75,7 @@ impl StoreSink {
             store_outage: STORE_OUTAGE,
             shutdown: Shutdown::never(),
             retry_notes: Mutex::default(),
+            upcoming: Mutex::default(),
         }
     }
 
@@ -93,6 +103,26 @@ impl StoreSink {
         self.progress = Some(bar);
         self
     }
+
+    /// The plan of the page fetched from `requested`, if one was begun: `None` when it was
+    /// not, or could not be made (the page is then applied unplanned, and any error it meets
+    /// is reported from there).
+    async fn plan_of(&self, requested: &str) -> Option<PagePlan> {
+        let upcoming = self.upcoming.lock().ok()?.take()?;
+        if upcoming.requested != requested {
+            upcoming.plan.abort();
+            return None;
+        }
+        match upcoming.plan.await {
+            Ok(Ok(plan)) => Some(plan),
+            Ok(Err(error)) => {
+                tracing::debug!(feed.url = %self.feed.url, feed.page = %requested, %error, "could not plan a page of {} ahead ({error}); applying it unplanned", self.feed.url);
+                None
+            }
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(_) => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -100,6 +130,7 @@ impl PageSink for StoreSink {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
+        let planned = self.plan_of(requested).await;
         let attempt = || async {
             let items = page.valid_items().map(oa_normalise::prepare).collect();
             self.store
@@ -120,7 +151,15 @@ impl PageSink for StoreSink {
             });
         // The first attempt always runs to its end (a page being stored is finished on
         // shutdown); only the waiting for a database that went away is abandoned.
-        let outcome = match attempt().await {
+        let first = match planned {
+            Some(plan) => {
+                self.store
+                    .apply_plan(&self.feed, plan, &page.next, &self.normaliser)
+                    .await
+            }
+            None => attempt().await,
+        };
+        let outcome = match first {
             Ok(outcome) => outcome,
             Err(error) if !error.is_transient() => return Err(error.to_string()),
             Err(error) => {
@@ -140,6 +179,27 @@ impl PageSink for StoreSink {
         Ok(())
     }
 
+    /// Plans the page (parsing its items, reading what it depends on, normalising it) on a
+    /// task of its own, while this feed's page before it is written.
+    fn upcoming(&self, requested: &str, page: &RpdePage) {
+        let items: Vec<RpdeItem> = page.valid_items().cloned().collect();
+        let (store, feed) = (self.store.clone(), self.feed.clone());
+        let normaliser = self.normaliser.clone();
+        let plan = tokio::spawn(async move {
+            let items = items.iter().map(oa_normalise::prepare).collect();
+            store.plan_page(&feed, items, &normaliser).await
+        });
+        let upcoming = Upcoming {
+            requested: requested.to_owned(),
+            plan,
+        };
+        if let Ok(mut slot) = self.upcoming.lock()
+            && let Some(replaced) = slot.replace(upcoming)
+        {
+            replaced.plan.abort();
+        }
+    }
+
     /// Shows the feed as retrying while the fetcher waits; the write must not delay the retry.
     fn retrying(&self, error: &FetchError, _delay: Duration) {
         let (store, feed) = (self.store.clone(), self.feed.clone());
@@ -157,6 +217,10 @@ impl PageSink for StoreSink {
     }
 
     async fn settle(&self) {
+        // A page planned but never applied (the walk stopped first) is dropped.
+        if let Some(upcoming) = self.upcoming.lock().ok().and_then(|mut u| u.take()) {
+            upcoming.plan.abort();
+        }
         let notes = match self.retry_notes.lock() {
             Ok(mut notes) => std::mem::take(&mut *notes),
             Err(_) => Vec::new(),

@@ -13,6 +13,11 @@ use crate::{FetchError, Fetcher, Shutdown};
 pub trait PageSink: Send + Sync {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String>;
 
+    /// The page fetched while the page before it is stored: it goes to `apply` next, unless
+    /// the walk stops first. A sink may start now on what needs nothing of the earlier page
+    /// committed (the cursor still moves only when `apply` commits).
+    fn upcoming(&self, _requested: &str, _page: &RpdePage) {}
+
     /// A fetch of the feed failed and will be tried again after `delay`.
     fn retrying(&self, _error: &FetchError, _delay: Duration) {}
 
@@ -113,13 +118,19 @@ async fn walk(
             summary.last_url = url;
             return Ok(summary);
         }
-        // The next page is fetched and parsed while this one is stored; it is only handed
-        // to the sink (and so its cursor only moves) after this page has committed.
-        fetched = store_while_fetching(
-            store(sink, &url, page),
-            fetch_unless_shutdown(fetcher, sink, &next, shutdown),
-        )
-        .await?;
+        // The next page is fetched and parsed while this one is stored, and the sink told of
+        // it at once; it is only applied (and so its cursor only moves) after this page has
+        // committed.
+        let fetching = async {
+            let fetched = fetch_unless_shutdown(fetcher, sink, &next, shutdown).await;
+            if let Some(Ok((upcoming, _))) = &fetched
+                && !upcoming.is_last_page(&next)
+            {
+                sink.upcoming(&next, upcoming);
+            }
+            fetched
+        };
+        fetched = store_while_fetching(store(sink, &url, page), fetching).await?;
         url = next;
         if shutdown.is_requested() {
             // Asked while the page was stored: stop between pages, as before a fetch.

@@ -340,26 +340,45 @@ async fn a_non_empty_page_naming_itself_as_next_does_not_spin() {
     assert_eq!(sink.ids(), vec!["z"]);
 }
 
-/// Stores the first page only once the publisher has been asked for the second, so the walk
-/// finishes only if the next page is fetched while a page is being stored; optionally fails
-/// that first store.
+/// Stores the first page only once the publisher has been asked for the second and the sink
+/// told of it, so the walk finishes only if the next page is fetched (and announced) while a
+/// page is being stored; optionally fails that first store. Logs what it is told, in order.
 struct WaitsForPrefetch {
     publisher: Publisher,
     fail_first: bool,
     applied: Mutex<Vec<String>>,
+    events: Mutex<Vec<String>>,
+}
+
+impl WaitsForPrefetch {
+    fn new(publisher: Publisher, fail_first: bool) -> Self {
+        WaitsForPrefetch {
+            publisher,
+            fail_first,
+            applied: Mutex::default(),
+            events: Mutex::default(),
+        }
+    }
+
+    fn log(&self, event: String) {
+        self.events.lock().expect("lock").push(event);
+    }
 }
 
 #[async_trait]
 impl PageSink for WaitsForPrefetch {
-    async fn apply(&self, requested: &str, _page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
         let first = self.applied.lock().expect("lock").is_empty();
         self.applied
             .lock()
             .expect("lock")
             .push(requested.to_owned());
+        self.log(format!("apply {} items", page.items.len()));
         if first {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while self.publisher.requests.lock().expect("lock").len() < 2 {
+            while self.publisher.requests.lock().expect("lock").len() < 2
+                || self.events.lock().expect("lock").len() < 2
+            {
                 if Instant::now() > deadline {
                     return Err("the next page was not fetched while this one was stored".into());
                 }
@@ -369,30 +388,53 @@ impl PageSink for WaitsForPrefetch {
                 return Err("disk full".into());
             }
         }
+        self.log("committed".into());
         Ok(())
+    }
+
+    fn upcoming(&self, _requested: &str, page: &RpdePage) {
+        self.log(format!("upcoming {} items", page.items.len()));
     }
 }
 
 #[tokio::test]
 async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_it_commits() {
     let p = publisher(FeedOrdering::ModifiedId, 7).await;
-    let sink = WaitsForPrefetch {
-        publisher: p.clone(),
-        fail_first: false,
-        applied: Mutex::default(),
-    };
+    let sink = WaitsForPrefetch::new(p.clone(), false);
     let summary = walk_to_end(&fetcher(1), &sink, &p.feed())
         .await
         .expect("walk");
     assert_eq!(summary.pages, 3);
     assert_eq!(sink.applied.lock().expect("lock").len(), 3);
+    // Each next page is announced once it is fetched (for the second page, while the first
+    // is stored) and before it is applied; the empty last page, never applied, is not.
+    let events = sink.events.lock().expect("lock").clone();
+    assert_eq!(
+        events[..3],
+        ["apply 3 items", "upcoming 3 items", "committed"],
+        "{events:?}"
+    );
+    let at = |wanted: &str, nth: usize| {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.starts_with(wanted))
+            .nth(nth)
+            .map(|(at, e)| (at, e.clone()))
+    };
+    for (page, items) in [(1, "3 items"), (2, "1 items")] {
+        let (announced, told) = at("upcoming", page - 1).expect("announced");
+        let (applied, stored) = at("apply", page).expect("applied");
+        assert!(announced < applied, "{events:?}");
+        assert_eq!(
+            (told, stored),
+            (format!("upcoming {items}"), format!("apply {items}"))
+        );
+    }
+    assert_eq!(at("upcoming", 2), None, "{events:?}");
 
     let p = publisher(FeedOrdering::ModifiedId, 7).await;
-    let failing = WaitsForPrefetch {
-        publisher: p.clone(),
-        fail_first: true,
-        applied: Mutex::default(),
-    };
+    let failing = WaitsForPrefetch::new(p.clone(), true);
     let error = walk_to_end(&fetcher(1), &failing, &p.feed())
         .await
         .expect_err("the store failed");

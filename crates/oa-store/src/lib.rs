@@ -11,6 +11,7 @@ mod filters;
 pub mod index;
 mod normalisation;
 mod page;
+mod page_plan;
 mod page_write;
 mod postgres;
 mod renormalise;
@@ -28,6 +29,7 @@ use oa_model::{Normaliser, PreparedItem};
 
 pub use error::StoreError;
 pub use page::PageOutcome;
+pub use page_plan::PagePlan;
 pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
@@ -56,6 +58,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         feed: &FeedRef,
         items: Vec<PreparedItem>,
+        next: &str,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError> {
+        let plan = PagePlan::unplanned(items);
+        self.apply_plan(feed, plan, next, normaliser).await
+    }
+
+    /// The costly half of applying a page, outside any write transaction: what the page
+    /// depends on, read as the store stands now, and the page normalised against it. A
+    /// harvest plans a page while the page before it is written.
+    async fn plan_page(
+        &self,
+        feed: &FeedRef,
+        items: Vec<PreparedItem>,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PagePlan, StoreError>;
+
+    /// Applies a planned page as [`Store::apply_page`] does: with the plan's writes when
+    /// nothing it read has changed since, otherwise normalised again in the transaction.
+    async fn apply_plan(
+        &self,
+        feed: &FeedRef,
+        plan: PagePlan,
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError>;

@@ -1,25 +1,24 @@
-//! Applying one RPDE page: the rules, written once for every backend.
+//! Applying one RPDE page: its rows, the SQL each backend supplies ([`PageTx`]), and the
+//! rules, written once for every backend.
 //!
-//! Inside the page's transaction: keep only items newer than what is stored (the greatest
-//! `modified` wins, also within the page); write them; recompute the opportunities of every
-//! item that changed and of every stored child whose parent changed (in any feed); move the
-//! cursor. Backends supply the SQL through [`PageTx`].
+//! Inside the page's transaction ([`crate::page_plan`]): keep only items newer than what is
+//! stored (the greatest `modified` wins, also within the page); write them; recompute the
+//! opportunities of every item that changed and of every stored child whose parent changed
+//! (in any feed); move the cursor.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
-use serde_json::Value;
+use oa_model::{ItemRole, PreparedItem};
 
+use crate::StoreError;
 use crate::digest::Digest;
 pub(crate) use crate::stored_state::StoredStates;
-use crate::{FeedRef, StoreError};
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
-use crate::page_write::{CHUNK_WORK, ChunkWriter, PageWrites, Writes, chunk_write};
 
 /// A stored item's version, as needed to decide whether a page's item is newer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExistingItem {
     pub item_id: String,
     pub modified: i64,
@@ -30,7 +29,7 @@ pub(crate) struct ExistingItem {
 /// A stored item to normalise again (a child of a changed parent, or one of a `renormalise`
 /// batch). Also read from a JSON array of its fields in this order but its data, which
 /// SQLite's batch read sends apart.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct StoredChild {
     pub feed_id: i64,
     pub feed_url: String,
@@ -52,7 +51,7 @@ pub(crate) struct StoredChild {
 }
 
 /// A stored parent's data, found by its `@id`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StoredParent {
     pub data_id: String,
     pub data: String,
@@ -163,6 +162,9 @@ pub struct PageOutcome {
     /// Stored children recomputed because their parent changed.
     pub children_recomputed: usize,
     pub opportunities_written: usize,
+    /// Normalised ahead of its transaction ([`crate::Store::plan_page`]), against the state
+    /// the transaction found; `false` when normalised in the transaction.
+    pub planned: bool,
 }
 
 /// A data-quality problem of a stored item.
@@ -172,197 +174,6 @@ pub(crate) struct ProblemRow {
     pub item_id: String,
     pub code: String,
     pub detail: String,
-}
-
-/// Applies the page in `tx` (which the caller commits), handing `tx` back.
-pub(crate) async fn apply<T: PageTx + 'static>(
-    mut tx: T,
-    feed: &FeedRef,
-    items: Vec<PreparedItem>,
-    next: &str,
-    normaliser: &dyn Normaliser,
-) -> Result<(T, PageOutcome), StoreError> {
-    let mut outcome = PageOutcome::default();
-    let received = items.len();
-    let items = newest_per_id(items);
-    outcome.stale += received - items.len();
-
-    let links: Vec<String> = items
-        .iter()
-        .filter_map(|i| {
-            i.data_id
-                .clone()
-                .filter(|_| i.role == ItemRole::Parent)
-                .or(i.parent_ref.clone())
-        })
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    tx.lock_links(&links).await?;
-
-    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let existing: HashMap<String, ExistingItem> = tx
-        .existing_items(feed.id, &ids)
-        .await?
-        .into_iter()
-        .map(|e| (e.item_id.clone(), e))
-        .collect();
-    // A deleted (or re-identified) parent is known only by its stored `@id`: lock that too,
-    // so a child page in another feed cannot link to it while it goes.
-    let stored_parent_links: Vec<String> = existing
-        .values()
-        .filter(|e| e.role == Some(ItemRole::Parent))
-        .filter_map(|e| e.data_id.clone())
-        .filter(|id| !links.contains(id))
-        .collect();
-    tx.lock_links(&stored_parent_links).await?;
-    let fresh: Vec<&PreparedItem> = items
-        .iter()
-        .filter(|i| existing.get(&i.id).is_none_or(|e| i.modified > e.modified))
-        .collect();
-    outcome.stale += items.len() - fresh.len();
-    outcome.applied = fresh.len();
-
-    // Parents whose children must be recomputed: new, updated, deleted, or re-identified.
-    let mut changed_parents: HashSet<String> = HashSet::new();
-    for item in &fresh {
-        let before = existing.get(&item.id);
-        if item.role == ItemRole::Parent || before.is_some_and(|e| e.role == Some(ItemRole::Parent))
-        {
-            changed_parents.extend(item.data_id.clone());
-            changed_parents.extend(before.and_then(|e| e.data_id.clone()));
-        }
-    }
-    let page_ids: HashSet<&str> = fresh.iter().map(|i| i.id.as_str()).collect();
-    let changed_parents: Vec<String> = changed_parents.into_iter().collect();
-    let stored_children: Vec<StoredChild> = if changed_parents.is_empty() {
-        Vec::new()
-    } else {
-        tx.children_of(&changed_parents)
-            .await?
-            .into_iter()
-            .filter(|c| !(c.feed_id == feed.id && page_ids.contains(c.item_id.as_str())))
-            .collect()
-    };
-    outcome.children_recomputed = stored_children.len();
-    let stored_children_data: Vec<Value> = stored_children
-        .iter()
-        .map(|c| serde_json::from_str(&c.data).map_err(|e| corrupt(&c.item_id, e)))
-        .collect::<Result<_, _>>()?;
-
-    let mut work: Vec<Work<'_>> = fresh
-        .iter()
-        .map(|i| Work {
-            feed_id: feed.id,
-            feed_url: &feed.url,
-            item_id: &i.id,
-            kind: &i.kind,
-            modified: i.modified,
-            parent_ref: i.parent_ref.as_deref(),
-            data: match i.state {
-                ItemState::Updated => i.data.as_ref(),
-                ItemState::Deleted => None,
-            },
-        })
-        .collect();
-    work.extend(
-        stored_children
-            .iter()
-            .zip(&stored_children_data)
-            .map(|(c, data)| Work {
-                feed_id: c.feed_id,
-                feed_url: &c.feed_url,
-                item_id: &c.item_id,
-                kind: &c.kind,
-                modified: c.modified,
-                parent_ref: c.parent_ref.as_deref(),
-                data: Some(data),
-            }),
-    );
-
-    // Parents: this page's own first (they are the newest), then the stored ones.
-    let mut parents: HashMap<String, Value> = fresh
-        .iter()
-        .filter(|i| i.role == ItemRole::Parent && i.state == ItemState::Updated)
-        .filter_map(|i| Some((i.data_id.clone()?, i.data.clone()?)))
-        .collect();
-    let deleted_here: HashSet<&str> = fresh
-        .iter()
-        .filter(|i| i.state == ItemState::Deleted)
-        .filter_map(|i| existing.get(&i.id)?.data_id.as_deref())
-        .collect();
-    let wanted: Vec<String> = work
-        .iter()
-        .filter_map(|w| w.parent_ref)
-        .filter(|r| !parents.contains_key(*r) && !deleted_here.contains(r))
-        .map(str::to_owned)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    if !wanted.is_empty() {
-        for parent in tx.parents(&wanted).await? {
-            let data =
-                serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
-            parents.insert(parent.data_id, data);
-        }
-    }
-
-    // A ScheduledSession arriving for a series replaces the sessions its schedule generated.
-    let new_children: Vec<String> = fresh
-        .iter()
-        .filter(|i| i.role == ItemRole::Child && i.state == ItemState::Updated)
-        .filter_map(|i| i.parent_ref.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let stored_states = StoredStates::of(&stored_children);
-    let fresh_by_id: HashMap<&str, &PreparedItem> =
-        fresh.iter().map(|i| (i.id.as_str(), *i)).collect();
-    // Items this feed never sent before have no opportunities or problems to replace.
-    let first_seen: HashSet<&str> = fresh
-        .iter()
-        .map(|i| i.id.as_str())
-        .filter(|id| !existing.contains_key(*id))
-        .collect();
-    let writer = ChunkWriter::start(
-        tx,
-        Writes {
-            chunks: work.len().div_ceil(CHUNK_WORK).max(1),
-            page: Some(PageWrites {
-                feed_id: feed.id,
-                next: next.to_owned(),
-                new_children,
-            }),
-        },
-    );
-    // An empty page still goes through the writer once: it moves the cursor.
-    let chunks: Vec<&[Work<'_>]> = if work.is_empty() {
-        vec![&[]]
-    } else {
-        work.chunks(CHUNK_WORK).collect()
-    };
-    for part in chunks {
-        let chunk = match normalise_work(part, &parents, normaliser, &mut outcome) {
-            Ok(normalised) => chunk_write(
-                feed.id,
-                part,
-                &fresh_by_id,
-                &first_seen,
-                &stored_states,
-                normalised,
-            ),
-            Err(e) => {
-                writer.abandon();
-                return Err(e);
-            }
-        };
-        if writer.write(chunk).await.is_err() {
-            break; // The writer failed: `finish` says why.
-        }
-    }
-    let (tx, written) = writer.finish().await?;
-    outcome.opportunities_written = written;
-    Ok((tx, outcome))
 }
 
 /// The rule for schedules: a series' schedule is expanded only while the publisher sends no
@@ -398,7 +209,7 @@ pub(crate) async fn series_with_children<T: PageTx>(
 
 /// The RPDE rule within one page: when an id appears twice, the greater `modified` wins
 /// (and, at equal `modified`, the later one, as a consumer reading in order would keep).
-fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
+pub(crate) fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
     let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
     let mut kept: Vec<PreparedItem> = Vec::with_capacity(items.len());
     for item in items {
@@ -421,6 +232,7 @@ pub(crate) fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oa_model::ItemState;
 
     fn item(id: &str, modified: i64) -> PreparedItem {
         PreparedItem {

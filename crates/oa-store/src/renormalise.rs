@@ -108,7 +108,6 @@ pub(crate) async fn batch<T: PageTx + 'static>(
         tx,
         Writes {
             chunks: input.chunks(),
-            page: None,
         },
     );
     let mut chunks = match BatchChunks::new(&input, normaliser) {

@@ -30,10 +30,10 @@ pub(crate) struct Changed {
 }
 
 impl<'a> StoredStates<'a> {
-    pub(crate) fn of(items: &'a [StoredChild]) -> Self {
+    pub(crate) fn of(items: impl IntoIterator<Item = &'a StoredChild>) -> Self {
         StoredStates(
             items
-                .iter()
+                .into_iter()
                 .map(|i| {
                     let state = StoredState {
                         status: (i.status.as_str(), i.problem.as_deref()),

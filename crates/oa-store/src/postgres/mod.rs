@@ -20,8 +20,8 @@ use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
     CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
-    Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
-    page,
+    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
+    now_secs, page_plan,
 };
 
 /// PostgreSQL store.
@@ -145,10 +145,24 @@ impl Store for PgStore {
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
-    async fn apply_page(
+    async fn plan_page(
         &self,
         feed: &FeedRef,
         items: Vec<PreparedItem>,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PagePlan, StoreError> {
+        // Read-only, and without the page's locks: only the page's own transaction takes them.
+        let mut reads = self.pool.begin().await?;
+        sqlx::query("set transaction read only")
+            .execute(&mut *reads)
+            .await?;
+        page_plan::plan(page_tx::PgPageTx(reads), feed, items, normaliser).await
+    }
+
+    async fn apply_plan(
+        &self,
+        feed: &FeedRef,
+        plan: PagePlan,
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
@@ -159,7 +173,7 @@ impl Store for PgStore {
             .bind(feed.id)
             .execute(&mut *tx.0)
             .await?;
-        let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
+        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

@@ -26,8 +26,8 @@ use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
     CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
-    Occurrence, OpportunityDetail, PageOutcome, Provider, Store, StoreDump, StoreError, now_secs,
-    page,
+    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
+    now_secs, page_plan,
 };
 
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
@@ -36,7 +36,7 @@ const PAGE_SIZE: u32 = 16384;
 /// The writer's page cache while it applies harvested pages: 32 MiB. With 64 MiB the cache
 /// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
 /// million items, against 97 MB), for no more items a second (13,596 against 13,365).
-const HARVEST_CACHE: &str = "pragma cache_size = -32768";
+const HARVEST_CACHE: &str = "pragma cache_size = -16384";
 
 /// The writer's page cache while it renormalises: 64 MiB, the index pages of a whole store
 /// rewritten in keyset order (a batch job, not a long-running process).
@@ -190,16 +190,27 @@ impl Store for SqliteStore {
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
-    async fn apply_page(
+    async fn plan_page(
         &self,
         feed: &FeedRef,
         items: Vec<PreparedItem>,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PagePlan, StoreError> {
+        // A read transaction on a reader: one snapshot, while the writer goes on writing.
+        let reads = page_tx::SqlitePageTx(self.reader.begin().await?);
+        page_plan::plan(reads, feed, items, normaliser).await
+    }
+
+    async fn apply_plan(
+        &self,
+        feed: &FeedRef,
+        plan: PagePlan,
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
         self.grow_write_cache(HARVEST_CACHE).await?;
         let tx = page_tx::SqlitePageTx(self.write_tx().await?);
-        let (tx, outcome) = page::apply(tx, feed, items, next, normaliser).await?;
+        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, next, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

@@ -230,7 +230,6 @@ async fn write_batch(
         tx,
         Writes {
             chunks: chunk_count,
-            page: None,
         },
     );
     let mut next = Some(first);

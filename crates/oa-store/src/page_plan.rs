@@ -1,0 +1,390 @@
+//! A page applied in two halves: what it reads of the store and what normalising makes of
+//! it ([`plan`], outside any write transaction), then its writes ([`apply_plan`], in the
+//! page's transaction).
+//!
+//! The harvest plans a feed's next page while the one before is written, so the normaliser
+//! and the database's single writer each have a core instead of taking turns. A plan is
+//! only a guess: the transaction reads the same state again, and writes the plan's rows only
+//! if that state is the one the plan was normalised against (nothing it read changed since:
+//! the page before, another feed's page, a `renormalise`). Otherwise it normalises the page
+//! again against what it read. Normalising depends on nothing else, so a page stores exactly
+//! what it would have stored had it been normalised in its transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
+use serde_json::Value;
+
+use crate::page::{
+    ExistingItem, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
+    newest_per_id, normalise_work,
+};
+use crate::page_write::{CHUNK_WORK, ChunkWrite, PageWrites, chunk_write, write_page};
+use crate::{FeedRef, StoreError};
+
+/// What a page's transaction reads before it writes: everything normalising the page
+/// depends on besides the page itself, in a canonical order, so that two reads of the same
+/// stored state are equal.
+#[derive(Debug, PartialEq)]
+pub(crate) struct PageState {
+    /// The page's items as stored, by item id.
+    existing: Vec<ExistingItem>,
+    /// Stored children of the parents the page changes, by (feed id, item id).
+    children: Vec<StoredChild>,
+    /// Stored parents the work points at, by `@id`; of one `@id` (in several feeds), the
+    /// newest last, as read.
+    parents: Vec<StoredParent>,
+}
+
+/// A page with its items kept newest per id, and, when planned, what normalising it against
+/// a state read outside its transaction gave.
+pub struct PagePlan {
+    items: Vec<PreparedItem>,
+    /// Items dropped for an older duplicate within the page.
+    duplicates: usize,
+    ahead: Option<Ahead>,
+}
+
+struct Ahead {
+    state: PageState,
+    writes: NormalisedPage,
+}
+
+/// A page's work normalised: its chunks of writes, in order, and what is left once they
+/// are written.
+struct NormalisedPage {
+    chunks: Vec<ChunkWrite>,
+    outcome: PageOutcome,
+    new_children: Vec<String>,
+}
+
+impl PagePlan {
+    /// A page to be read and normalised in its transaction.
+    pub(crate) fn unplanned(items: Vec<PreparedItem>) -> Self {
+        let received = items.len();
+        let items = newest_per_id(items);
+        PagePlan {
+            duplicates: received - items.len(),
+            items,
+            ahead: None,
+        }
+    }
+
+    /// Whether the page was normalised ahead of its transaction.
+    pub fn is_planned(&self) -> bool {
+        self.ahead.is_some()
+    }
+}
+
+impl std::fmt::Debug for PagePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagePlan")
+            .field("items", &self.items.len())
+            .field("planned", &self.is_planned())
+            .finish()
+    }
+}
+
+/// Reads what the page depends on through `reads` (a snapshot: no locks are taken, nothing
+/// is written) and normalises it.
+pub(crate) async fn plan<T: PageTx>(
+    mut reads: T,
+    feed: &FeedRef,
+    items: Vec<PreparedItem>,
+    normaliser: &dyn Normaliser,
+) -> Result<PagePlan, StoreError> {
+    let mut plan = PagePlan::unplanned(items);
+    let state = read_state(&mut reads, feed, &plan.items, false).await?;
+    drop(reads);
+    let writes = normalise_page(feed, &plan.items, &state, normaliser)?;
+    plan.ahead = Some(Ahead { state, writes });
+    Ok(plan)
+}
+
+/// Applies a page in `tx` (which the caller commits), handing `tx` back: the plan's writes
+/// when the state it was normalised against is still the stored one, otherwise the page
+/// normalised again.
+pub(crate) async fn apply_plan<T: PageTx + 'static>(
+    mut tx: T,
+    feed: &FeedRef,
+    plan: PagePlan,
+    next: &str,
+    normaliser: &dyn Normaliser,
+) -> Result<(T, PageOutcome), StoreError> {
+    let state = read_state(&mut tx, feed, &plan.items, true).await?;
+    let writes = match plan.ahead {
+        Some(ahead) if ahead.state == state => NormalisedPage {
+            outcome: PageOutcome {
+                planned: true,
+                ..ahead.writes.outcome
+            },
+            ..ahead.writes
+        },
+        ahead => {
+            if ahead.is_some() {
+                tracing::debug!(feed.url = %feed.url, "the stored state changed since a page of {} was planned: normalising it again", feed.url);
+            }
+            normalise_page(feed, &plan.items, &state, normaliser)?
+        }
+    };
+    let NormalisedPage {
+        chunks,
+        mut outcome,
+        new_children,
+    } = writes;
+    outcome.stale += plan.duplicates;
+    let page = PageWrites {
+        feed_id: feed.id,
+        next: next.to_owned(),
+        new_children,
+    };
+    let (tx, written) = write_page(tx, page, chunks).await?;
+    outcome.opportunities_written = written;
+    Ok((tx, outcome))
+}
+
+/// The page's items newer than their stored versions.
+fn fresh<'a>(
+    items: &'a [PreparedItem],
+    existing: &HashMap<&str, &ExistingItem>,
+) -> Vec<&'a PreparedItem> {
+    items
+        .iter()
+        .filter(|i| {
+            existing
+                .get(i.id.as_str())
+                .is_none_or(|e| i.modified > e.modified)
+        })
+        .collect()
+}
+
+fn by_id(existing: &[ExistingItem]) -> HashMap<&str, &ExistingItem> {
+    existing.iter().map(|e| (e.item_id.as_str(), e)).collect()
+}
+
+/// The parents whose children must be recomputed: new, updated, deleted or re-identified.
+fn changed_parents(
+    fresh: &[&PreparedItem],
+    existing: &HashMap<&str, &ExistingItem>,
+) -> Vec<String> {
+    let mut changed: HashSet<String> = HashSet::new();
+    for item in fresh {
+        let before = existing.get(item.id.as_str());
+        if item.role == ItemRole::Parent || before.is_some_and(|e| e.role == Some(ItemRole::Parent))
+        {
+            changed.extend(item.data_id.clone());
+            changed.extend(before.and_then(|e| e.data_id.clone()));
+        }
+    }
+    changed.into_iter().collect()
+}
+
+/// Stored children to recompute: those not in the page itself.
+fn recomputed<'a>(
+    feed: &FeedRef,
+    children: &'a [StoredChild],
+    fresh: &[&PreparedItem],
+) -> Vec<&'a StoredChild> {
+    let page_ids: HashSet<&str> = fresh.iter().map(|i| i.id.as_str()).collect();
+    children
+        .iter()
+        .filter(|c| !(c.feed_id == feed.id && page_ids.contains(c.item_id.as_str())))
+        .collect()
+}
+
+/// The page's parents (they are the newest), by `@id`.
+fn page_parents(fresh: &[&PreparedItem]) -> HashMap<String, Value> {
+    fresh
+        .iter()
+        .filter(|i| i.role == ItemRole::Parent && i.state == ItemState::Updated)
+        .filter_map(|i| Some((i.data_id.clone()?, i.data.clone()?)))
+        .collect()
+}
+
+/// The `@id`s of parents the page deletes.
+fn deleted_parents<'a>(
+    fresh: &[&PreparedItem],
+    existing: &HashMap<&str, &'a ExistingItem>,
+) -> HashSet<&'a str> {
+    fresh
+        .iter()
+        .filter(|i| i.state == ItemState::Deleted)
+        .filter_map(|i| existing.get(i.id.as_str())?.data_id.as_deref())
+        .collect()
+}
+
+/// Reads the page's state; `lock` takes the page's link locks first (in its transaction).
+async fn read_state<T: PageTx>(
+    tx: &mut T,
+    feed: &FeedRef,
+    items: &[PreparedItem],
+    lock: bool,
+) -> Result<PageState, StoreError> {
+    let links: Vec<String> = items
+        .iter()
+        .filter_map(|i| {
+            i.data_id
+                .clone()
+                .filter(|_| i.role == ItemRole::Parent)
+                .or(i.parent_ref.clone())
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if lock {
+        tx.lock_links(&links).await?;
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let mut existing = tx.existing_items(feed.id, &ids).await?;
+    existing.sort_unstable_by(|a, b| a.item_id.cmp(&b.item_id));
+    if lock {
+        // A deleted (or re-identified) parent is known only by its stored `@id`: lock that
+        // too, so a child page in another feed cannot link to it while it goes.
+        let stored_parent_links: Vec<String> = existing
+            .iter()
+            .filter(|e| e.role == Some(ItemRole::Parent))
+            .filter_map(|e| e.data_id.clone())
+            .filter(|id| !links.contains(id))
+            .collect();
+        tx.lock_links(&stored_parent_links).await?;
+    }
+    let existing_by_id = by_id(&existing);
+    let fresh = fresh(items, &existing_by_id);
+    let changed = changed_parents(&fresh, &existing_by_id);
+    let mut children = if changed.is_empty() {
+        Vec::new()
+    } else {
+        tx.children_of(&changed).await?
+    };
+    children.sort_unstable_by(|a, b| (a.feed_id, &a.item_id).cmp(&(b.feed_id, &b.item_id)));
+    let in_page = page_parents(&fresh);
+    let deleted_here = deleted_parents(&fresh, &existing_by_id);
+    let wanted: Vec<String> = fresh
+        .iter()
+        .map(|i| i.parent_ref.as_deref())
+        .chain(
+            recomputed(feed, &children, &fresh)
+                .iter()
+                .map(|c| c.parent_ref.as_deref()),
+        )
+        .flatten()
+        .filter(|r| !in_page.contains_key(*r) && !deleted_here.contains(r))
+        .map(str::to_owned)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut parents = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        tx.parents(&wanted).await?
+    };
+    // Stable: of one `@id`, the newest stays last.
+    parents.sort_by(|a, b| a.data_id.cmp(&b.data_id));
+    drop(fresh);
+    Ok(PageState {
+        existing,
+        children,
+        parents,
+    })
+}
+
+/// Normalises the page's work (its fresh items and the stored children of the parents it
+/// changes) against `state`, chunk by chunk.
+fn normalise_page(
+    feed: &FeedRef,
+    items: &[PreparedItem],
+    state: &PageState,
+    normaliser: &dyn Normaliser,
+) -> Result<NormalisedPage, StoreError> {
+    let mut outcome = PageOutcome::default();
+    let existing = by_id(&state.existing);
+    let fresh = fresh(items, &existing);
+    outcome.stale += items.len() - fresh.len();
+    outcome.applied = fresh.len();
+    let stored_children: Vec<&StoredChild> = recomputed(feed, &state.children, &fresh);
+    outcome.children_recomputed = stored_children.len();
+    let stored_children_data: Vec<Value> = stored_children
+        .iter()
+        .map(|c| serde_json::from_str(&c.data).map_err(|e| corrupt(&c.item_id, e)))
+        .collect::<Result<_, _>>()?;
+
+    let mut work: Vec<Work<'_>> = fresh
+        .iter()
+        .map(|i| Work {
+            feed_id: feed.id,
+            feed_url: &feed.url,
+            item_id: &i.id,
+            kind: &i.kind,
+            modified: i.modified,
+            parent_ref: i.parent_ref.as_deref(),
+            data: match i.state {
+                ItemState::Updated => i.data.as_ref(),
+                ItemState::Deleted => None,
+            },
+        })
+        .collect();
+    work.extend(
+        stored_children
+            .iter()
+            .zip(&stored_children_data)
+            .map(|(c, data)| Work {
+                feed_id: c.feed_id,
+                feed_url: &c.feed_url,
+                item_id: &c.item_id,
+                kind: &c.kind,
+                modified: c.modified,
+                parent_ref: c.parent_ref.as_deref(),
+                data: Some(data),
+            }),
+    );
+
+    // Parents: the stored ones (of one `@id`, the newest), then this page's own, which
+    // are newer still. The state holds none the page has or deletes.
+    let mut parents: HashMap<String, Value> = HashMap::with_capacity(state.parents.len());
+    for parent in &state.parents {
+        let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
+        parents.insert(parent.data_id.clone(), data);
+    }
+    parents.extend(page_parents(&fresh));
+
+    // A ScheduledSession arriving for a series replaces the sessions its schedule generated.
+    let new_children: Vec<String> = fresh
+        .iter()
+        .filter(|i| i.role == ItemRole::Child && i.state == ItemState::Updated)
+        .filter_map(|i| i.parent_ref.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let stored_states = StoredStates::of(stored_children.iter().copied());
+    let fresh_by_id: HashMap<&str, &PreparedItem> =
+        fresh.iter().map(|i| (i.id.as_str(), *i)).collect();
+    // Items this feed never sent before have no opportunities or problems to replace.
+    let first_seen: HashSet<&str> = fresh
+        .iter()
+        .map(|i| i.id.as_str())
+        .filter(|id| !existing.contains_key(*id))
+        .collect();
+    // An empty page is still one (empty) chunk: writing it moves the cursor.
+    let parts: Vec<&[Work<'_>]> = if work.is_empty() {
+        vec![&[]]
+    } else {
+        work.chunks(CHUNK_WORK).collect()
+    };
+    let mut chunks = Vec::with_capacity(parts.len());
+    for part in parts {
+        let normalised = normalise_work(part, &parents, normaliser, &mut outcome)?;
+        chunks.push(chunk_write(
+            feed.id,
+            part,
+            &fresh_by_id,
+            &first_seen,
+            &stored_states,
+            normalised,
+        ));
+    }
+    Ok(NormalisedPage {
+        chunks,
+        outcome,
+        new_children,
+    })
+}

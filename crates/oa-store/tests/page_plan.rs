@@ -1,0 +1,203 @@
+//! Pages planned ahead of their transaction (`Store::plan_page`, then `Store::apply_plan`):
+//! the plan's writes are used only when nothing it read has changed, and a planned page
+//! stores what applying it in its transaction stores. On every backend.
+
+mod support;
+
+use oa_normalise::OpenActiveNormaliser;
+use oa_store::{FeedRef, PageOutcome, PagePlan};
+use serde_json::Value;
+use support::*;
+
+static NORMALISER: std::sync::LazyLock<OpenActiveNormaliser> =
+    std::sync::LazyLock::new(OpenActiveNormaliser::default);
+const PRESTON: (f64, f64) = (53.7632, -2.7031);
+
+async fn plan(t: &TestStore, feed: &FeedRef, items: Vec<Value>) -> PagePlan {
+    let plan = t
+        .store
+        .plan_page(feed, prepared(items), &*NORMALISER)
+        .await
+        .expect("plan");
+    assert!(plan.is_planned(), "{}", t.name);
+    plan
+}
+
+async fn apply_plan(t: &TestStore, feed: &FeedRef, plan: PagePlan, next: &str) -> PageOutcome {
+    t.store
+        .apply_plan(feed, plan, next, &*NORMALISER)
+        .await
+        .expect("apply plan")
+}
+
+/// Stored opportunity names, in order of start.
+async fn stored_names(t: &TestStore) -> Vec<String> {
+    let mut opportunities = t.store.dump().await.expect("dump").opportunities;
+    opportunities.sort_by_key(|(_, start, _)| *start);
+    let mut names = Vec::new();
+    for (id, _, _) in opportunities {
+        let detail = t.store.opportunity(&id).await.expect("detail");
+        names.extend(detail.opportunity.name);
+    }
+    names
+}
+
+/// Three series across two feeds, and a page of their sessions interleaved.
+fn sessions_page() -> Vec<Value> {
+    (0..9)
+        .map(|n| {
+            session(
+                &format!("s{n}"),
+                1,
+                ["x", "y", "z"][n % 3],
+                at(5 + n as i64),
+            )
+        })
+        .collect()
+}
+
+async fn three_series(t: &TestStore) -> FeedRef {
+    let one = t.feed("https://p.example/series").await;
+    let two = t.feed("https://q.example/series").await;
+    t.apply(
+        &one,
+        vec![
+            series("x", 1, "Yoga", PRESTON.0, PRESTON.1),
+            series("z", 1, "Tai Chi", PRESTON.0, PRESTON.1),
+        ],
+        "n",
+    )
+    .await;
+    t.apply(
+        &two,
+        vec![series("y", 1, "Walking", PRESTON.0, PRESTON.1)],
+        "n",
+    )
+    .await;
+    one
+}
+
+#[tokio::test]
+async fn a_plan_applied_with_nothing_changed_is_used_and_stores_what_the_page_would() {
+    let (planned, unplanned) = (stores("plan_used").await, stores("plan_baseline").await);
+    for (p, u) in planned.iter().zip(&unplanned) {
+        three_series(p).await;
+        three_series(u).await;
+        let p_sessions = p.feed("https://p.example/sessions").await;
+        let u_sessions = u.feed("https://p.example/sessions").await;
+
+        let items = sessions_page();
+        let page = plan(p, &p_sessions, items.clone()).await;
+        let outcome = apply_plan(p, &p_sessions, page, "n1").await;
+        let baseline = u.apply(&u_sessions, items, "n1").await;
+        assert!(outcome.planned, "{}: the plan was used", p.name);
+        assert!(!baseline.planned, "{}", p.name);
+        assert_eq!(
+            PageOutcome {
+                planned: false,
+                ..outcome
+            },
+            baseline,
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            p.store.dump().await.expect("dump"),
+            u.store.dump().await.expect("dump"),
+            "{}",
+            p.name
+        );
+        assert_eq!(stored_names(p).await.len(), 9, "{}", p.name);
+
+        // A series page planned once its sessions are stored recomputes them in the plan.
+        let series_feed = p.feed("https://p.example/series").await;
+        let renamed = vec![
+            series("x", 2, "Gentle Yoga", PRESTON.0, PRESTON.1),
+            series("z", 2, "Tai Chi", PRESTON.0, PRESTON.1),
+        ];
+        let page = plan(p, &series_feed, renamed.clone()).await;
+        let outcome = apply_plan(p, &series_feed, page, "n2").await;
+        let u_series = u.feed("https://p.example/series").await;
+        let baseline = u.apply(&u_series, renamed, "n2").await;
+        assert!(outcome.planned, "{}", p.name);
+        assert_eq!(outcome.children_recomputed, 6, "{}", p.name);
+        assert_eq!(
+            p.store.dump().await.expect("dump"),
+            u.store.dump().await.expect("dump"),
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            PageOutcome {
+                planned: false,
+                ..outcome
+            },
+            baseline,
+            "{}",
+            p.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plan_made_before_its_parent_was_stored_is_normalised_again() {
+    for t in stores("plan_parent_arrived").await {
+        let sessions = t.feed("https://p.example/sessions").await;
+        let series_feed = t.feed("https://p.example/series").await;
+        // Planned while the series is unknown: the sessions would wait for their parent.
+        let page = plan(
+            &t,
+            &sessions,
+            vec![session("s1", 1, "x", at(5)), session("s2", 1, "x", at(6))],
+        )
+        .await;
+        t.apply(
+            &series_feed,
+            vec![series("x", 1, "Walking Football", PRESTON.0, PRESTON.1)],
+            "n",
+        )
+        .await;
+        let outcome = apply_plan(&t, &sessions, page, "n").await;
+        assert!(!outcome.planned, "{}", t.name);
+        assert_eq!(
+            stored_names(&t).await,
+            vec!["Walking Football", "Walking Football"],
+            "{}",
+            t.name
+        );
+        let feeds = t.store.feeds().await.expect("feeds");
+        assert!(
+            feeds.iter().all(|f| f.items_awaiting_parent == 0),
+            "{}: {feeds:?}",
+            t.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plan_made_before_a_newer_version_of_its_item_was_stored_does_not_undo_it() {
+    for t in stores("plan_item_moved_on").await {
+        let feed = t.feed("https://p.example/events").await;
+        let page = plan(&t, &feed, vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))]).await;
+        let mut newer = event("a", 2, PRESTON.0, PRESTON.1, at(2));
+        newer["data"]["name"] = "Renamed".into();
+        t.apply(&feed, vec![newer], "n1").await;
+
+        let outcome = apply_plan(&t, &feed, page, "n2").await;
+        assert_eq!(
+            (outcome.planned, outcome.applied, outcome.stale),
+            (false, 0, 1),
+            "{}",
+            t.name
+        );
+        assert_eq!(stored_names(&t).await, vec!["Renamed"], "{}", t.name);
+        let dump = t.store.dump().await.expect("dump");
+        assert_eq!(dump.items[0].2, 2, "{}: {:?}", t.name, dump.items);
+        assert_eq!(
+            dump.cursors,
+            vec![("https://p.example/events".to_owned(), Some("n2".to_owned()))],
+            "{}: the cursor still moves with the page",
+            t.name
+        );
+    }
+}
