@@ -33,9 +33,11 @@ use crate::{
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;
 
-/// The writer's page cache while it applies harvested pages: 32 MiB. With 64 MiB the cache
+/// The writer's page cache while it applies harvested pages: 16 MiB. With 64 MiB the cache
 /// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
-/// million items, against 97 MB), for no more items a second (13,596 against 13,365).
+/// million items, against 97 MB with 32 MiB), for no more items a second (13,596 against
+/// 13,365). Since a page is planned while the one before is written, 32 MiB took the
+/// harvest to 108-110 MB, and 16 MiB brings it back to 93-98 MB (docs/PERFORMANCE.md).
 const HARVEST_CACHE: &str = "pragma cache_size = -16384";
 
 /// The writer's page cache while it renormalises: 64 MiB, the index pages of a whole store
