@@ -42,6 +42,29 @@ async fn stored_names(t: &TestStore) -> Vec<String> {
     names
 }
 
+/// The plan was used, and the two stores (`planned` after the plan, `unplanned` after the
+/// same page applied in its transaction) and outcomes are alike.
+async fn assert_planned_like_unplanned(
+    planned: &TestStore,
+    unplanned: &TestStore,
+    outcome: PageOutcome,
+    baseline: PageOutcome,
+) {
+    let name = planned.name;
+    assert!(outcome.planned, "{name}: the plan was used");
+    assert!(!baseline.planned, "{name}");
+    let outcome = PageOutcome {
+        planned: false,
+        ..outcome
+    };
+    assert_eq!(outcome, baseline, "{name}");
+    assert_eq!(
+        planned.store.dump().await.expect("dump"),
+        unplanned.store.dump().await.expect("dump"),
+        "{name}"
+    );
+}
+
 /// Three series across two feeds, and a page of their sessions interleaved.
 fn sessions_page() -> Vec<Value> {
     (0..9)
@@ -90,23 +113,7 @@ async fn a_plan_applied_with_nothing_changed_is_used_and_stores_what_the_page_wo
         let page = plan(p, &p_sessions, items.clone()).await;
         let outcome = apply_plan(p, &p_sessions, page, "n1").await;
         let baseline = u.apply(&u_sessions, items, "n1").await;
-        assert!(outcome.planned, "{}: the plan was used", p.name);
-        assert!(!baseline.planned, "{}", p.name);
-        assert_eq!(
-            PageOutcome {
-                planned: false,
-                ..outcome
-            },
-            baseline,
-            "{}",
-            p.name
-        );
-        assert_eq!(
-            p.store.dump().await.expect("dump"),
-            u.store.dump().await.expect("dump"),
-            "{}",
-            p.name
-        );
+        assert_planned_like_unplanned(p, u, outcome, baseline).await;
         assert_eq!(stored_names(p).await.len(), 9, "{}", p.name);
 
         // A series page planned once its sessions are stored recomputes them in the plan.
@@ -119,23 +126,8 @@ async fn a_plan_applied_with_nothing_changed_is_used_and_stores_what_the_page_wo
         let outcome = apply_plan(p, &series_feed, page, "n2").await;
         let u_series = u.feed("https://p.example/series").await;
         let baseline = u.apply(&u_series, renamed, "n2").await;
-        assert!(outcome.planned, "{}", p.name);
         assert_eq!(outcome.children_recomputed, 6, "{}", p.name);
-        assert_eq!(
-            p.store.dump().await.expect("dump"),
-            u.store.dump().await.expect("dump"),
-            "{}",
-            p.name
-        );
-        assert_eq!(
-            PageOutcome {
-                planned: false,
-                ..outcome
-            },
-            baseline,
-            "{}",
-            p.name
-        );
+        assert_planned_like_unplanned(p, u, outcome, baseline).await;
     }
 }
 
