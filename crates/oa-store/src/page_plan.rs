@@ -95,6 +95,8 @@ pub(crate) async fn plan<T: PageTx>(
 ) -> Result<PagePlan, StoreError> {
     let mut plan = PagePlan::unplanned(items);
     let state = read_state(&mut reads, feed, &plan.items, false).await?;
+    // The snapshot ends before normalising: an open read transaction would keep SQLite's
+    // checkpointer from restarting the WAL meanwhile.
     drop(reads);
     let writes = normalise_page(feed, &plan.items, &state, normaliser)?;
     plan.ahead = Some(Ahead { state, writes });
@@ -280,7 +282,6 @@ async fn read_state<T: PageTx>(
     };
     // Stable: of one `@id`, the newest stays last.
     parents.sort_by(|a, b| a.data_id.cmp(&b.data_id));
-    drop(fresh);
     Ok(PageState {
         existing,
         children,
