@@ -16,11 +16,6 @@ use serde_json::value::RawValue;
 /// Series s0..s4 and two sessions each, in one change-number feed, sessions first so some
 /// children arrive before their parents; plus a deleted session at the end.
 async fn publisher() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let feed_url = format!("{base}/feed");
     let start = "2030-01-07T10:00:00Z";
     let mut items: Vec<(String, &'static str, Option<String>)> = Vec::new();
     for s in 0..5 {
@@ -34,6 +29,17 @@ async fn publisher() -> String {
         ))));
     }
     items.push(("sess-0-0".into(), "ScheduledSession", None));
+    serve_feed(items).await
+}
+
+/// Serves `items` (id, kind, data; `None` deleted) as an RPDE feed in pages of 4, each
+/// `modified` one more than the last; returns the feed's URL.
+async fn serve_feed(items: Vec<(String, &'static str, Option<String>)>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let feed_url = format!("{base}/feed");
     let app = axum::Router::new().fallback(move |RawQuery(query): RawQuery| {
         let items = items.clone();
         let feed_url = feed_url.clone();
@@ -127,6 +133,14 @@ impl PageSink for DyingSink {
             return Err("killed".into());
         }
         self.inner.apply(requested, page).await
+    }
+
+    fn upcoming(&self, requested: &str, page: &RpdePage) {
+        self.inner.upcoming(requested, page);
+    }
+
+    async fn settle(&self) {
+        self.inner.settle().await;
     }
 }
 
@@ -308,6 +322,14 @@ impl PageSink for CutsTheDatabase {
         }
         self.inner.apply(requested, page).await
     }
+
+    fn upcoming(&self, requested: &str, page: &RpdePage) {
+        self.inner.upcoming(requested, page);
+    }
+
+    async fn settle(&self) {
+        self.inner.settle().await;
+    }
 }
 
 #[tokio::test]
@@ -433,4 +455,40 @@ async fn shutdown_while_waiting_for_postgres_leaves_the_page_unstored_at_once() 
         store.dump().await.expect("dump").opportunities.is_empty(),
         "nothing half-stored"
     );
+}
+
+#[tokio::test]
+async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
+    // Events that depend on nothing stored: each next page's plan holds when it is applied.
+    let items = (0..12)
+        .map(|n| {
+            let data = format!(
+                r#"{{"@type":"Event","@id":"https://p/event/{n}","name":"Event {n}","startDate":"2030-01-07T10:00:00Z","location":{{"geo":{{"latitude":53.76,"longitude":-2.70}}}}}}"#
+            );
+            (format!("event-{n}"), "Event", Some(data))
+        })
+        .collect();
+    let url = serve_feed(items).await;
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(backend, &dir, "planned.db").await;
+        let record = feed(&store, &url).await;
+        let sink = StoreSink::new(store.clone(), record.as_ref());
+        let summary = harvest_feed(
+            store.clone(),
+            &fetcher(),
+            &record,
+            &sink,
+            &Shutdown::never(),
+        )
+        .await
+        .expect("harvest");
+        assert_eq!(summary.pages, 3, "{backend}: 12 items in pages of 4");
+        assert_eq!(
+            sink.pages_planned(),
+            2,
+            "{backend}: every page after the first was planned while the one before was written"
+        );
+        assert_eq!(store.dump().await.expect("dump").opportunities.len(), 12);
+    }
 }

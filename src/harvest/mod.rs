@@ -6,6 +6,7 @@ pub mod refresh;
 pub mod schedule;
 pub mod sources;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -56,6 +57,8 @@ pub struct StoreSink {
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
     /// The next page, being planned while the one before it is stored.
     upcoming: Mutex<Option<Upcoming>>,
+    /// Pages stored from such a plan (not normalised again in their transaction).
+    pages_planned: AtomicUsize,
 }
 
 /// A page's plan under way ([`Store::plan_page`]), for the URL it was fetched from.
@@ -76,6 +79,7 @@ impl StoreSink {
             shutdown: Shutdown::never(),
             retry_notes: Mutex::default(),
             upcoming: Mutex::default(),
+            pages_planned: AtomicUsize::new(0),
         }
     }
 
@@ -102,6 +106,12 @@ impl StoreSink {
     pub fn with_progress(mut self, bar: ProgressBar) -> Self {
         self.progress = Some(bar);
         self
+    }
+
+    /// How many pages were stored from the plan made while the page before them was
+    /// written: how much of the walk overlapped its writes.
+    pub fn pages_planned(&self) -> usize {
+        self.pages_planned.load(Ordering::Relaxed)
     }
 
     /// The plan of the page fetched from `requested`, if one was begun: `None` when it was
@@ -172,6 +182,9 @@ impl PageSink for StoreSink {
                 }
             }
         };
+        if outcome.planned {
+            self.pages_planned.fetch_add(1, Ordering::Relaxed);
+        }
         tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
         if let Some(bar) = &self.progress {
             bar.inc(1);
