@@ -19,7 +19,7 @@ use crate::page::{
     ExistingItem, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
     newest_per_id, normalise_work,
 };
-use crate::page_write::{CHUNK_WORK, ChunkWrite, PageWrites, chunk_write, write_page};
+use crate::page_write::{CHUNK_WORK, ChunkWrite, PageWriter, PageWrites, chunk_write};
 use crate::{FeedRef, StoreError};
 
 /// What a page's transaction reads before it writes: everything normalising the page
@@ -98,7 +98,16 @@ pub(crate) async fn plan<T: PageTx>(
     // The snapshot ends before normalising: an open read transaction would keep SQLite's
     // checkpointer from restarting the WAL meanwhile.
     drop(reads);
-    let writes = normalise_page(feed, &plan.items, &state, normaliser)?;
+    let mut chunks = Vec::new();
+    let (outcome, new_children) =
+        normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
+            chunks.push(chunk)
+        })?;
+    let writes = NormalisedPage {
+        chunks,
+        outcome,
+        new_children,
+    };
     plan.ahead = Some(Ahead { state, writes });
     Ok(plan)
 }
@@ -114,33 +123,42 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
     normaliser: &dyn Normaliser,
 ) -> Result<(T, PageOutcome), StoreError> {
     let state = read_state(&mut tx, feed, &plan.items, true).await?;
-    let writes = match plan.ahead {
-        Some(ahead) if ahead.state == state => NormalisedPage {
-            outcome: PageOutcome {
+    let writer = PageWriter::start(tx, feed.id);
+    let normalised = match plan.ahead {
+        Some(ahead) if ahead.state == state => {
+            for chunk in ahead.writes.chunks {
+                writer.write(chunk);
+            }
+            let outcome = PageOutcome {
                 planned: true,
                 ..ahead.writes.outcome
-            },
-            ..ahead.writes
-        },
+            };
+            Ok((outcome, ahead.writes.new_children))
+        }
         ahead => {
             if ahead.is_some() {
                 tracing::debug!(feed.url = %feed.url, "the stored state changed since a page of {} was planned: normalising it again", feed.url);
             }
-            normalise_page(feed, &plan.items, &state, normaliser)?
+            // Each chunk is written while the next is normalised.
+            normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
+                writer.write(chunk);
+            })
         }
     };
-    let NormalisedPage {
-        chunks,
-        mut outcome,
-        new_children,
-    } = writes;
+    let (mut outcome, new_children) = match normalised {
+        Ok(normalised) => normalised,
+        Err(e) => {
+            writer.abandon();
+            return Err(e);
+        }
+    };
     outcome.stale += plan.duplicates;
     let page = PageWrites {
         feed_id: feed.id,
         next: next.to_owned(),
         new_children,
     };
-    let (tx, written) = write_page(tx, page, chunks).await?;
+    let (tx, written) = writer.finish(page).await?;
     outcome.opportunities_written = written;
     Ok((tx, outcome))
 }
@@ -290,13 +308,15 @@ async fn read_state<T: PageTx>(
 }
 
 /// Normalises the page's work (its fresh items and the stored children of the parents it
-/// changes) against `state`, chunk by chunk.
+/// changes) against `state`, handing each chunk's writes to `emit` as soon as it is
+/// normalised; returns the page's outcome and the series that received sessions.
 fn normalise_page(
     feed: &FeedRef,
     items: &[PreparedItem],
     state: &PageState,
     normaliser: &dyn Normaliser,
-) -> Result<NormalisedPage, StoreError> {
+    emit: &mut dyn FnMut(ChunkWrite),
+) -> Result<(PageOutcome, Vec<String>), StoreError> {
     let mut outcome = PageOutcome::default();
     let existing = by_id(&state.existing);
     let fresh = fresh(items, &existing);
@@ -371,10 +391,9 @@ fn normalise_page(
     } else {
         work.chunks(CHUNK_WORK).collect()
     };
-    let mut chunks = Vec::with_capacity(parts.len());
     for part in parts {
         let normalised = normalise_work(part, &parents, normaliser, &mut outcome)?;
-        chunks.push(chunk_write(
+        emit(chunk_write(
             feed.id,
             part,
             &fresh_by_id,
@@ -383,9 +402,5 @@ fn normalise_page(
             normalised,
         ));
     }
-    Ok(NormalisedPage {
-        chunks,
-        outcome,
-        new_children,
-    })
+    Ok((outcome, new_children))
 }
