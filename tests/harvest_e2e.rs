@@ -144,6 +144,15 @@ impl PageSink for DyingSink {
     }
 }
 
+/// Harvests the feed `record` from its cursor to its end through `sink`.
+async fn walk(
+    store: &Arc<dyn Store>,
+    record: &oa_store::FeedRecord,
+    sink: &dyn PageSink,
+) -> Result<oa_harvest::WalkSummary, WalkError> {
+    harvest_feed(store.clone(), &fetcher(), record, sink, &Shutdown::never()).await
+}
+
 async fn feed(store: &Arc<dyn Store>, url: &str) -> oa_store::FeedRecord {
     let discovered = DiscoveredFeed {
         url: url.into(),
@@ -167,15 +176,7 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
         let reference = store(backend, &dir, "reference.db").await;
         let record = feed(&reference, &url).await;
         let sink = StoreSink::new(reference.clone(), record.as_ref());
-        let summary = harvest_feed(
-            reference.clone(),
-            &fetcher(),
-            &record,
-            &sink,
-            &Shutdown::never(),
-        )
-        .await
-        .expect("harvest");
+        let summary = walk(&reference, &record, &sink).await.expect("harvest");
         assert_eq!(summary.pages, 4, "16 items in pages of 4");
         let expected = reference.dump().await.expect("dump");
         // Four series with two sessions each, one with a single session left after the delete.
@@ -198,15 +199,7 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
                 pages: AtomicUsize::new(0),
                 die_at,
             };
-            let error = harvest_feed(
-                resumed.clone(),
-                &fetcher(),
-                &record,
-                &dying,
-                &Shutdown::never(),
-            )
-            .await
-            .expect_err("killed");
+            let error = walk(&resumed, &record, &dying).await.expect_err("killed");
             assert!(matches!(error, WalkError::Sink { .. }));
             assert_eq!(
                 resumed.feeds().await.expect("feeds")[0].state,
@@ -216,15 +209,7 @@ async fn harvest_stores_every_page_and_resumes_exactly_after_a_kill_between_any_
             // A fresh process starts from the stored cursor.
             let record = resumed.feeds().await.expect("feeds").remove(0);
             let sink = StoreSink::new(resumed.clone(), record.as_ref());
-            harvest_feed(
-                resumed.clone(),
-                &fetcher(),
-                &record,
-                &sink,
-                &Shutdown::never(),
-            )
-            .await
-            .expect("resume");
+            walk(&resumed, &record, &sink).await.expect("resume");
             assert_eq!(
                 resumed.dump().await.expect("dump"),
                 expected,
@@ -342,15 +327,7 @@ async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
     let reference = store("postgres", &dir, "outage-reference").await;
     let record = feed(&reference, &url).await;
     let sink = StoreSink::new(reference.clone(), record.as_ref());
-    harvest_feed(
-        reference.clone(),
-        &fetcher(),
-        &record,
-        &sink,
-        &Shutdown::never(),
-    )
-    .await
-    .expect("harvest");
+    walk(&reference, &record, &sink).await.expect("harvest");
     let expected = reference.dump().await.expect("dump");
 
     let (interrupted, outage) =
@@ -365,15 +342,9 @@ async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
         for_how_long: Duration::from_secs(2),
     };
     let started = std::time::Instant::now();
-    let summary = harvest_feed(
-        interrupted.clone(),
-        &fetcher(),
-        &record,
-        &sink,
-        &Shutdown::never(),
-    )
-    .await
-    .expect("the harvest waits for the database and finishes");
+    let summary = walk(&interrupted, &record, &sink)
+        .await
+        .expect("the harvest waits for the database and finishes");
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "the database really was away"
@@ -394,15 +365,9 @@ async fn postgres_going_away_mid_harvest_is_waited_out_and_nothing_is_lost() {
         at: 0,
         for_how_long: Duration::from_secs(4),
     };
-    let error = harvest_feed(
-        interrupted.clone(),
-        &fetcher(),
-        &record,
-        &sink,
-        &Shutdown::never(),
-    )
-    .await
-    .expect_err("gave up waiting");
+    let error = walk(&interrupted, &record, &sink)
+        .await
+        .expect_err("gave up waiting");
     assert!(matches!(error, WalkError::Sink { .. }), "{error}");
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
@@ -474,15 +439,7 @@ async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
         let store = store(backend, &dir, "planned.db").await;
         let record = feed(&store, &url).await;
         let sink = StoreSink::new(store.clone(), record.as_ref());
-        let summary = harvest_feed(
-            store.clone(),
-            &fetcher(),
-            &record,
-            &sink,
-            &Shutdown::never(),
-        )
-        .await
-        .expect("harvest");
+        let summary = walk(&store, &record, &sink).await.expect("harvest");
         assert_eq!(summary.pages, 3, "{backend}: 12 items in pages of 4");
         assert_eq!(
             sink.pages_planned(),
