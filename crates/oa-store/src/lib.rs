@@ -77,6 +77,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Applies a planned page as [`Store::apply_page`] does: with the plan's writes when
     /// nothing it read has changed since, otherwise normalised again in the transaction.
+    /// `normaliser` must be the one the plan was made with (it only normalises again).
     async fn apply_plan(
         &self,
         feed: &FeedRef,
