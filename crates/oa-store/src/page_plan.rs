@@ -19,7 +19,9 @@ use crate::page::{
     ExistingItem, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
     newest_per_id, normalise_work,
 };
-use crate::page_write::{CHUNK_WORK, ChunkWrite, PageWriter, PageWrites, chunk_write};
+use crate::page_write::{
+    CHUNK_WORK, ChunkWrite, ChunkWriter, PageWrites, Writes, chunk_write, finish_page,
+};
 use crate::{FeedRef, StoreError};
 
 /// What a page's transaction reads before it writes: everything normalising the page
@@ -123,11 +125,12 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
     normaliser: &dyn Normaliser,
 ) -> Result<(T, PageOutcome), StoreError> {
     let state = read_state(&mut tx, feed, &plan.items, true).await?;
-    let writer = PageWriter::start(tx, feed.id);
+    let writer = ChunkWriter::start(tx, Writes::Page { feed_id: feed.id });
     let normalised = match plan.ahead {
         Some(ahead) if ahead.state == state => {
             for chunk in ahead.writes.chunks {
-                writer.write(chunk);
+                // A stopped writer says why at `finish`.
+                let _ = writer.write(chunk);
             }
             let outcome = PageOutcome {
                 planned: true,
@@ -141,7 +144,7 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
             }
             // Each chunk is written while the next is normalised.
             normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
-                writer.write(chunk);
+                let _ = writer.write(chunk);
             })
         }
     };
@@ -158,7 +161,8 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
         next: next.to_owned(),
         new_children,
     };
-    let (tx, written) = writer.finish(page).await?;
+    let (mut tx, written) = writer.finish().await?;
+    finish_page(&mut tx, page).await?;
     outcome.opportunities_written = written;
     Ok((tx, outcome))
 }

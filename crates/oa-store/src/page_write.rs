@@ -1,11 +1,11 @@
 //! The write half of applying a page or a `renormalise` batch.
 //!
 //! A page or a batch is written by a task that owns the transaction and writes each chunk
-//! while the next is normalised ([`PageWriter`], [`ChunkWriter`]): normalising is pure and
-//! reads only what the transaction read before its first write, so the database (SQLite's
-//! worker thread, PostgreSQL's server) works while the normaliser does. A page planned
-//! ahead ([`crate::page_plan`]) hands its chunks over all at once. A page's cursor moves
-//! after its last chunk; only the caller commits.
+//! while the next is normalised ([`ChunkWriter`]): normalising is pure and reads only what
+//! the transaction read before its first write, so the database (SQLite's worker thread,
+//! PostgreSQL's server) works while the normaliser does. A page planned ahead
+//! ([`crate::page_plan`]) hands its chunks over all at once. A page's cursor moves after its
+//! last chunk ([`finish_page`]); only the caller commits.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,14 +44,17 @@ pub(crate) struct ChunkWrite {
 
 /// The writer of one page's (or batch's) chunks, running beside the normaliser.
 pub(crate) struct ChunkWriter<T> {
-    chunks: mpsc::Sender<ChunkWrite>,
+    chunks: mpsc::UnboundedSender<ChunkWrite>,
     task: JoinHandle<Result<(T, usize), StoreError>>,
 }
 
-/// The writes to expect of a `renormalise` batch.
-pub(crate) struct Writes {
-    /// Chunks to come: nothing is finished unless all are written.
-    pub chunks: usize,
+/// What a [`ChunkWriter`] writes.
+pub(crate) enum Writes {
+    /// A `renormalise` batch of this many chunks: nothing is finished unless all are
+    /// written.
+    Batch { chunks: usize },
+    /// A page of this feed: each chunk also writes the page's own items, with their digests.
+    Page { feed_id: i64 },
 }
 
 /// What a page's writes leave to do once its chunks are written.
@@ -66,8 +69,9 @@ pub(crate) struct PageWrites {
 impl<T: PageTx + 'static> ChunkWriter<T> {
     /// Starts writing: `tx` moves to the writer task until [`ChunkWriter::finish`].
     pub(crate) fn start(tx: T, writes: Writes) -> Self {
-        // At most one chunk waits while one is written and the next normalised.
-        let (chunks, queue) = mpsc::channel(1);
+        // Unbounded, so a normaliser can hand chunks over without awaiting: what can wait
+        // is one page's or one batch's chunks.
+        let (chunks, queue) = mpsc::unbounded_channel();
         ChunkWriter {
             chunks,
             task: tokio::spawn(write_chunks(tx, writes, queue)),
@@ -75,8 +79,8 @@ impl<T: PageTx + 'static> ChunkWriter<T> {
     }
 
     /// Queues a chunk. An error means the writer stopped; [`ChunkWriter::finish`] says why.
-    pub(crate) async fn write(&self, chunk: ChunkWrite) -> Result<(), ()> {
-        self.chunks.send(chunk).await.map_err(|_| ())
+    pub(crate) fn write(&self, chunk: ChunkWrite) -> Result<(), ()> {
+        self.chunks.send(chunk).map_err(|_| ())
     }
 
     /// Waits for the writes: the transaction back, and the opportunities written.
@@ -196,82 +200,36 @@ fn abandoned() -> StoreError {
 async fn write_chunks<T: PageTx>(
     mut tx: T,
     writes: Writes,
-    mut queue: mpsc::Receiver<ChunkWrite>,
+    mut queue: mpsc::UnboundedReceiver<ChunkWrite>,
 ) -> Result<(T, usize), StoreError> {
     let mut received = 0;
     let mut written = 0;
-    while let Some(chunk) = queue.recv().await {
+    while let Some(mut chunk) = queue.recv().await {
         received += 1;
+        if let Writes::Page { feed_id } = writes {
+            settle_page_items(&mut tx, feed_id, &mut chunk).await?;
+            tx.upsert_items(feed_id, &chunk.items).await?;
+        }
         written += write_derived(&mut tx, chunk).await?;
     }
-    // Writes whose normalising stopped early must not finish.
-    if received != writes.chunks {
+    // A batch whose normalising stopped early must not finish. (A page's normalising that
+    // stops abandons its writer.)
+    if let Writes::Batch { chunks } = writes
+        && received != chunks
+    {
         return Err(abandoned());
     }
     Ok((tx, written))
 }
 
-/// The writer of one page's chunks: a task that owns the page's transaction and writes
-/// each chunk as it comes, so a page normalised in its transaction has each chunk written
-/// while the next is normalised (a planned page's chunks come all at once).
-pub(crate) struct PageWriter<T> {
-    chunks: mpsc::UnboundedSender<ChunkWrite>,
-    task: JoinHandle<Result<(T, usize), StoreError>>,
-}
-
-impl<T: PageTx + 'static> PageWriter<T> {
-    /// Starts writing the chunks of a page of feed `feed_id`: `tx` moves to the writer task
-    /// until [`PageWriter::finish`].
-    pub(crate) fn start(tx: T, feed_id: i64) -> Self {
-        // Unbounded: the normaliser never waits, and a page's chunks are one page.
-        let (chunks, queue) = mpsc::unbounded_channel();
-        PageWriter {
-            chunks,
-            task: tokio::spawn(write_page_chunks(tx, feed_id, queue)),
-        }
+/// What a page leaves to do once its chunks are written: its series' generated sessions
+/// go, and its cursor moves.
+pub(crate) async fn finish_page<T: PageTx>(tx: &mut T, page: PageWrites) -> Result<(), StoreError> {
+    // Last, so that sessions generated by a series earlier in this very page go too.
+    if !page.new_children.is_empty() {
+        tx.delete_generated(&page.new_children).await?;
     }
-
-    /// Queues a chunk. If the writer stopped, [`PageWriter::finish`] says why.
-    pub(crate) fn write(&self, chunk: ChunkWrite) {
-        let _ = self.chunks.send(chunk);
-    }
-
-    /// Waits for the chunks to be written, then writes what the page leaves to do (its
-    /// series' generated sessions, its cursor); hands `tx` back with the opportunities
-    /// written.
-    pub(crate) async fn finish(self, page: PageWrites) -> Result<(T, usize), StoreError> {
-        drop(self.chunks);
-        let (mut tx, written) = match self.task.await {
-            Ok(written) => written?,
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            Err(_) => return Err(abandoned()),
-        };
-        // Last, so that sessions generated by a series earlier in this very page go too.
-        if !page.new_children.is_empty() {
-            tx.delete_generated(&page.new_children).await?;
-        }
-        tx.finish_page(page.feed_id, &page.next).await?;
-        Ok((tx, written))
-    }
-
-    /// Stops the writer; its transaction is rolled back when dropped.
-    pub(crate) fn abandon(self) {
-        self.task.abort();
-    }
-}
-
-async fn write_page_chunks<T: PageTx>(
-    mut tx: T,
-    feed_id: i64,
-    mut queue: mpsc::UnboundedReceiver<ChunkWrite>,
-) -> Result<(T, usize), StoreError> {
-    let mut written = 0;
-    while let Some(mut chunk) = queue.recv().await {
-        settle_page_items(&mut tx, feed_id, &mut chunk).await?;
-        tx.upsert_items(feed_id, &chunk.items).await?;
-        written += write_derived(&mut tx, chunk).await?;
-    }
-    Ok((tx, written))
+    tx.finish_page(page.feed_id, &page.next).await
 }
 
 /// A chunk's statuses, opportunities, problems and digests; returns the opportunities

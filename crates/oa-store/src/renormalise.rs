@@ -106,7 +106,7 @@ pub(crate) async fn batch<T: PageTx + 'static>(
 ) -> Result<(T, RenormaliseBatch), StoreError> {
     let writer = ChunkWriter::start(
         tx,
-        Writes {
+        Writes::Batch {
             chunks: input.chunks(),
         },
     );
@@ -120,7 +120,7 @@ pub(crate) async fn batch<T: PageTx + 'static>(
     while let Some(chunk) = chunks.next_chunk() {
         match chunk {
             Ok(chunk) => {
-                if writer.write(chunk).await.is_err() {
+                if writer.write(chunk).is_err() {
                     break; // The writer failed: `finish` says why.
                 }
             }

@@ -228,13 +228,13 @@ async fn write_batch(
     }
     let batch = ChunkWriter::start(
         tx,
-        Writes {
+        Writes::Batch {
             chunks: chunk_count,
         },
     );
     let mut next = Some(first);
     while let Some(chunk) = next {
-        if batch.write(chunk).await.is_err() {
+        if batch.write(chunk).is_err() {
             break; // The writer failed: `finish` says why.
         }
         next = chunks.recv().await;
