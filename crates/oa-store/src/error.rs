@@ -17,6 +17,13 @@ pub enum StoreError {
     Abandoned(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on the SQLite connections search uses directly (`sqlite::lookups`).
+    #[error("could not read from {database}: {source}")]
+    Lookup {
+        database: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl StoreError {
@@ -39,6 +46,10 @@ impl StoreError {
                             || code.starts_with("57P")
                     })
             }
+            StoreError::Lookup { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             _ => false,
         }
     }

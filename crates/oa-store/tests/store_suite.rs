@@ -621,6 +621,44 @@ async fn documents_read_by_id_carry_their_exact_columns_past_one_query() {
 }
 
 #[tokio::test]
+async fn reads_by_id_see_each_commit_and_hold_no_snapshot_after_them() {
+    // On SQLite these reads run on connections kept from one search to the next: each must
+    // see what was committed since, and none may keep a read transaction open (it would
+    // stop the WAL from being checkpointed and rewound).
+    for t in stores("reads_fresh").await {
+        let feed = t.feed("https://p.example/events").await;
+        let id = oa_model::opportunity_id("https://p.example/events", "e1", None);
+        let start_of = |docs: Vec<oa_store::CandidateDoc>| docs[0].start_at;
+        let occurrence_of = |o: Vec<oa_store::Occurrence>| o[0].start_at;
+        for (modified, day) in [(1, 5), (2, 6), (3, 7)] {
+            t.apply(
+                &feed,
+                vec![event("e1", modified, PRESTON.0, PRESTON.1, at(day))],
+                &format!("n{modified}"),
+            )
+            .await;
+            let ids = [id.clone()];
+            let docs = t.store.candidate_docs_by_id(&ids).await.expect("docs");
+            assert_eq!(start_of(docs), at(day).timestamp(), "{}", t.name);
+            let occurrences = t.store.occurrences_by_id(&ids).await.expect("occurrences");
+            assert_eq!(
+                occurrence_of(occurrences),
+                at(day).timestamp(),
+                "{}",
+                t.name
+            );
+        }
+        if let Some(sqlite) = &t.sqlite {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("pragma wal_checkpoint(truncate)")
+                .fetch_one(sqlite.writer_pool())
+                .await
+                .expect("checkpoint");
+            assert_eq!(busy, 0, "a reader still holds a snapshot");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_result_document_that_is_not_json_is_an_error_that_names_it() {
     // Results are written from their documents' text: a broken one read from the store must
     // be an error naming it, never a page of invalid JSON. (The index drops a session whose

@@ -5,9 +5,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use futures::TryStreamExt;
 
-use crate::sql::{self, CANDIDATE_COLUMNS, INDEX_COLUMNS, INDEX_ROWS, OCCURRENCE_COLUMNS};
-use crate::types::CandidateDoc;
-use crate::{ChangeBatch, IndexRow, MAX_CHANGES, Occurrence, StoreError};
+use crate::sql::{self, INDEX_COLUMNS, INDEX_ROWS};
+use crate::{ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
 
 /// Ids per `in (…)` list, well under SQLite's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
@@ -47,21 +46,6 @@ pub(super) async fn index_rows_by_id(
     ids: &[String],
 ) -> Result<Vec<IndexRow>, StoreError> {
     by_id(pool, INDEX_COLUMNS, ids).await
-}
-
-pub(super) async fn candidate_docs_by_id(
-    pool: &SqlitePool,
-    ids: &[String],
-) -> Result<Vec<CandidateDoc>, StoreError> {
-    let rows: Vec<CandidateDoc> = by_id(pool, CANDIDATE_COLUMNS, ids).await?;
-    Ok(rows)
-}
-
-pub(super) async fn occurrences_by_id(
-    pool: &SqlitePool,
-    ids: &[String],
-) -> Result<Vec<Occurrence>, StoreError> {
-    by_id(pool, OCCURRENCE_COLUMNS, ids).await
 }
 
 pub(super) async fn changes_since(

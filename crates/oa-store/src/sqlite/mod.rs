@@ -7,6 +7,7 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod lookups;
 mod multi_row;
 mod page_tx;
 mod pass;
@@ -52,6 +53,7 @@ const READERS: u32 = 2;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    lookups: Arc<lookups::Lookups>,
     generation: Arc<AtomicU64>,
 }
 
@@ -108,11 +110,13 @@ impl SqliteStore {
             .connect_with(options.clone().disable_statement_logging())
             .await
             .map_err(StoreError::Connect)?;
+        let lookups = Arc::new(lookups::Lookups::new(options.get_filename().to_path_buf()));
         let generation = Arc::default();
         checkpoint::spawn(checkpointer, Arc::downgrade(&generation));
         Ok(SqliteStore {
             writer,
             reader,
+            lookups,
             generation,
         })
     }
@@ -274,11 +278,11 @@ impl Store for SqliteStore {
     }
 
     async fn candidate_docs_by_id(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError> {
-        changes::candidate_docs_by_id(&self.reader, ids).await
+        self.lookups.candidate_docs(ids)
     }
 
     async fn occurrences_by_id(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
-        changes::occurrences_by_id(&self.reader, ids).await
+        self.lookups.occurrences(ids)
     }
 
     fn write_generation(&self) -> u64 {

@@ -1,0 +1,178 @@
+//! Search's reads by id (a page's documents, a series' later occurrences), run on the
+//! calling thread through connections of their own rather than through sqlx's worker
+//! threads.
+//!
+//! Through sqlx, a read is handed to its connection's thread and each row handed back: about
+//! eight thread switches a search, which on this kind of machine cost more than the reads
+//! (docs/PERFORMANCE.md). A dozen documents read from the operating system's cache take a
+//! few tens of microseconds here, like the index pass that already runs on the same thread.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Row, params_from_iter};
+
+use crate::sql::{CANDIDATE_COLUMNS, OCCURRENCE_COLUMNS};
+use crate::{CandidateDoc, Occurrence, StoreError};
+
+/// Ids per `in (…)` list: a search asks for a page (20) or its series' later occurrences.
+/// Longer lists are split, so each length has one cached statement.
+const IDS_PER_QUERY: usize = 100;
+
+/// Idle connections kept: one per thread that reads at once (the runtime's workers). A
+/// connection's page cache is 2 MiB, enough for the interior pages of the id index and the
+/// table, which every read descends through.
+const IDLE_KEPT: usize = 4;
+
+/// Statements each connection keeps prepared: a read of each list length up to a page,
+/// for the two queries.
+const STATEMENTS_KEPT: usize = 64;
+
+/// Read-only connections to one SQLite database file, opened as needed.
+#[derive(Debug)]
+pub(super) struct Lookups {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Lookups {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Lookups {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The documents of these opportunities, unknown ids left out.
+    pub(super) fn candidate_docs(&self, ids: &[String]) -> Result<Vec<CandidateDoc>, StoreError> {
+        self.by_id(CANDIDATE_COLUMNS, ids, |row| {
+            Ok(CandidateDoc {
+                id: row.get(0)?,
+                start_at: row.get(1)?,
+                lat: row.get(2)?,
+                lng: row.get(3)?,
+                doc: row.get(4)?,
+                feed_url: row.get(5)?,
+                publisher: row.get(6)?,
+                modified: row.get(7)?,
+            })
+        })
+    }
+
+    /// When these opportunities run, unknown ids left out.
+    pub(super) fn occurrences(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
+        self.by_id(OCCURRENCE_COLUMNS, ids, |row| {
+            Ok(Occurrence {
+                id: row.get(0)?,
+                start_at: row.get(1)?,
+                end_at: row.get(2)?,
+            })
+        })
+    }
+
+    fn by_id<T>(
+        &self,
+        columns: &str,
+        ids: &[String],
+        read: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let connection = self.take()?;
+        let mut rows = Vec::with_capacity(ids.len());
+        let result = (|| {
+            for chunk in ids.chunks(IDS_PER_QUERY) {
+                let mut statement = connection.prepare_cached(&in_list(columns, chunk.len()))?;
+                let mut found = statement.query(params_from_iter(chunk))?;
+                while let Some(row) = found.next()? {
+                    rows.push(read(row)?);
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
+        match result {
+            Ok(()) => {
+                self.give_back(connection);
+                Ok(rows)
+            }
+            // A connection that failed is dropped, not reused: the next read opens afresh.
+            Err(e) => Err(lookup_error(&self.path, e)),
+        }
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(connection) = self.lock().pop() {
+            return Ok(connection);
+        }
+        open(&self.path).map_err(|e| lookup_error(&self.path, e))
+    }
+
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.lock();
+        if idle.len() < IDLE_KEPT {
+            idle.push(connection);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // Only whole connections are ever pushed or popped: a panic elsewhere leaves the
+        // list usable.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn open(path: &PathBuf) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(Duration::from_secs(30))?;
+    connection.pragma_update(None, "cache_size", -2048)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+    Ok(connection)
+}
+
+/// `columns` where the id is one of `count` parameters.
+fn in_list(columns: &str, count: usize) -> String {
+    let mut sql = String::with_capacity(columns.len() + 20 + 3 * count);
+    sql.push_str(columns);
+    sql.push_str(" where o.id in (");
+    for n in 0..count {
+        sql.push_str(if n == 0 { "?" } else { ", ?" });
+    }
+    sql.push(')');
+    sql
+}
+
+fn lookup_error(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Lookup {
+        database: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_in_list_has_one_parameter_per_id() {
+        assert_eq!(in_list("select 1", 1), "select 1 where o.id in (?)");
+        assert_eq!(in_list("select 1", 3), "select 1 where o.id in (?, ?, ?)");
+    }
+
+    #[test]
+    fn a_missing_database_is_an_error_naming_it() {
+        let lookups = Lookups::new(PathBuf::from("/nonexistent/folder/store.db"));
+        let error = lookups
+            .candidate_docs(&["0000000000000001".to_owned()])
+            .expect_err("no such database");
+        assert!(
+            error.to_string().contains("/nonexistent/folder/store.db"),
+            "{error}"
+        );
+        assert!(!error.is_transient());
+    }
+}
