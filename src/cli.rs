@@ -474,6 +474,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .context("loading the search index")?;
     tokio::spawn(keep_index_fresh(state.clone(), shutdown.clone()));
+    tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let api_shutdown = shutdown.clone();
     axum::serve(listener, oa_api::router_with(state))
         .with_graceful_shutdown(async move { api_shutdown.requested().await })

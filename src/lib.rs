@@ -7,3 +7,4 @@ pub mod config;
 pub mod demo;
 pub mod harvest;
 pub mod import;
+pub mod memory;
