@@ -33,6 +33,9 @@ const CACHE_KIB: i64 = 1024;
 /// for the two queries.
 const STATEMENTS_KEPT: usize = 64;
 
+/// How long a read waits for a lock before failing.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+
 /// Read-only connections to one SQLite database file, opened as needed.
 #[derive(Debug)]
 pub(super) struct Lookups {
@@ -132,7 +135,9 @@ fn open(path: &PathBuf) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.busy_timeout(Duration::from_secs(30))?;
+    // The wait runs on a runtime worker: a search gives up (a transient error) rather than
+    // hold one for long. A reader of a WAL database waits only while the WAL is reset.
+    connection.busy_timeout(BUSY_WAIT)?;
     connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
     connection.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(connection)
