@@ -111,7 +111,7 @@ impl Grid {
 }
 
 /// The corners of a cell.
-fn bounds_of(la: i32, ln: i32) -> BoundingBox {
+pub(crate) fn bounds_of(la: i32, ln: i32) -> BoundingBox {
     BoundingBox {
         min_lat: f64::from(la) * CELL_LAT_DEG,
         max_lat: f64::from(la + 1) * CELL_LAT_DEG,
