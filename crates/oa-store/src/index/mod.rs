@@ -6,6 +6,7 @@
 //! in this process (the store's write generation moves), and at least every second for
 //! writes by other processes (a separate `harvest`, `renormalise`).
 
+mod cell_fit;
 mod documents;
 pub(crate) mod grid;
 mod ids;
