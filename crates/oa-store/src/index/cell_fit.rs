@@ -18,9 +18,10 @@ const OUTSIDE_MARGIN: f64 = 1.01;
 /// Beyond this latitude (and across the antimeridian) every cell the box meets is read.
 const CLAMP_SAFE_LAT: f64 = 80.0;
 
-/// Tells cells wholly inside or outside a circle from their bounds.
+/// A search's circle, and which cells it holds wholly or misses, told from their bounds.
 pub(super) struct CircleCells {
     centre: Point,
+    exact: Circle,
     /// A cell's farthest corner must be a little inside for its sessions to go unmeasured.
     well_inside: Circle,
     well_outside: Circle,
@@ -31,9 +32,15 @@ impl CircleCells {
         let distances = DistancesFrom::new(centre);
         CircleCells {
             centre,
+            exact: distances.circle(radius_km),
             well_inside: distances.circle(radius_km - INSIDE_MARGIN_KM),
             well_outside: distances.circle(radius_km * OUTSIDE_MARGIN),
         }
+    }
+
+    /// Where a session of a cell the circle crosses lies against it.
+    pub fn reach(&self, point: Point) -> Reach {
+        self.exact.reach(point)
     }
 
     pub fn fit(&self, cell: &BoundingBox) -> CellFit {

@@ -91,7 +91,6 @@ impl SessionIndex {
     ) {
         found.clear();
         let inner = self.read();
-        let circle = DistancesFrom::new(centre).circle(radius_km);
         let cells = CircleCells::new(centre, radius_km);
         let fit = |cell: &BoundingBox| cells.fit(cell);
         inner.visit(
@@ -105,7 +104,7 @@ impl SessionIndex {
                 let distance_km = if fit == CellFit::Inside {
                     f64::NAN
                 } else {
-                    match circle.reach(r.point()) {
+                    match cells.reach(r.point()) {
                         Reach::Inside => f64::NAN,
                         Reach::At(d) => d,
                         Reach::Outside => return,
