@@ -359,6 +359,11 @@ async fn main() {
         "SQLite"
     };
     let (seconds, cpu, peak) = harvest_process(&database_url, &feed_urls, &dir);
+    println!(
+        "harvest --once into {backend}: {items} items in {seconds:.1} s = {:.0} items/s; CPU {cpu:.1} s ({:.2} cores); peak RSS {peak:.0} MB",
+        items as f64 / seconds,
+        cpu / seconds
+    );
     let stored = count.rows("items").await;
     let opportunities = count.rows("opportunities").await;
     assert_eq!(stored, items, "every published item is stored");
@@ -366,11 +371,6 @@ async fn main() {
         opportunities,
         series_count * per_series,
         "every session is searchable"
-    );
-    println!(
-        "harvest --once into {backend}: {items} items in {seconds:.1} s = {:.0} items/s; CPU {cpu:.1} s ({:.2} cores); peak RSS {peak:.0} MB",
-        items as f64 / seconds,
-        cpu / seconds
     );
 
     for (normalise, what) in [

@@ -184,3 +184,26 @@ async fn sessions_keep_the_small_area_they_were_assigned_when_normalised() {
         assert_eq!(session.small_area("elsewhere"), None);
     }
 }
+
+/// Sessions generated from a series' schedule leave the kept index when the publisher's own
+/// ScheduledSessions replace them: a delete the sessions page makes of rows it never named.
+#[tokio::test]
+async fn generated_sessions_replaced_by_the_publishers_own_leave_the_kept_index() {
+    for t in stores("index-generated").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(&series_feed, vec![scheduled_series("x", 1, PRESTON)], "n")
+            .await;
+        let generated = names(&t, &t.index).await;
+        assert!(
+            generated.len() >= 2 && generated.iter().all(|n| n == "Scheduled Yoga"),
+            "weekly for 14 days: {generated:?} ({})",
+            t.name
+        );
+
+        t.apply(&sessions, vec![session("s1", 1, "x", at(30))], "n")
+            .await;
+        assert_eq!(names(&t, &t.index).await, ["Scheduled Yoga"], "{}", t.name);
+        assert_eq!(t.index.len(), 1, "{}", t.name);
+    }
+}

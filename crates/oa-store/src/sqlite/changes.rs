@@ -1,5 +1,6 @@
-//! What the in-memory search index reads from SQLite: its rows, and the change log the
-//! triggers write. SQLite has one writer, so `seq` order is commit order.
+//! What the in-memory search index reads from SQLite: its rows, and the change log the page
+//! transactions write (a record per statement, `sqlite/page_tx.rs`). SQLite has one writer,
+//! so `seq` order is commit order.
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
@@ -62,18 +63,29 @@ pub(super) async fn changes_since(
             ..ChangeBatch::default()
         });
     };
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "select seq, id from opportunity_changes where seq > $1 order by seq limit $2",
+    // A record names the opportunities one statement changed (up to a page's chunk): read
+    // records until they name more than a batch holds.
+    let mut records = sqlx::query_as::<_, (i64, String)>(
+        "select seq, ids from opportunity_changes where seq > $1 order by seq",
     )
     .bind(mark)
-    .bind(MAX_CHANGES as i64 + 1)
-    .fetch_all(pool)
-    .await?;
-    let mark = rows.last().map_or(mark, |(seq, _)| *seq);
-    let (ids, overflow) = sql::distinct_changes(rows.into_iter().map(|(_, id)| id).collect());
+    .fetch(pool);
+    let mut ids = Vec::new();
+    let mut last = mark;
+    while let Some((seq, named)) = records.try_next().await? {
+        let named: Vec<String> = serde_json::from_str(&named).map_err(|e| {
+            StoreError::Corrupt(format!("change-log record {seq} is not a list of ids: {e}"))
+        })?;
+        ids.extend(named);
+        last = seq;
+        if ids.len() > MAX_CHANGES {
+            break;
+        }
+    }
+    let (ids, overflow) = sql::distinct_changes(ids);
     Ok(ChangeBatch {
         ids,
-        mark,
+        mark: last,
         overflow,
     })
 }

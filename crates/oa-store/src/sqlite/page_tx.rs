@@ -36,6 +36,22 @@ fn push_list<'a>(sql: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item 
     sql.push(")");
 }
 
+impl SqlitePageTx {
+    /// Records that these opportunities changed, in the transaction that changed them: one
+    /// change-log row for the statement (`migrations/sqlite/0010_change_log_per_statement.sql`),
+    /// which is how every serving process's search index learns of it.
+    async fn log_changes(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("insert into opportunity_changes (at, ids) values (unixepoch(), ?)")
+            .bind(serde_json::Value::from(ids).to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl PageTx for SqlitePageTx {
     async fn lock_links(&mut self, _keys: &[String]) -> Result<(), StoreError> {
@@ -273,8 +289,9 @@ impl PageTx for SqlitePageTx {
                  where p.role = 'parent' and p.state = 'updated' and p.data_id in ",
             );
             push_list(&mut sql, chunk.iter().map(String::as_str));
-            sql.push(")");
-            sql.build().execute(&mut *self.0).await?;
+            sql.push(") returning id");
+            let deleted: Vec<String> = sql.build_query_scalar().fetch_all(&mut *self.0).await?;
+            self.log_changes(&deleted).await?;
         }
         Ok(())
     }
@@ -339,8 +356,9 @@ impl PageTx for SqlitePageTx {
                 // SQLite allows bound parameters.
                 sql.push(" and id not in (select value from json_each(")
                     .push_bind(serde_json::Value::from(kept).to_string())
-                    .push("))");
-                sql.build().execute(&mut *self.0).await?;
+                    .push(")) returning id");
+                let deleted: Vec<String> = sql.build_query_scalar().fetch_all(&mut *self.0).await?;
+                self.log_changes(&deleted).await?;
             }
         }
         let mut rows = rows.into_iter().peekable();
@@ -350,7 +368,9 @@ impl PageTx for SqlitePageTx {
                 12,
                 rows.len().min(CHUNK),
             );
+            let mut written = Vec::with_capacity(rows.len().min(CHUNK));
             for r in rows.by_ref().take(CHUNK) {
+                written.push(r.id.clone());
                 sql.row()
                     .bind(r.id)
                     .bind(r.feed_id)
@@ -375,6 +395,7 @@ impl PageTx for SqlitePageTx {
             )?
             .execute(&mut *self.0)
             .await?;
+            self.log_changes(&written).await?;
         }
         Ok(())
     }

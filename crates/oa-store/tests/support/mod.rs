@@ -269,3 +269,17 @@ impl oa_model::Normaliser for Marking {
         })
     }
 }
+
+/// A SessionSeries with a weekly schedule from tomorrow (its sessions generated from it)
+/// at `place`.
+pub fn scheduled_series(id: &str, modified: i64, place: (f64, f64)) -> Value {
+    let tomorrow = (Utc::now() + Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    json!({"state": "updated", "kind": "SessionSeries", "id": id, "modified": modified, "data": {
+        "@type": "SessionSeries", "@id": format!("https://p.example/series/{id}"), "name": "Scheduled Yoga",
+        "location": {"name": "Park", "geo": {"latitude": place.0, "longitude": place.1}},
+        "eventSchedule": [{"@type": "Schedule", "repeatFrequency": "P1W", "startDate": tomorrow,
+                           "startTime": "10:00", "duration": "PT1H", "scheduleTimezone": "Europe/London"}]
+    }})
+}
