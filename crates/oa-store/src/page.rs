@@ -122,9 +122,9 @@ pub(crate) trait PageTx: Send {
     ) -> Result<Vec<StoredChild>, StoreError>;
     /// Live children pointing at any of these parent `@id`s.
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError>;
+    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError>;
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
-    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError>;
+    async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError>;
     /// Which of these series `@id`s have live children (ScheduledSessions) in any feed.
     async fn series_with_children(
         &mut self,

@@ -208,7 +208,8 @@ async fn write_chunks<T: PageTx>(
         received += 1;
         if let Writes::Page { feed_id } = writes {
             settle_page_items(&mut tx, feed_id, &mut chunk).await?;
-            tx.upsert_items(feed_id, &chunk.items).await?;
+            tx.upsert_items(feed_id, std::mem::take(&mut chunk.items))
+                .await?;
         }
         written += write_derived(&mut tx, chunk).await?;
     }
@@ -245,7 +246,7 @@ async fn write_derived<T: PageTx>(tx: &mut T, mut chunk: ChunkWrite) -> Result<u
     tx.replace_problems(&chunk.problem_sources, &chunk.problems)
         .await?;
     if !chunk.digests.is_empty() {
-        tx.set_digests(&chunk.digests).await?;
+        tx.set_digests(std::mem::take(&mut chunk.digests)).await?;
     }
     Ok(written)
 }

@@ -110,7 +110,8 @@ impl PageTx for PgPageTx {
         Ok(rows)
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
+    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
+        let rows = rows.as_slice();
         if rows.is_empty() {
             return Ok(());
         }
@@ -162,7 +163,8 @@ impl PageTx for PgPageTx {
         Ok(())
     }
 
-    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
+    async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
+        let rows = rows.as_slice();
         sqlx::query(
             "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
              select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \

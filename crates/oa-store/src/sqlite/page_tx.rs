@@ -168,26 +168,28 @@ impl PageTx for SqlitePageTx {
         Ok(found)
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: &[ItemRow]) -> Result<(), StoreError> {
-        for chunk in rows.chunks(CHUNK) {
+    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
+        // The rows' strings move into the statement's parameters.
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut sql = MultiRow::new(
                 "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem)",
                 11,
-                chunk.len(),
+                rows.len().min(CHUNK),
             );
-            for r in chunk {
+            for r in rows.by_ref().take(CHUNK) {
                 sql.row()
                     .bind(feed_id)
-                    .bind(r.item.id.as_str())
-                    .bind(r.item.kind.as_str())
+                    .bind(r.item.id)
+                    .bind(r.item.kind)
                     .bind(r.item.modified)
-                    .bind(r.item.state.as_str())
-                    .bind(r.item.role.as_str())
-                    .bind(r.item.data_id.as_deref())
-                    .bind(r.item.parent_ref.as_deref())
-                    .bind(r.item.data_json.as_deref())
-                    .bind(r.status)
-                    .bind(r.problem.as_deref());
+                    .bind_word(r.item.state.as_str())
+                    .bind_word(r.item.role.as_str())
+                    .bind(r.item.data_id)
+                    .bind(r.item.parent_ref)
+                    .bind(r.item.data_json)
+                    .bind_word(r.status)
+                    .bind(r.problem);
             }
             sql.finish(
                 " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
@@ -226,17 +228,18 @@ impl PageTx for SqlitePageTx {
         Ok(())
     }
 
-    async fn set_digests(&mut self, rows: &[DigestRow]) -> Result<(), StoreError> {
-        for chunk in rows.chunks(CHUNK) {
+    async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut sql = MultiRow::new(
                 "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids)",
                 5,
-                chunk.len(),
+                rows.len().min(CHUNK),
             );
-            for r in chunk {
+            for r in rows.by_ref().take(CHUNK) {
                 sql.row()
                     .bind(r.feed_id)
-                    .bind(r.item_id.as_str())
+                    .bind(r.item_id)
                     .bind(r.digest.opportunities)
                     .bind(r.digest.problems)
                     .bind(r.digest.opportunity_ids);
@@ -375,12 +378,12 @@ impl PageTx for SqlitePageTx {
                     .bind(r.id)
                     .bind(r.feed_id)
                     .bind(r.item_id)
-                    .bind(r.kind)
+                    .bind_word(r.kind)
                     .bind(r.start_at)
                     .bind(r.end_at)
                     .bind(r.lat)
                     .bind(r.lng)
-                    .bind(r.status)
+                    .bind_word(r.status)
                     .bind(r.modified)
                     .bind(r.parent_ref)
                     .bind(r.doc);
