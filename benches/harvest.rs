@@ -11,6 +11,12 @@
 //!     OA_BENCH_SERIES=100000 cargo bench --bench harvest              # 1,100,000 items
 //!     OA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench harvest
 //!
+//! `OA_BENCH_HARVEST_UNDER` runs the harvest process under a tool, for instruction counts
+//! per thread that do not move with the machine's speed (figures in docs/PERFORMANCE.md):
+//!
+//!     OA_BENCH_SERIES=2000 OA_BENCH_HARVEST_UNDER="valgrind --tool=callgrind \
+//!       --separate-threads=yes --callgrind-out-file=/tmp/harvest.%p" cargo bench --bench harvest
+//!
 //! PostgreSQL runs in its own schema (`oa_bench_harvest`, dropped first). Results are
 //! recorded in docs/PERFORMANCE.md.
 
@@ -183,7 +189,18 @@ fn harvest_process(
         .collect();
     std::fs::write(&config, sources).expect("config");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oa-aggregator"))
+    let harvest = env!("CARGO_BIN_EXE_oa-aggregator");
+    let under = std::env::var("OA_BENCH_HARVEST_UNDER").unwrap_or_default();
+    let mut tool = under.split_whitespace();
+    let mut command = match tool.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(tool).arg(harvest);
+            command
+        }
+        None => Command::new(harvest),
+    };
+    let mut child = command
         .args(["harvest", "--once", "--config"])
         .arg(&config)
         .env("OA__DATABASE__URL", database_url)

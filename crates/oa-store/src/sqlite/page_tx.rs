@@ -27,13 +27,19 @@ const CHUNK: usize = 1000;
 
 pub(crate) struct SqlitePageTx(pub Transaction<'static, Sqlite>);
 
+/// `(select value from json_each(?))`: a list as one JSON parameter. Bound value by value, a
+/// page's 500 ids cost sqlx two allocations and a copy each, and SQLite a third.
 fn push_list<'a>(sql: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = &'a str>) {
-    sql.push("(");
-    let mut list = sql.separated(", ");
-    for value in values {
-        list.push_bind(value.to_owned());
-    }
-    sql.push(")");
+    sql.push("(select value from json_each(")
+        .push_bind(json_array(values))
+        .push("))");
+}
+
+/// The values as a JSON array of strings.
+fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    let values: Vec<&str> = values.into_iter().collect();
+    // Serialising strings cannot fail.
+    serde_json::to_string(&values).unwrap_or_default()
 }
 
 impl SqlitePageTx {
@@ -45,7 +51,7 @@ impl SqlitePageTx {
             return Ok(());
         }
         sqlx::query("insert into opportunity_changes (at, ids) values (unixepoch(), ?)")
-            .bind(serde_json::Value::from(ids).to_string())
+            .bind(json_array(ids.iter().map(String::as_str)))
             .execute(&mut *self.0)
             .await?;
         Ok(())
@@ -358,7 +364,7 @@ impl PageTx for SqlitePageTx {
                 // One JSON array parameter: a chunk's items can have more opportunities than
                 // SQLite allows bound parameters.
                 sql.push(" and id not in (select value from json_each(")
-                    .push_bind(serde_json::Value::from(kept).to_string())
+                    .push_bind(json_array(kept))
                     .push(")) returning id");
                 let deleted: Vec<String> = sql.build_query_scalar().fetch_all(&mut *self.0).await?;
                 self.log_changes(&deleted).await?;
