@@ -75,7 +75,7 @@ pub(super) async fn changes_since(
         });
     };
     let ids: Vec<String> = sqlx::query_scalar(
-        "select id from opportunity_changes where xid >= $1::bigint::text::xid8 limit $2",
+        "select unnest(ids) from opportunity_changes where xid >= $1::bigint::text::xid8 limit $2",
     )
     .bind(mark)
     .bind(MAX_CHANGES as i64 + 1)
