@@ -1116,6 +1116,51 @@ async fn the_change_log_is_stamped_with_when_it_was_written_and_pruned_by_it() {
     }
 }
 
+/// Writes a change-log record naming `ids`, as one statement's would.
+async fn log_record(t: &TestStore, ids: Vec<String>) {
+    if let Some(sqlite) = &t.sqlite {
+        sqlx::query("insert into opportunity_changes (at, ids) values (unixepoch(), ?)")
+            .bind(serde_json::to_string(&ids).expect("json"))
+            .execute(sqlite.writer_pool())
+            .await
+            .expect("record");
+    } else if let Some(pg) = &t.pg {
+        sqlx::query("insert into opportunity_changes (ids) values ($1)")
+            .bind(ids)
+            .execute(pg.pool())
+            .await
+            .expect("record");
+    }
+}
+
+#[tokio::test]
+async fn change_records_are_read_id_by_id_and_too_many_say_reload() {
+    for t in stores("change-records").await {
+        let ids = |from: usize, n: usize| -> Vec<String> {
+            (from..from + n).map(|i| format!("{i:016x}")).collect()
+        };
+        let mark = t.store.changes_since(None).await.expect("changes").mark;
+        log_record(&t, ids(0, 2)).await;
+        log_record(&t, ids(1, 2)).await;
+        let read = t.store.changes_since(Some(mark)).await.expect("changes");
+        let named: BTreeSet<String> = read.ids.iter().cloned().collect();
+        assert_eq!(named, ids(0, 3).into_iter().collect(), "{}", t.name);
+        assert_eq!(read.ids.len(), 3, "each id once ({})", t.name);
+        assert!(!read.overflow, "{}", t.name);
+
+        // Two records that together name more than one read returns: reload instead.
+        let half = oa_store::MAX_CHANGES / 2 + 1;
+        log_record(&t, ids(10, half)).await;
+        log_record(&t, ids(10 + half, half)).await;
+        let read = t
+            .store
+            .changes_since(Some(read.mark))
+            .await
+            .expect("changes");
+        assert!(read.overflow, "{}", t.name);
+    }
+}
+
 #[tokio::test]
 async fn an_updated_item_keeps_only_its_new_opportunities_and_problems() {
     for t in stores("replace").await {
