@@ -1,9 +1,12 @@
 //! Many feeds at once on loopback: 200 feeds (190 ordinary, 5 slow at 1 s a page, 5 always
-//! failing with 503), harvested with `concurrency = 16` into SQLite. Reports total throughput,
-//! when the last ordinary feed finished (slow feeds must not hold them up), and the most
-//! requests the publisher saw in flight at once (connections stay bounded).
+//! failing with 503), harvested with `concurrency = 16` into SQLite, or into PostgreSQL (its
+//! own schema, `oa_bench_many_feeds`, dropped first) when `OA_BENCH_DATABASE_URL` names one.
+//! Reports total throughput, when the last ordinary feed finished (slow feeds must not hold
+//! them up), and the most requests the publisher saw in flight at once (connections stay
+//! bounded).
 //!
 //!     cargo bench --bench many_feeds
+//!     OA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench many_feeds
 //!
 //! Recorded in docs/PERFORMANCE.md.
 
@@ -23,6 +26,8 @@ use oa_harvest::{FetchConfig, Fetcher, Shutdown};
 use oa_model::rpde_publish::{FeedOrdering, PublishedItem, build_page, parse_after};
 use oa_store::{SqliteStore, Store};
 use serde_json::value::RawValue;
+
+mod support;
 
 const FEEDS: usize = 200;
 const SLOW: usize = 5;
@@ -113,11 +118,18 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("oa-bench-feeds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::connect(&format!("sqlite://{}", dir.join("f.db").display()))
-            .await
-            .expect("store"),
-    );
+    let store: Arc<dyn Store> = match std::env::var("OA_BENCH_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => Arc::new(
+            support::fresh_pg_schema(&url, "oa_bench_many_feeds")
+                .await
+                .0,
+        ),
+        _ => Arc::new(
+            SqliteStore::connect(&format!("sqlite://{}", dir.join("f.db").display()))
+                .await
+                .expect("store"),
+        ),
+    };
     let fetcher = Fetcher::new(FetchConfig {
         max_attempts: 3,
         min_retry_delay: Duration::from_millis(100),
@@ -167,9 +179,14 @@ async fn main() {
         .max()
         .unwrap_or_default();
     println!(
-        "{FEEDS} feeds ({SLOW} slow, {FAILING} failing), concurrency 16: {items} items in {:.1} s ({:.0} items/s); \
+        "{FEEDS} feeds ({SLOW} slow, {FAILING} failing) into {}, concurrency 16: {items} items in {:.1} s ({:.0} items/s); \
          {failed} feeds failed; last ordinary feed done after {:.1} s, last slow feed after {:.1} s; \
          at most {} requests in flight",
+        if std::env::var("OA_BENCH_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         took.as_secs_f64(),
         items as f64 / took.as_secs_f64(),
         last_ordinary.as_secs_f64(),
