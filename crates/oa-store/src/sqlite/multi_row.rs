@@ -8,7 +8,8 @@
 //!
 //! Binding a `&str` costs sqlx two allocations and a copy (an `Arc<String>` of a copy), and
 //! the writer thread frees them after the statement: owned strings are moved in (one
-//! allocation), and words of a fixed vocabulary are bound as an `Arc<str>` made once.
+//! allocation), and words of a fixed vocabulary are bound as an `Arc<str>` made once a
+//! thread.
 
 use std::cell::RefCell;
 use std::sync::Arc;
