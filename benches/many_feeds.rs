@@ -118,13 +118,12 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("oa-bench-feeds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let store: Arc<dyn Store> = match std::env::var("OA_BENCH_DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => Arc::new(
-            support::fresh_pg_schema(&url, "oa_bench_many_feeds")
-                .await
-                .0,
-        ),
-        _ => Arc::new(
+    let postgres = std::env::var("OA_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"));
+    let store: Arc<dyn Store> = match &postgres {
+        Some(url) => Arc::new(support::fresh_pg_schema(url, "oa_bench_many_feeds").await.0),
+        None => Arc::new(
             SqliteStore::connect(&format!("sqlite://{}", dir.join("f.db").display()))
                 .await
                 .expect("store"),
@@ -182,7 +181,7 @@ async fn main() {
         "{FEEDS} feeds ({SLOW} slow, {FAILING} failing) into {}, concurrency 16: {items} items in {:.1} s ({:.0} items/s); \
          {failed} feeds failed; last ordinary feed done after {:.1} s, last slow feed after {:.1} s; \
          at most {} requests in flight",
-        if std::env::var("OA_BENCH_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        if postgres.is_some() {
             "PostgreSQL"
         } else {
             "SQLite"

@@ -138,7 +138,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError>;
 
     /// Forgets change records written before `before` (unix seconds); returns how many
-    /// records (on SQLite a record names every opportunity one statement changed).
+    /// records (a record names every opportunity one statement changed).
     async fn prune_changes(&self, before: i64) -> Result<u64, StoreError>;
 
     /// Search results for these ids, their documents unparsed, in any order; unknown ids

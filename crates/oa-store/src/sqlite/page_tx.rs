@@ -50,8 +50,14 @@ impl SqlitePageTx {
         if ids.is_empty() {
             return Ok(());
         }
+        self.log_record(json_array(ids.iter().map(String::as_str)))
+            .await
+    }
+
+    /// [`SqlitePageTx::log_changes`] for ids already written as a JSON array.
+    async fn log_record(&mut self, ids: String) -> Result<(), StoreError> {
         sqlx::query("insert into opportunity_changes (at, ids) values (unixepoch(), ?)")
-            .bind(json_array(ids.iter().map(String::as_str)))
+            .bind(ids)
             .execute(&mut *self.0)
             .await?;
         Ok(())
@@ -370,16 +376,17 @@ impl PageTx for SqlitePageTx {
                 self.log_changes(&deleted).await?;
             }
         }
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
+        let mut rows = rows;
+        while !rows.is_empty() {
+            let chunk: Vec<OpportunityRow> = rows.drain(..rows.len().min(CHUNK)).collect();
+            // Named before the rows move into the statement.
+            let written = json_array(chunk.iter().map(|r| r.id.as_str()));
             let mut sql = MultiRow::new(
                 "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc)",
                 12,
-                rows.len().min(CHUNK),
+                chunk.len(),
             );
-            let mut written = Vec::with_capacity(rows.len().min(CHUNK));
-            for r in rows.by_ref().take(CHUNK) {
-                written.push(r.id.clone());
+            for r in chunk {
                 sql.row()
                     .bind(r.id)
                     .bind(r.feed_id)
@@ -404,7 +411,7 @@ impl PageTx for SqlitePageTx {
             )?
             .execute(&mut *self.0)
             .await?;
-            self.log_changes(&written).await?;
+            self.log_record(written).await?;
         }
         Ok(())
     }
