@@ -7,6 +7,7 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod lookaside;
 mod lookups;
 mod multi_row;
 mod page_tx;
@@ -89,6 +90,9 @@ impl SqliteStore {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move { lookaside::enlarge(conn).await.map(drop) })
+            })
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Connect)?;
