@@ -33,6 +33,24 @@ pub(crate) struct Work<'a> {
     pub data: Option<&'a Value>,
 }
 
+/// Parents by `@id`, as normalising looks them up: owned by a `renormalise` batch, lent by
+/// a page (whose own parents are its items' data, not copied).
+pub(crate) trait ParentLookup {
+    fn parent(&self, data_id: &str) -> Option<&Value>;
+}
+
+impl ParentLookup for HashMap<String, Value> {
+    fn parent(&self, data_id: &str) -> Option<&Value> {
+        self.get(data_id)
+    }
+}
+
+impl ParentLookup for HashMap<&str, &Value> {
+    fn parent(&self, data_id: &str) -> Option<&Value> {
+        self.get(data_id).copied()
+    }
+}
+
 /// Each item's new status, keyed by (feed, item id).
 pub(crate) type Statuses<'a> = FastMap<(i64, &'a str), (&'static str, Option<String>)>;
 
@@ -57,7 +75,7 @@ enum Outcome {
 /// opportunity rows to write and the item's data-quality problems.
 pub(crate) fn normalise_work<'a>(
     work: &'a [Work<'a>],
-    parents: &HashMap<String, Value>,
+    parents: &dyn ParentLookup,
     normaliser: &dyn Normaliser,
     outcome: &mut PageOutcome,
 ) -> Result<Normalisation<'a>, StoreError> {
@@ -131,7 +149,7 @@ pub(crate) fn normalise_work<'a>(
 /// (what they inherit is worked out once).
 fn normalise_by_parent(
     work: &[Work<'_>],
-    parents: &HashMap<String, Value>,
+    parents: &dyn ParentLookup,
     normaliser: &dyn Normaliser,
 ) -> Vec<Result<Outcome, StoreError>> {
     // (parent, the work items that are its children), in order of first appearance.
@@ -141,7 +159,7 @@ fn normalise_by_parent(
         let parent = w
             .parent_ref
             .filter(|_| w.data.is_some())
-            .and_then(|r| Some((r, parents.get(r)?)));
+            .and_then(|r| Some((r, parents.parent(r)?)));
         match parent {
             Some((key, parent)) => match group_of.get(key) {
                 Some(&group) => groups[group].1.push(at),
@@ -187,13 +205,13 @@ fn normalise_by_parent(
 
 fn normalise_one(
     w: &Work<'_>,
-    parents: &HashMap<String, Value>,
+    parents: &dyn ParentLookup,
     normaliser: &dyn Normaliser,
 ) -> Result<Outcome, StoreError> {
     let Some(data) = w.data else {
         return Ok(Outcome::Deleted);
     };
-    let parent = w.parent_ref.and_then(|r| parents.get(r));
+    let parent = w.parent_ref.and_then(|r| parents.parent(r));
     outcome_of(w, normaliser.normalise(w.kind, data, parent))
 }
 

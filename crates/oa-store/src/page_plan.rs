@@ -217,12 +217,11 @@ fn recomputed<'a>(
 }
 
 /// The page's parents (they are the newest), by `@id`.
-fn page_parents(fresh: &[&PreparedItem]) -> HashMap<String, Value> {
+fn page_parents<'a>(fresh: &[&'a PreparedItem]) -> impl Iterator<Item = (&'a str, &'a Value)> {
     fresh
         .iter()
         .filter(|i| i.role == ItemRole::Parent && i.state == ItemState::Updated)
-        .filter_map(|i| Some((i.data_id.clone()?, i.data.clone()?)))
-        .collect()
+        .filter_map(|i| Some((i.data_id.as_deref()?, i.data.as_ref()?)))
 }
 
 /// The `@id`s of parents the page deletes.
@@ -281,7 +280,7 @@ async fn read_state<T: PageTx>(
         tx.children_of(&changed).await?
     };
     children.sort_unstable_by(|a, b| (a.feed_id, &a.item_id).cmp(&(b.feed_id, &b.item_id)));
-    let in_page = page_parents(&fresh);
+    let in_page: HashSet<&str> = page_parents(&fresh).map(|(id, _)| id).collect();
     let deleted_here = deleted_parents(&fresh, &existing_by_id);
     let wanted: Vec<String> = fresh
         .iter()
@@ -292,7 +291,7 @@ async fn read_state<T: PageTx>(
                 .map(|c| c.parent_ref.as_deref()),
         )
         .flatten()
-        .filter(|r| !in_page.contains_key(*r) && !deleted_here.contains(r))
+        .filter(|r| !in_page.contains(*r) && !deleted_here.contains(r))
         .map(str::to_owned)
         .collect::<HashSet<_>>()
         .into_iter()
@@ -365,11 +364,17 @@ fn normalise_page(
 
     // Parents: the stored ones (of one `@id`, the newest), then this page's own, which
     // are newer still. The state holds none the page has or deletes.
-    let mut parents: HashMap<String, Value> = HashMap::with_capacity(state.parents.len());
-    for parent in &state.parents {
-        let data = serde_json::from_str(&parent.data).map_err(|e| corrupt(&parent.data_id, e))?;
-        parents.insert(parent.data_id.clone(), data);
-    }
+    let stored_parents: Vec<Value> = state
+        .parents
+        .iter()
+        .map(|p| serde_json::from_str(&p.data).map_err(|e| corrupt(&p.data_id, e)))
+        .collect::<Result<_, _>>()?;
+    let mut parents: HashMap<&str, &Value> = state
+        .parents
+        .iter()
+        .map(|p| p.data_id.as_str())
+        .zip(&stored_parents)
+        .collect();
     parents.extend(page_parents(&fresh));
 
     // A ScheduledSession arriving for a series replaces the sessions its schedule generated.
