@@ -90,6 +90,10 @@ impl SqliteStore {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // sqlx pings a connection as it goes back to the pool: a second ping as it is
+            // taken again, a moment later, was one more round trip to the writer's thread
+            // for every page.
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move { lookaside::enlarge(conn).await.map(drop) })
             })
