@@ -17,6 +17,10 @@ pub enum StoreError {
     Abandoned(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A page's row writes, run on the SQLite writer's connection directly
+    /// (`sqlite::direct`).
+    #[error("database error: {0}")]
+    Write(#[source] rusqlite::Error),
     /// A read on the SQLite connections search uses directly (`sqlite::lookups`).
     #[error("could not read from {database}: {source}")]
     Lookup {
@@ -46,7 +50,7 @@ impl StoreError {
                             || code.starts_with("57P")
                     })
             }
-            StoreError::Lookup { source, .. } => matches!(
+            StoreError::Lookup { source, .. } | StoreError::Write(source) => matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),

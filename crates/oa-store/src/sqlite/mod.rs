@@ -7,9 +7,9 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod direct;
 mod lookaside;
 mod lookups;
-mod multi_row;
 mod page_tx;
 mod pass;
 

@@ -1,13 +1,13 @@
-//! The page transaction's SQL on SQLite: multi-row statements per page, chunked below
-//! SQLite's bound-parameter limit.
+//! The page transaction's SQL on SQLite: single-row statements stepped on the calling thread
+//! ([`super::direct`]), lists bound as JSON arrays.
 
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
-use super::multi_row::MultiRow;
+use super::direct;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -22,46 +22,40 @@ macro_rules! part_items {
 }
 const PART_ITEMS: usize = part_items!();
 
-/// Rows per multi-row statement: 13 columns x 1000 stays under SQLite's 32766 parameters.
-const CHUNK: usize = 1000;
-
 pub(crate) struct SqlitePageTx(pub Transaction<'static, Sqlite>);
 
-/// `(select value from json_each(?))`: a list as one JSON parameter. Bound value by value, a
-/// page's 500 ids cost sqlx two allocations and a copy each, and SQLite a third.
-fn push_list<'a>(sql: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = &'a str>) {
-    sql.push("(select value from json_each(")
-        .push_bind(json_array(values))
-        .push("))");
-}
-
-/// The values as a JSON array of strings.
+/// The values as a JSON array of strings: how a list is bound (`in (select value from
+/// json_each(?))`), one statement for any length, with the plans of a list of parameters.
 fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
     let values: Vec<&str> = values.into_iter().collect();
     // Serialising strings cannot fail.
     serde_json::to_string(&values).unwrap_or_default()
 }
 
-impl SqlitePageTx {
-    /// Records that these opportunities changed, in the transaction that changed them: one
-    /// change-log row for the statement (`migrations/sqlite/0010_change_log_per_statement.sql`),
-    /// which is how every serving process's search index learns of it.
-    async fn log_changes(&mut self, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.log_record(json_array(ids.iter().map(String::as_str)))
-            .await
+/// Records that these opportunities changed, in the transaction that changed them: one
+/// change-log row for the statement (`migrations/sqlite/0010_change_log_per_statement.sql`),
+/// which is how every serving process's search index learns of it.
+fn log_changes(conn: &rusqlite::Connection, ids: &[String]) -> rusqlite::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
+    log_record(conn, &json_array(ids.iter().map(String::as_str)))
+}
 
-    /// [`SqlitePageTx::log_changes`] for ids already written as a JSON array.
-    async fn log_record(&mut self, ids: String) -> Result<(), StoreError> {
-        sqlx::query("insert into opportunity_changes (at, ids) values (unixepoch(), ?)")
-            .bind(ids)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+/// [`log_changes`] for ids already written as a JSON array.
+fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("insert into opportunity_changes (at, ids) values (unixepoch(), ?1)")?
+        .execute([ids])?;
+    Ok(())
+}
+
+/// Source items grouped by feed: each statement names one feed and a list of its items.
+fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<&str>> {
+    let mut grouped: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for (feed_id, item_id) in sources {
+        grouped.entry(*feed_id).or_default().push(item_id);
     }
+    grouped
 }
 
 #[async_trait]
@@ -76,43 +70,42 @@ impl PageTx for SqlitePageTx {
         feed_id: i64,
         ids: &[String],
     ) -> Result<Vec<ExistingItem>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "select item_id, modified, data_id, role from items where feed_id = ",
-            );
-            sql.push_bind(feed_id).push(" and item_id in ");
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            let rows: Vec<(String, i64, Option<String>, String)> =
-                sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(item_id, modified, data_id, role)| ExistingItem {
-                        item_id,
-                        modified,
-                        data_id,
-                        role: ItemRole::parse(&role),
-                    }),
-            );
-        }
-        Ok(found)
+        direct::with_connection(&mut self.0, |conn| {
+            let mut read = conn.prepare_cached(
+                "select item_id, modified, data_id, role from items where feed_id = ?1 \
+                 and item_id in (select value from json_each(?2))",
+            )?;
+            read.query_map(
+                rusqlite::params![feed_id, json_array(ids.iter().map(String::as_str))],
+                |row| {
+                    Ok(ExistingItem {
+                        item_id: row.get(0)?,
+                        modified: row.get(1)?,
+                        data_id: row.get(2)?,
+                        role: ItemRole::parse(row.get_ref(3)?.as_str()?),
+                    })
+                },
+            )?
+            .collect()
+        })
+        .await
     }
 
     async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in data_ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "select data_id, data from items where role = 'parent' and state = 'updated' and data_id in ",
-            );
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            sql.push(" order by modified");
-            let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(data_id, data)| StoredParent { data_id, data }),
-            );
-        }
-        Ok(found)
+        direct::with_connection(&mut self.0, |conn| {
+            let mut read = conn.prepare_cached(
+                "select data_id, data from items where role = 'parent' and state = 'updated' \
+                 and data_id in (select value from json_each(?1)) order by modified",
+            )?;
+            read.query_map([json_array(data_ids.iter().map(String::as_str))], |row| {
+                Ok(StoredParent {
+                    data_id: row.get(0)?,
+                    data: row.get(1)?,
+                })
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn live_items_after(
@@ -167,148 +160,132 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in parent_ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(concat!(
-                crate::sql::stored_children!(),
-                " where i.state = 'updated' and i.parent_ref in "
-            ));
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            let rows: Vec<StoredChild> = sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(rows);
-        }
-        Ok(found)
+        // Through sqlx, which maps the row to `StoredChild` by name; a page that changes
+        // series is rare beside the pages of sessions.
+        Ok(sqlx::query_as(concat!(
+            crate::sql::stored_children!(),
+            " where i.state = 'updated' and i.parent_ref in (select value from json_each(?))"
+        ))
+        .bind(json_array(parent_ids.iter().map(String::as_str)))
+        .fetch_all(&mut *self.0)
+        .await?)
     }
 
     async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
-        // The rows' strings move into the statement's parameters.
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let mut sql = MultiRow::new(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem)",
-                11,
-                rows.len().min(CHUNK),
-            );
-            for r in rows.by_ref().take(CHUNK) {
-                sql.row()
-                    .bind(feed_id)
-                    .bind(r.item.id)
-                    .bind(r.item.kind)
-                    .bind(r.item.modified)
-                    .bind_word(r.item.state.as_str())
-                    .bind_word(r.item.role.as_str())
-                    .bind(r.item.data_id)
-                    .bind(r.item.parent_ref)
-                    .bind(r.item.data_json)
-                    .bind_word(r.status)
-                    .bind(r.problem);
-            }
-            sql.finish(
-                " on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
+        if rows.is_empty() {
+            return Ok(());
+        }
+        direct::with_connection(&mut self.0, |conn| {
+            let mut upsert = conn.prepare_cached(
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
                  state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
                  parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
                  problem = excluded.problem",
-            )?
-            .execute(&mut *self.0)
-            .await?;
-        }
-        Ok(())
+            )?;
+            for r in &rows {
+                upsert.execute(rusqlite::params![
+                    feed_id,
+                    r.item.id,
+                    r.item.kind,
+                    r.item.modified,
+                    r.item.state.as_str(),
+                    r.item.role.as_str(),
+                    r.item.data_id,
+                    r.item.parent_ref,
+                    r.item.data_json,
+                    r.status,
+                    r.problem,
+                ])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        // One statement per chunk: sqlx runs each statement through its worker thread.
-        for chunk in rows.chunks(CHUNK) {
-            let mut sql = MultiRow::new(
-                "with s(feed_id, item_id, status, problem) as (",
-                4,
-                chunk.len(),
-            );
-            for r in chunk {
-                sql.row()
-                    .bind(r.feed_id)
-                    .bind(r.item_id.as_str())
-                    .bind(r.status)
-                    .bind(r.problem.as_deref());
+        direct::with_connection(&mut self.0, |conn| {
+            let mut update = conn.prepare_cached(
+                "update items set status = ?3, problem = ?4 where feed_id = ?1 and item_id = ?2",
+            )?;
+            for r in rows {
+                update.execute(rusqlite::params![r.feed_id, r.item_id, r.status, r.problem])?;
             }
-            sql.finish(
-                ") update items set status = s.status, problem = s.problem from s \
-                 where items.feed_id = s.feed_id and items.item_id = s.item_id",
-            )?
-            .execute(&mut *self.0)
-            .await?;
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let mut sql = MultiRow::new(
-                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids)",
-                5,
-                rows.len().min(CHUNK),
-            );
-            for r in rows.by_ref().take(CHUNK) {
-                sql.row()
-                    .bind(r.feed_id)
-                    .bind(r.item_id)
-                    .bind(r.digest.opportunities)
-                    .bind(r.digest.problems)
-                    .bind(r.digest.opportunity_ids);
-            }
-            sql.finish(
-                " on conflict (feed_id, item_id) do update set \
+        if rows.is_empty() {
+            return Ok(());
+        }
+        direct::with_connection(&mut self.0, |conn| {
+            let mut upsert = conn.prepare_cached(
+                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
+                 values (?1, ?2, ?3, ?4, ?5) on conflict (feed_id, item_id) do update set \
                  opportunities = excluded.opportunities, problems = excluded.problems, \
                  opportunity_ids = excluded.opportunity_ids",
-            )?
-            .execute(&mut *self.0)
-            .await?;
-        }
-        Ok(())
+            )?;
+            for r in &rows {
+                upsert.execute(rusqlite::params![
+                    r.feed_id,
+                    r.item_id,
+                    r.digest.opportunities,
+                    r.digest.problems,
+                    r.digest.opportunity_ids,
+                ])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn series_with_children(
         &mut self,
         series_ids: &[String],
     ) -> Result<HashSet<String>, StoreError> {
-        let mut found = HashSet::new();
-        for chunk in series_ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "select distinct parent_ref from items where state = 'updated' and parent_ref in ",
-            );
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            let rows: Vec<(String,)> = sql.build_query_as().fetch_all(&mut *self.0).await?;
-            found.extend(rows.into_iter().map(|(id,)| id));
-        }
-        Ok(found)
+        direct::with_connection(&mut self.0, |conn| {
+            let mut read = conn.prepare_cached(
+                "select distinct parent_ref from items where state = 'updated' \
+                 and parent_ref in (select value from json_each(?1))",
+            )?;
+            read.query_map([json_array(series_ids.iter().map(String::as_str))], |row| {
+                row.get(0)
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
-        for chunk in series_ids.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
+        let series = json_array(series_ids.iter().map(String::as_str));
+        direct::with_connection(&mut self.0, |conn| {
+            conn.prepare_cached(
                 "delete from item_digests where (feed_id, item_id) in (select p.feed_id, p.item_id \
                  from items p where p.role = 'parent' and p.state = 'updated' \
                  and exists (select 1 from opportunities o where o.feed_id = p.feed_id \
-                 and o.item_id = p.item_id and o.parent_ref = p.data_id) and p.data_id in ",
-            );
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            sql.push(")");
-            sql.build().execute(&mut *self.0).await?;
+                 and o.item_id = p.item_id and o.parent_ref = p.data_id) \
+                 and p.data_id in (select value from json_each(?1)))",
+            )?
+            .execute([&series])?;
             // Found through the series items (by `@id`, then their opportunities by source):
             // opportunities have no index on parent_ref, and scanning them for every page of
             // sessions made a large harvest quadratic.
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "delete from opportunities where rid in (select o.rid from items p \
-                 join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
-                 and o.parent_ref = p.data_id \
-                 where p.role = 'parent' and p.state = 'updated' and p.data_id in ",
-            );
-            push_list(&mut sql, chunk.iter().map(String::as_str));
-            sql.push(") returning id");
-            let deleted: Vec<String> = sql.build_query_scalar().fetch_all(&mut *self.0).await?;
-            self.log_changes(&deleted).await?;
-        }
-        Ok(())
+            let deleted: Vec<String> = conn
+                .prepare_cached(
+                    "delete from opportunities where rid in (select o.rid from items p \
+                     join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
+                     and o.parent_ref = p.data_id \
+                     where p.role = 'parent' and p.state = 'updated' \
+                     and p.data_id in (select value from json_each(?1))) returning id",
+                )?
+                .query_map([&series], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            log_changes(conn, &deleted)
+        })
+        .await
     }
 
     async fn replace_problems(
@@ -316,32 +293,23 @@ impl PageTx for SqlitePageTx {
         sources: &[(i64, String)],
         rows: &[ProblemRow],
     ) -> Result<(), StoreError> {
-        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-        for (feed_id, item_id) in sources {
-            by_feed.entry(*feed_id).or_default().push(item_id);
-        }
-        for (feed_id, item_ids) in &by_feed {
-            for chunk in item_ids.chunks(CHUNK) {
-                let mut sql =
-                    QueryBuilder::<Sqlite>::new("delete from item_problems where feed_id = ");
-                sql.push_bind(*feed_id).push(" and item_id in ");
-                push_list(&mut sql, chunk.iter().copied());
-                sql.build().execute(&mut *self.0).await?;
+        direct::with_connection(&mut self.0, |conn| {
+            for (feed_id, item_ids) in by_feed(sources) {
+                conn.prepare_cached(
+                    "delete from item_problems where feed_id = ?1 \
+                     and item_id in (select value from json_each(?2))",
+                )?
+                .execute(rusqlite::params![feed_id, json_array(item_ids)])?;
             }
-        }
-        for chunk in rows.chunks(CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
-                "insert into item_problems (feed_id, item_id, code, detail) ",
-            );
-            sql.push_values(chunk, |mut row, r| {
-                row.push_bind(r.feed_id)
-                    .push_bind(r.item_id.clone())
-                    .push_bind(r.code.clone())
-                    .push_bind(r.detail.clone());
-            });
-            sql.build().execute(&mut *self.0).await?;
-        }
-        Ok(())
+            let mut insert = conn.prepare_cached(
+                "insert into item_problems (feed_id, item_id, code, detail) values (?1, ?2, ?3, ?4)",
+            )?;
+            for r in rows {
+                insert.execute(rusqlite::params![r.feed_id, r.item_id, r.code, r.detail])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn replace_opportunities(
@@ -349,80 +317,70 @@ impl PageTx for SqlitePageTx {
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
     ) -> Result<(), StoreError> {
-        let mut by_feed: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-        for (feed_id, item_id) in sources {
-            by_feed.entry(*feed_id).or_default().push(item_id);
-        }
-        // Only the opportunities that went are deleted; the rest are upserted below, in place
-        // rather than deleted and inserted again.
-        for (feed_id, item_ids) in &by_feed {
-            for chunk in item_ids.chunks(CHUNK) {
-                let in_chunk: HashSet<&str> = chunk.iter().copied().collect();
-                let kept: Vec<&str> = rows
-                    .iter()
-                    .filter(|r| r.feed_id == *feed_id && in_chunk.contains(r.item_id.as_str()))
-                    .map(|r| r.id.as_str())
-                    .collect();
-                let mut sql =
-                    QueryBuilder::<Sqlite>::new("delete from opportunities where feed_id = ");
-                sql.push_bind(*feed_id).push(" and item_id in ");
-                push_list(&mut sql, chunk.iter().copied());
-                // One JSON array parameter: a chunk's items can have more opportunities than
-                // SQLite allows bound parameters.
-                sql.push(" and id not in (select value from json_each(")
-                    .push_bind(json_array(kept))
-                    .push(")) returning id");
-                let deleted: Vec<String> = sql.build_query_scalar().fetch_all(&mut *self.0).await?;
-                self.log_changes(&deleted).await?;
+        let written = json_array(rows.iter().map(|r| r.id.as_str()));
+        direct::with_connection(&mut self.0, |conn| {
+            // Only the opportunities that went are deleted; the rest are upserted below, in
+            // place rather than deleted and inserted again.
+            for (feed_id, item_ids) in by_feed(sources) {
+                let in_items: HashSet<&str> = item_ids.iter().copied().collect();
+                let kept = json_array(
+                    rows.iter()
+                        .filter(|r| r.feed_id == feed_id && in_items.contains(r.item_id.as_str()))
+                        .map(|r| r.id.as_str()),
+                );
+                let deleted: Vec<String> = conn
+                    .prepare_cached(
+                        "delete from opportunities where feed_id = ?1 \
+                         and item_id in (select value from json_each(?2)) \
+                         and id not in (select value from json_each(?3)) returning id",
+                    )?
+                    .query_map(rusqlite::params![feed_id, json_array(item_ids), kept], |row| {
+                        row.get(0)
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                log_changes(conn, &deleted)?;
             }
-        }
-        let mut rows = rows;
-        while !rows.is_empty() {
-            let chunk: Vec<OpportunityRow> = rows.drain(..rows.len().min(CHUNK)).collect();
-            // Named before the rows move into the statement.
-            let written = json_array(chunk.iter().map(|r| r.id.as_str()));
-            let mut sql = MultiRow::new(
-                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc)",
-                12,
-                chunk.len(),
-            );
-            for r in chunk {
-                sql.row()
-                    .bind(r.id)
-                    .bind(r.feed_id)
-                    .bind(r.item_id)
-                    .bind_word(r.kind)
-                    .bind(r.start_at)
-                    .bind(r.end_at)
-                    .bind(r.lat)
-                    .bind(r.lng)
-                    .bind_word(r.status)
-                    .bind(r.modified)
-                    .bind(r.parent_ref)
-                    .bind(r.doc);
+            if rows.is_empty() {
+                return Ok(());
             }
             // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
             // a stored row with the same id has the same feed_id and item_id: leaving them out
             // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
-            sql.finish(
-                " on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+            let mut upsert = conn.prepare_cached(
+                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
                  lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
                  parent_ref = excluded.parent_ref, doc = excluded.doc",
-            )?
-            .execute(&mut *self.0)
-            .await?;
-            self.log_record(written).await?;
-        }
-        Ok(())
+            )?;
+            for r in &rows {
+                upsert.execute(rusqlite::params![
+                    r.id,
+                    r.feed_id,
+                    r.item_id,
+                    r.kind,
+                    r.start_at,
+                    r.end_at,
+                    r.lat,
+                    r.lng,
+                    r.status,
+                    r.modified,
+                    r.parent_ref,
+                    r.doc,
+                ])?;
+            }
+            log_record(conn, &written)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
-        sqlx::query(crate::sql::FINISH_PAGE)
-            .bind(next)
-            .bind(now_secs())
-            .bind(feed_id)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+        direct::with_connection(&mut self.0, |conn| {
+            conn.prepare_cached(crate::sql::FINISH_PAGE)?
+                .execute(rusqlite::params![next, now_secs(), feed_id])?;
+            Ok(())
+        })
+        .await
     }
 }
