@@ -64,6 +64,8 @@ pub(crate) struct ItemRow {
     pub item: PreparedItem,
     pub status: &'static str,
     pub problem: Option<String>,
+    /// Its output digests, once its chunk's rows are settled; `None` writes them unknown.
+    pub digest: Option<Digest>,
 }
 
 /// A recomputed item's new status, for items not in the page itself.
@@ -75,7 +77,7 @@ pub(crate) struct StatusRow {
     pub problem: Option<String>,
 }
 
-/// An item's new output digests ([`crate::digest`]).
+/// A stored item's new output digests ([`crate::digest`]), written on its row.
 #[derive(Debug, Clone)]
 pub(crate) struct DigestRow {
     pub feed_id: i64,

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::StoreError;
-use crate::digest::output_digests;
+use crate::digest::{Digest, output_digests};
 use crate::normalisation::{Normalisation, Statuses, Work};
 use crate::page::{
     DigestRow, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStates,
@@ -128,6 +128,7 @@ pub(crate) fn chunk_write(
                 item: written_item(item),
                 status,
                 problem,
+                digest: None,
             }
         })
         .collect();
@@ -262,10 +263,14 @@ async fn settle_page_items<T: PageTx>(
     drop_superseded(&mut chunk.rows, &with_children);
     let keys = chunk.items.iter().map(|i| (feed_id, i.item.id.as_str()));
     let digests = output_digests(keys, &chunk.rows, &chunk.problems);
-    chunk.digests.extend(chunk.items.iter().map(|i| DigestRow {
-        feed_id,
-        item_id: i.item.id.clone(),
-        digest: digests[&(feed_id, i.item.id.as_str())],
-    }));
+    let settled: Vec<Digest> = chunk
+        .items
+        .iter()
+        .map(|i| digests[&(feed_id, i.item.id.as_str())])
+        .collect();
+    drop(digests);
+    for (item, digest) in chunk.items.iter_mut().zip(settled) {
+        item.digest = Some(digest);
+    }
     Ok(())
 }

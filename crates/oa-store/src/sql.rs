@@ -81,9 +81,8 @@ pub(crate) const PROVIDER_LINKS: &str =
 macro_rules! stored_children {
     () => {
         "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, \
-         i.parent_ref, i.data, i.status, i.problem, d.opportunities as digest_opportunities, \
-         d.problems as digest_problems, d.opportunity_ids as digest_ids from items i join feeds f on f.id = i.feed_id \
-         left join item_digests d on d.feed_id = i.feed_id and d.item_id = i.item_id"
+         i.parent_ref, i.data, i.status, i.problem, i.digest_opportunities, i.digest_problems, \
+         i.digest_ids from items i join feeds f on f.id = i.feed_id"
     };
 }
 pub(crate) use stored_children;

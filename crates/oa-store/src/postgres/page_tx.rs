@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
+use crate::digest::Digest;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -116,14 +117,21 @@ impl PageTx for PgPageTx {
             return Ok(());
         }
         let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+        let digests = |f: fn(Digest) -> i64| {
+            rows.iter()
+                .map(|r| r.digest.map(f))
+                .collect::<Vec<Option<i64>>>()
+        };
         sqlx::query(
-            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
+            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
+             digest_opportunities, digest_problems, digest_ids) \
              select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[], $11::text[]) \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[]) \
              on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
              state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
              parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-             problem = excluded.problem",
+             problem = excluded.problem, digest_opportunities = excluded.digest_opportunities, \
+             digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids",
         )
         .bind(feed_id)
         .bind(column(|r| Some(r.item.id.clone())))
@@ -136,6 +144,9 @@ impl PageTx for PgPageTx {
         .bind(column(|r| r.item.data_json.clone()))
         .bind(column(|r| Some(r.status.to_owned())))
         .bind(column(|r| r.problem.clone()))
+        .bind(digests(|d| d.opportunities))
+        .bind(digests(|d| d.problems))
+        .bind(digests(|d| d.opportunity_ids))
         .execute(&mut *self.0)
         .await?;
         Ok(())
@@ -166,11 +177,11 @@ impl PageTx for PgPageTx {
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
         let rows = rows.as_slice();
         sqlx::query(
-            "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
-             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-             on conflict (feed_id, item_id) do update set \
-             opportunities = excluded.opportunities, problems = excluded.problems, \
-             opportunity_ids = excluded.opportunity_ids",
+            "update items i set digest_opportunities = d.opportunities, digest_problems = d.problems, \
+             digest_ids = d.opportunity_ids \
+             from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+             as d(feed_id, item_id, opportunities, problems, opportunity_ids) \
+             where i.feed_id = d.feed_id and i.item_id = d.item_id",
         )
         .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
@@ -205,8 +216,8 @@ impl PageTx for PgPageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         sqlx::query(
-            "delete from item_digests d using items p where p.role = 'parent' and p.state = 'updated' \
-             and p.data_id = any($1) and d.feed_id = p.feed_id and d.item_id = p.item_id \
+            "update items p set digest_opportunities = null, digest_problems = null, digest_ids = null \
+             where p.role = 'parent' and p.state = 'updated' and p.data_id = any($1) \
              and exists (select 1 from opportunities o \
              where o.feed_id = p.feed_id and o.item_id = p.item_id and o.parent_ref = p.data_id)",
         )

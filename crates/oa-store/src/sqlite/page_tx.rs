@@ -177,12 +177,14 @@ impl PageTx for SqlitePageTx {
         }
         direct::with_connection(&mut self.0, |conn| {
             let mut upsert = conn.prepare_cached(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
+                 digest_opportunities, digest_problems, digest_ids) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
                  on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
                  state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
                  parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-                 problem = excluded.problem",
+                 problem = excluded.problem, digest_opportunities = excluded.digest_opportunities, \
+                 digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids",
             )?;
             for r in &rows {
                 upsert.execute(rusqlite::params![
@@ -197,6 +199,9 @@ impl PageTx for SqlitePageTx {
                     r.item.data_json,
                     r.status,
                     r.problem,
+                    r.digest.map(|d| d.opportunities),
+                    r.digest.map(|d| d.problems),
+                    r.digest.map(|d| d.opportunity_ids),
                 ])?;
             }
             Ok(())
@@ -222,14 +227,12 @@ impl PageTx for SqlitePageTx {
             return Ok(());
         }
         direct::with_connection(&mut self.0, |conn| {
-            let mut upsert = conn.prepare_cached(
-                "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
-                 values (?1, ?2, ?3, ?4, ?5) on conflict (feed_id, item_id) do update set \
-                 opportunities = excluded.opportunities, problems = excluded.problems, \
-                 opportunity_ids = excluded.opportunity_ids",
+            let mut update = conn.prepare_cached(
+                "update items set digest_opportunities = ?3, digest_problems = ?4, digest_ids = ?5 \
+                 where feed_id = ?1 and item_id = ?2",
             )?;
             for r in &rows {
-                upsert.execute(rusqlite::params![
+                update.execute(rusqlite::params![
                     r.feed_id,
                     r.item_id,
                     r.digest.opportunities,
@@ -263,11 +266,10 @@ impl PageTx for SqlitePageTx {
         let series = json_array(series_ids.iter().map(String::as_str));
         direct::with_connection(&mut self.0, |conn| {
             conn.prepare_cached(
-                "delete from item_digests where (feed_id, item_id) in (select p.feed_id, p.item_id \
-                 from items p where p.role = 'parent' and p.state = 'updated' \
-                 and exists (select 1 from opportunities o where o.feed_id = p.feed_id \
-                 and o.item_id = p.item_id and o.parent_ref = p.data_id) \
-                 and p.data_id in (select value from json_each(?1)))",
+                "update items set digest_opportunities = null, digest_problems = null, digest_ids = null \
+                 where role = 'parent' and state = 'updated' and data_id in (select value from json_each(?1)) \
+                 and exists (select 1 from opportunities o where o.feed_id = items.feed_id \
+                 and o.item_id = items.item_id and o.parent_ref = items.data_id)",
             )?
             .execute([&series])?;
             // Found through the series items (by `@id`, then their opportunities by source):

@@ -1,0 +1,124 @@
+//! Migrations that carry stored data over: a store written by an older version opens with
+//! nothing lost (SQLite always; PostgreSQL when `OA_TEST_DATABASE_URL` is set).
+
+use std::str::FromStr;
+
+use oa_store::{PgStore, SqliteStore};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+/// Items `a` (with digests stored apart) and `b` (without), as the version before
+/// digests moved onto items wrote them.
+const OLD_ROWS: [&str; 4] = [
+    "insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0)",
+    "insert into items (feed_id, item_id, kind, modified, state, role, data, status) \
+     values (1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok')",
+    "insert into items (feed_id, item_id, kind, modified, state, role, data, status) \
+     values (1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok')",
+    "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
+     values (1, 'a', 7, 8, 9)",
+];
+
+type Digests = (String, Option<i64>, Option<i64>, Option<i64>);
+const DIGESTS: &str =
+    "select item_id, digest_opportunities, digest_problems, digest_ids from items order by item_id";
+
+fn expected() -> Vec<Digests> {
+    vec![
+        ("a".into(), Some(7), Some(8), Some(9)),
+        ("b".into(), None, None, None),
+    ]
+}
+
+#[tokio::test]
+async fn sqlite_digests_stored_apart_move_onto_their_items() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let old = SqlitePoolOptions::new()
+        .connect_with(
+            SqliteConnectOptions::from_str(&url)
+                .expect("url")
+                .create_if_missing(true),
+        )
+        .await
+        .expect("sqlite");
+    sqlx::migrate!("../../migrations/sqlite")
+        .run_to(10, &old)
+        .await
+        .expect("the schema before digests moved");
+    for statement in OLD_ROWS {
+        sqlx::query(statement)
+            .execute(&old)
+            .await
+            .expect("old rows");
+    }
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let digests: Vec<Digests> = sqlx::query_as(DIGESTS)
+        .fetch_all(store.writer_pool())
+        .await
+        .expect("digests on items");
+    assert_eq!(digests, expected());
+    let apart: i64 =
+        sqlx::query_scalar("select count(*) from sqlite_master where name = 'item_digests'")
+            .fetch_one(store.writer_pool())
+            .await
+            .expect("schema");
+    assert_eq!(apart, 0, "the digests' own table is dropped");
+}
+
+#[tokio::test]
+async fn postgres_digests_stored_apart_move_onto_their_items() {
+    let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let schema = format!("t_migrations_{}", std::process::id());
+    let options = PgConnectOptions::from_str(&url).expect("url");
+    let admin = PgPoolOptions::new()
+        .connect_with(options.clone())
+        .await
+        .expect("postgres");
+    for statement in [
+        format!("drop schema if exists {schema} cascade"),
+        format!("create schema {schema}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .expect("a fresh schema");
+    }
+    let old = PgPoolOptions::new()
+        .connect_with(options.options([("search_path", schema.as_str())]))
+        .await
+        .expect("postgres");
+    sqlx::migrate!("../../migrations/postgres")
+        .run_to(11, &old)
+        .await
+        .expect("the schema before digests moved");
+    for statement in OLD_ROWS {
+        sqlx::query(statement)
+            .execute(&old)
+            .await
+            .expect("old rows");
+    }
+    old.close().await;
+
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("migrates");
+    let digests: Vec<Digests> = sqlx::query_as(DIGESTS)
+        .fetch_all(store.pool())
+        .await
+        .expect("digests on items");
+    assert_eq!(digests, expected());
+    let apart: Option<String> = sqlx::query_scalar("select to_regclass('item_digests')::text")
+        .fetch_one(store.pool())
+        .await
+        .expect("schema");
+    assert_eq!(apart, None, "the digests' own table is dropped");
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
+        .execute(&admin)
+        .await
+        .expect("clean up");
+}
