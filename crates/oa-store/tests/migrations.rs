@@ -9,15 +9,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 /// Items `a` (with digests stored apart) and `b` (without), as the version before
 /// digests moved onto items wrote them.
-const OLD_ROWS: [&str; 4] = [
-    "insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0)",
-    "insert into items (feed_id, item_id, kind, modified, state, role, data, status) \
-     values (1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok')",
-    "insert into items (feed_id, item_id, kind, modified, state, role, data, status) \
-     values (1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok')",
-    "insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
-     values (1, 'a', 7, 8, 9)",
-];
+const OLD_ROWS: &str = "\
+    insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0); \
+    insert into items (feed_id, item_id, kind, modified, state, role, data, status) \
+    values (1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok'), \
+    (1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', '{}', 'ok'); \
+    insert into item_digests (feed_id, item_id, opportunities, problems, opportunity_ids) \
+    values (1, 'a', 7, 8, 9)";
 
 type Digests = (String, Option<i64>, Option<i64>, Option<i64>);
 const DIGESTS: &str =
@@ -46,12 +44,10 @@ async fn sqlite_digests_stored_apart_move_onto_their_items() {
         .run_to(10, &old)
         .await
         .expect("the schema before digests moved");
-    for statement in OLD_ROWS {
-        sqlx::query(statement)
-            .execute(&old)
-            .await
-            .expect("old rows");
-    }
+    sqlx::raw_sql(OLD_ROWS)
+        .execute(&old)
+        .await
+        .expect("old rows");
     old.close().await;
 
     let store = SqliteStore::connect(&url).await.expect("migrates");
@@ -96,12 +92,10 @@ async fn postgres_digests_stored_apart_move_onto_their_items() {
         .run_to(11, &old)
         .await
         .expect("the schema before digests moved");
-    for statement in OLD_ROWS {
-        sqlx::query(statement)
-            .execute(&old)
-            .await
-            .expect("old rows");
-    }
+    sqlx::raw_sql(OLD_ROWS)
+        .execute(&old)
+        .await
+        .expect("old rows");
     old.close().await;
 
     let store = PgStore::connect_in_schema(&url, &schema)
