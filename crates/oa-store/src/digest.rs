@@ -1,5 +1,5 @@
 //! The digests of what normalising an item stores (of its opportunity rows, of their ids
-//! alone, of its problems), kept beside the item so an item whose output has not changed is
+//! alone, of its problems), kept on the item's row so an item whose output has not changed is
 //! not rewritten.
 //!
 //! `renormalise` recomputes every item; most come out as stored, and after a tag-rule edit
@@ -8,7 +8,7 @@
 //! The digest is SipHash-1-3 with fixed keys: stable across runs and builds, so a stored
 //! digest stays comparable; a mismatch (a changed algorithm, a store written before digests)
 //! only costs one rewrite. A stored digest must always describe the rows stored for the
-//! item: whatever deletes some of them without rewriting the item deletes its digests.
+//! item: whatever deletes some of them without rewriting the item clears its digests.
 
 use std::hash::Hasher;
 

@@ -17,10 +17,10 @@ pub enum StoreError {
     Abandoned(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// A page's row writes, run on the SQLite writer's connection directly
+    /// A page's statement on SQLite, run on a connection borrowed from sqlx
     /// (`sqlite::direct`).
     #[error("database error: {0}")]
-    Write(#[source] rusqlite::Error),
+    Direct(#[source] rusqlite::Error),
     /// A read on the SQLite connections search uses directly (`sqlite::lookups`).
     #[error("could not read from {database}: {source}")]
     Lookup {
@@ -50,7 +50,7 @@ impl StoreError {
                             || code.starts_with("57P")
                     })
             }
-            StoreError::Lookup { source, .. } | StoreError::Write(source) => matches!(
+            StoreError::Lookup { source, .. } | StoreError::Direct(source) => matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),

@@ -1,14 +1,14 @@
-//! A page's row writes run on the calling thread, on the writer's own connection, through
-//! rusqlite: one prepared single-row statement stepped for each row.
+//! A page's reads and writes run on the calling thread, on the connection sqlx holds for
+//! them, through rusqlite: one prepared statement stepped for each row.
 //!
 //! Through sqlx, each statement is handed to the connection's worker thread and waited for,
 //! and each bound text is copied into an `Arc` first and freed by the worker after: a page of
 //! 500 sessions alternated between a tokio worker building a statement's arguments and
 //! sqlx's thread running it, each idle while the other worked (docs/PERFORMANCE.md,
-//! "Harvest throughput", twentieth session). Here the writer's connection is locked away
-//! from sqlx's thread for the duration of the writes, which then run where the page's task
-//! runs, binding borrowed text. The transaction stays sqlx's: it is begun and committed
-//! there, and these writes run inside it.
+//! "Harvest throughput", twentieth session). Here the connection is locked away from sqlx's
+//! thread for the duration of the statements, which then run where the page's task runs,
+//! binding borrowed text. The transaction stays sqlx's: it is begun and committed there, and
+//! these statements run inside it.
 
 use sqlx::SqliteConnection;
 
@@ -21,12 +21,12 @@ pub(super) async fn with_connection<T>(
     work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
 ) -> Result<T, StoreError> {
     let mut handle = conn.lock_handle().await?;
-    let borrowed = borrow(handle.as_raw_handle().as_ptr()).map_err(StoreError::Write)?;
+    let borrowed = borrow(handle.as_raw_handle().as_ptr()).map_err(StoreError::Direct)?;
     let done = work(&borrowed);
     // Its cached statements are finalised here, while the handle is still locked; the
     // connection itself stays open (it is sqlx's).
     drop(borrowed);
-    done.map_err(StoreError::Write)
+    done.map_err(StoreError::Direct)
 }
 
 #[expect(
@@ -100,7 +100,7 @@ mod tests {
             .await
             .expect("the row is written");
         let failed = with_connection(&mut conn, |c| insert(c, "a")).await;
-        let Err(StoreError::Write(error)) = failed else {
+        let Err(StoreError::Direct(error)) = failed else {
             panic!("a duplicate key is a write error, got {failed:?}");
         };
         assert!(error.to_string().contains("UNIQUE"), "{error}");
