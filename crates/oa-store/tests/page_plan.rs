@@ -193,3 +193,31 @@ async fn a_plan_made_before_a_newer_version_of_its_item_was_stored_does_not_undo
         );
     }
 }
+
+#[tokio::test]
+async fn a_plan_is_read_again_after_another_process_commits() {
+    for t in stores("plan_other_writer").await {
+        let feed = t.feed("https://p.example/events").await;
+        let page = plan(&t, &feed, vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))]).await;
+        apply_plan(&t, &feed, page, "n1").await;
+
+        let page = plan(&t, &feed, vec![event("b", 1, PRESTON.0, PRESTON.1, at(3))]).await;
+        // Another process (its own connections, its own commit log) stores a newer "b".
+        let mut newer = event("b", 2, PRESTON.0, PRESTON.1, at(3));
+        newer["data"]["name"] = "Renamed".into();
+        t.other_process()
+            .await
+            .apply_page(&feed, prepared(vec![newer]), "n2", &*NORMALISER)
+            .await
+            .expect("the other process's page");
+
+        let outcome = apply_plan(&t, &feed, page, "n3").await;
+        assert_eq!(
+            (outcome.planned, outcome.applied, outcome.stale),
+            (false, 0, 1),
+            "{}",
+            t.name
+        );
+        assert_eq!(stored_names(&t).await, ["Event a", "Renamed"], "{}", t.name);
+    }
+}
