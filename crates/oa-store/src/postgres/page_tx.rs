@@ -175,29 +175,31 @@ impl PageTx for PgPageTx {
     }
 
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
-        let rows = rows.as_slice();
-        sqlx::query(
-            "update items i set digest_opportunities = d.opportunities, digest_problems = d.problems, \
-             digest_ids = d.opportunity_ids \
-             from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-             as d(feed_id, item_id, opportunities, problems, opportunity_ids) \
-             where i.feed_id = d.feed_id and i.item_id = d.item_id",
-        )
-        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.digest.opportunities)
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.digest.problems).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.digest.opportunity_ids)
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *self.0)
-        .await?;
+        let mut by_feed: BTreeMap<i64, Vec<&DigestRow>> = BTreeMap::new();
+        for row in &rows {
+            by_feed.entry(row.feed_id).or_default().push(row);
+        }
+        // Per feed, the items named as an array too (see `by_feed`): a join on the unnested
+        // pairs alone may be planned as a scan of every item.
+        for (feed_id, rows) in by_feed {
+            let ids: Vec<&str> = rows.iter().map(|r| r.item_id.as_str()).collect();
+            let digest =
+                |f: fn(&Digest) -> i64| rows.iter().map(|r| f(&r.digest)).collect::<Vec<_>>();
+            sqlx::query(
+                "update items i set digest_opportunities = d.opportunities, digest_problems = d.problems, \
+                 digest_ids = d.opportunity_ids \
+                 from unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+                 as d(item_id, opportunities, problems, opportunity_ids) \
+                 where i.feed_id = $1 and i.item_id = any($2) and i.item_id = d.item_id",
+            )
+            .bind(feed_id)
+            .bind(&ids)
+            .bind(digest(|d| d.opportunities))
+            .bind(digest(|d| d.problems))
+            .bind(digest(|d| d.opportunity_ids))
+            .execute(&mut *self.0)
+            .await?;
+        }
         Ok(())
     }
 
