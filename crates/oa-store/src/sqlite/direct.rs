@@ -15,7 +15,8 @@ use sqlx::SqliteConnection;
 use crate::StoreError;
 
 /// Runs `work` on `conn`'s SQLite connection, on this thread. Statements `work` prepares
-/// are finalised before it returns.
+/// are finalised before it returns. Locking the connection is one round trip to sqlx's
+/// thread, so callers with nothing to run return before it.
 pub(super) async fn with_connection<T>(
     conn: &mut SqliteConnection,
     work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,

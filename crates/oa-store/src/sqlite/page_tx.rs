@@ -210,6 +210,9 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         direct::with_connection(&mut self.0, |conn| {
             let mut update = conn.prepare_cached(
                 "update items set status = ?3, problem = ?4 where feed_id = ?1 and item_id = ?2",
@@ -295,6 +298,9 @@ impl PageTx for SqlitePageTx {
         sources: &[(i64, String)],
         rows: &[ProblemRow],
     ) -> Result<(), StoreError> {
+        if sources.is_empty() && rows.is_empty() {
+            return Ok(());
+        }
         direct::with_connection(&mut self.0, |conn| {
             for (feed_id, item_ids) in by_feed(sources) {
                 conn.prepare_cached(
@@ -319,6 +325,9 @@ impl PageTx for SqlitePageTx {
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
     ) -> Result<(), StoreError> {
+        if sources.is_empty() && rows.is_empty() {
+            return Ok(());
+        }
         let written = json_array(rows.iter().map(|r| r.id.as_str()));
         direct::with_connection(&mut self.0, |conn| {
             // Only the opportunities that went are deleted; the rest are upserted below, in
