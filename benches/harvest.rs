@@ -5,7 +5,9 @@
 //! Wall time, CPU seconds and peak resident memory come from /proc; the stored counts are
 //! checked against what was published. Then the same walk in-process with the store
 //! disabled: fetch + parse only, and fetch + parse + normalise, to show where time goes.
-//! Release build:
+//! On SQLite (up to 200,000 items), last, the harvested rows are written again into a fresh
+//! store by one thread with nothing else to do: the write ceiling for these rows
+//! (`support/sqlite_ceiling.rs`). Release build:
 //!
 //!     cargo bench --bench harvest                                     # 10,000 x 10, SQLite
 //!     OA_BENCH_SERIES=100000 cargo bench --bench harvest              # 1,100,000 items
@@ -34,9 +36,13 @@ use oa_model::{ItemRole, Normalised, Normaliser, RpdePage};
 use oa_normalise::OpenActiveNormaliser;
 use serde_json::{Value, json};
 
+#[path = "support/sqlite_ceiling.rs"]
+mod sqlite_ceiling;
 mod support;
 
 const PAGE: usize = 500;
+/// Above this many items the write ceiling is not measured (its WAL would grow to gigabytes).
+const CEILING_ITEMS: usize = 200_000;
 const SCHEMA: &str = "oa_bench_harvest";
 const DESCRIPTIONS: [&str; 6] = [
     "<p>A friendly group for all abilities. Tea, coffee and a chat afterwards &ndash; come and meet new people.</p>",
@@ -405,5 +411,24 @@ async fn main() {
                 String::new()
             }
         );
+    }
+
+    if let Counted::Sqlite(url) = &count
+        && items <= CEILING_ITEMS
+    {
+        let harvested = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+        let fresh = dir.join("bench-harvest-ceiling.db");
+        for (rows, what) in [
+            (sqlite_ceiling::Rows::ItemsOnly, "the items' rows only"),
+            (sqlite_ceiling::Rows::Everything, "everything a page writes"),
+        ] {
+            let (written, seconds) = sqlite_ceiling::replay(&harvested, &fresh, rows).await;
+            assert_eq!(written, items, "every harvested item is written again");
+            println!(
+                "SQLite alone, the harvested rows written again ({what}): {written} items in {seconds:.2} s = {:.0} items/s",
+                written as f64 / seconds
+            );
+        }
+        support::remove_sqlite(&fresh);
     }
 }
