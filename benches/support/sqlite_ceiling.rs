@@ -5,7 +5,7 @@
 //! The rows come from the harvested store on a second thread, page by page in feed order
 //! (`modified`, then id, as RPDE orders them), as the normaliser hands a page over in a
 //! harvest. The fresh store is made by `SqliteStore::connect` (migrations, 16 KiB pages,
-//! WAL) and written with the harvest's pragmas: `synchronous = normal`, foreign keys off,
+//! WAL) and written with the harvest's pragmas: `synchronous = normal`, foreign keys on,
 //! its 16 MiB cache, and passive checkpoints on another connection every 250 ms.
 
 use std::path::Path;
@@ -62,7 +62,7 @@ pub async fn replay(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) 
 fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
     let conn = Connection::open(fresh).expect("open fresh store");
     conn.execute_batch(
-        "pragma synchronous = normal; pragma foreign_keys = off; pragma cache_size = -16384; \
+        "pragma synchronous = normal; pragma foreign_keys = on; pragma cache_size = -16384; \
          pragma wal_autocheckpoint = 0;",
     )
     .expect("pragmas");

@@ -68,9 +68,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            // Not enforced: every row's feed comes from the feeds table and no feed or
-            // provider is ever deleted, yet each insert paid a lookup of its feed.
-            .foreign_keys(false)
+            .foreign_keys(true)
             // Small until this process writes (see `HARVEST_CACHE`): a process that only
             // serves searches stays small.
             .pragma("cache_size", "-2048")
