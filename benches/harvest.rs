@@ -5,9 +5,9 @@
 //! Wall time, CPU seconds and peak resident memory come from /proc; the stored counts are
 //! checked against what was published. Then the same walk in-process with the store
 //! disabled: fetch + parse only, and fetch + parse + normalise, to show where time goes.
-//! On SQLite (up to 200,000 items), last, the harvested rows are written again into a fresh
-//! store by one thread with nothing else to do: the write ceiling for these rows
-//! (`support/sqlite_ceiling.rs`). Release build:
+//! Last (up to 200,000 items), the harvested rows are written again into a fresh store with
+//! nothing else to do: the write ceiling for these rows (`support/sqlite_ceiling.rs`,
+//! `support/pg_ceiling.rs`). Release build:
 //!
 //!     cargo bench --bench harvest                                     # 10,000 x 10, SQLite
 //!     OA_BENCH_SERIES=100000 cargo bench --bench harvest              # 1,100,000 items
@@ -19,8 +19,8 @@
 //!     OA_BENCH_SERIES=2000 OA_BENCH_HARVEST_UNDER="valgrind --tool=callgrind \
 //!       --separate-threads=yes --callgrind-out-file=/tmp/harvest.%p" cargo bench --bench harvest
 //!
-//! PostgreSQL runs in its own schema (`oa_bench_harvest`, dropped first). Results are
-//! recorded in docs/PERFORMANCE.md.
+//! PostgreSQL runs in its own schema (`oa_bench_harvest`, and the ceiling in
+//! `oa_bench_ceiling`, each dropped first). Results are recorded in docs/PERFORMANCE.md.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -36,6 +36,8 @@ use oa_model::{ItemRole, Normalised, Normaliser, RpdePage};
 use oa_normalise::OpenActiveNormaliser;
 use serde_json::{Value, json};
 
+#[path = "support/pg_ceiling.rs"]
+mod pg_ceiling;
 #[path = "support/sqlite_ceiling.rs"]
 mod sqlite_ceiling;
 mod support;
@@ -44,6 +46,8 @@ const PAGE: usize = 500;
 /// Above this many items the write ceiling is not measured (its WAL would grow to gigabytes).
 const CEILING_ITEMS: usize = 200_000;
 const SCHEMA: &str = "oa_bench_harvest";
+/// Where the PostgreSQL write ceiling is measured (dropped first).
+const CEILING_SCHEMA: &str = "oa_bench_ceiling";
 const DESCRIPTIONS: [&str; 6] = [
     "<p>A friendly group for all abilities. Tea, coffee and a chat afterwards &ndash; come and meet new people.</p>",
     "Fast-paced sessions for experienced players only. Not suitable for beginners.",
@@ -430,5 +434,19 @@ async fn main() {
             );
         }
         support::remove_sqlite(&fresh);
+    }
+    if let Counted::Postgres(harvested) = &count
+        && items <= CEILING_ITEMS
+        && let Ok(url) = std::env::var("OA_BENCH_DATABASE_URL")
+    {
+        for connections in [1, 2] {
+            let (written, seconds) =
+                pg_ceiling::replay(&url, harvested, CEILING_SCHEMA, connections).await;
+            assert_eq!(written, items, "every harvested item is written again");
+            println!(
+                "PostgreSQL alone, the harvested rows written again on {connections} connection(s): {written} items in {seconds:.2} s = {:.0} items/s",
+                written as f64 / seconds
+            );
+        }
     }
 }
