@@ -448,5 +448,14 @@ async fn main() {
                 written as f64 / seconds
             );
         }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop schema if exists {CEILING_SCHEMA} cascade"
+        )))
+        .execute(harvested)
+        .await
+        .expect("drop the ceiling's schema");
+    }
+    if items > CEILING_ITEMS {
+        println!("write ceiling: not measured above {CEILING_ITEMS} items");
     }
 }
