@@ -81,6 +81,9 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
     let writing = AtomicBool::new(true);
     let (items, seconds) = std::thread::scope(|scope| {
         scope.spawn(|| checkpoint_while(fresh, &writing));
+        // The checkpointer stops however the writing ends (a failed write panics, and the
+        // scope waits for its threads before passing the panic on).
+        let _stop = StopOnDrop(&writing);
         // Only the writing counts: the reader's per-item lookups can fall behind it.
         let mut writing_time = Duration::ZERO;
         let mut items = 0;
@@ -90,7 +93,6 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
             write_page(&conn, &page);
             writing_time += started.elapsed();
         }
-        writing.store(false, Ordering::Relaxed);
         (items, writing_time.as_secs_f64())
     });
     reading.join().expect("reader");
@@ -201,6 +203,15 @@ fn read_pages(harvested: &Path, rows: Rows, pages: &mpsc::SyncSender<Page>) {
     }
     if let Some(last) = page {
         let _ = pages.send(last);
+    }
+}
+
+/// Clears its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
