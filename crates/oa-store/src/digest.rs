@@ -123,6 +123,7 @@ mod tests {
             parent_ref: None,
             doc: doc.into(),
             from_schedule_of: None,
+            first_seen: false,
         }
     }
 

@@ -257,6 +257,7 @@ fn opportunity_row(
             .or_else(|| w.parent_ref.map(str::to_owned)),
         doc: document(opportunity)?,
         from_schedule_of,
+        first_seen: false,
     })
 }
 

@@ -66,6 +66,9 @@ pub(crate) struct ItemRow {
     pub problem: Option<String>,
     /// Its output digests, once its chunk's rows are settled; `None` writes them unknown.
     pub digest: Option<Digest>,
+    /// Not stored before this page (as read after the page's locks, so no other writer can
+    /// store it meanwhile): a backend may insert it without a conflict clause.
+    pub first_seen: bool,
 }
 
 /// A recomputed item's new status, for items not in the page itself.
@@ -102,6 +105,9 @@ pub(crate) struct OpportunityRow {
     pub doc: String,
     /// Generated from this series' `Schedule` (its `parent_ref` is the series itself).
     pub from_schedule_of: Option<String>,
+    /// Made from an item not stored before (see [`ItemRow::first_seen`]): its id, a digest
+    /// of the item's feed and id, names no stored row.
+    pub first_seen: bool,
 }
 
 /// The SQL a backend runs inside one page transaction.

@@ -112,9 +112,15 @@ pub(crate) fn chunk_write(
 ) -> ChunkWrite {
     let Normalisation {
         mut statuses,
-        rows,
+        mut rows,
         problems,
     } = normalised;
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.feed_id == feed_id && first_seen.contains(r.item_id.as_str()))
+    {
+        row.first_seen = true;
+    }
     let in_page = |w: &&Work<'_>| w.feed_id == feed_id && fresh_by_id.contains_key(w.item_id);
     let items: Vec<ItemRow> = part
         .iter()
@@ -129,6 +135,7 @@ pub(crate) fn chunk_write(
                 status,
                 problem,
                 digest: None,
+                first_seen: first_seen.contains(item.id.as_str()),
             }
         })
         .collect();

@@ -112,44 +112,10 @@ impl PageTx for PgPageTx {
     }
 
     async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
-        let rows = rows.as_slice();
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-        let digests = |f: fn(Digest) -> i64| {
-            rows.iter()
-                .map(|r| r.digest.map(f))
-                .collect::<Vec<Option<i64>>>()
-        };
-        sqlx::query(
-            "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
-             digest_opportunities, digest_problems, digest_ids) \
-             select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[]) \
-             on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
-             state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
-             parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-             problem = excluded.problem, digest_opportunities = excluded.digest_opportunities, \
-             digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids",
-        )
-        .bind(feed_id)
-        .bind(column(|r| Some(r.item.id.clone())))
-        .bind(column(|r| Some(r.item.kind.clone())))
-        .bind(rows.iter().map(|r| r.item.modified).collect::<Vec<_>>())
-        .bind(column(|r| Some(r.item.state.as_str().to_owned())))
-        .bind(column(|r| Some(r.item.role.as_str().to_owned())))
-        .bind(column(|r| r.item.data_id.clone()))
-        .bind(column(|r| r.item.parent_ref.clone()))
-        .bind(column(|r| r.item.data_json.clone()))
-        .bind(column(|r| Some(r.status.to_owned())))
-        .bind(column(|r| r.problem.clone()))
-        .bind(digests(|d| d.opportunities))
-        .bind(digests(|d| d.problems))
-        .bind(digests(|d| d.opportunity_ids))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        let (first_seen, stored): (Vec<ItemRow>, Vec<ItemRow>) =
+            rows.into_iter().partition(|r| r.first_seen);
+        write_items(self, feed_id, &first_seen, "").await?;
+        write_items(self, feed_id, &stored, ITEMS_ON_CONFLICT).await
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
@@ -287,36 +253,10 @@ impl PageTx for PgPageTx {
             .execute(&mut *self.0)
             .await?;
         }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // The update leaves feed_id and item_id: the id is a digest of both (as on SQLite).
-        sqlx::query(
-            "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc) \
-             select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
-             case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc \
-             from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-             $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::text[]) \
-             as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) \
-             on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
-             lng = excluded.lng, geo = excluded.geo, status = excluded.status, modified = excluded.modified, \
-             parent_ref = excluded.parent_ref, doc = excluded.doc",
-        )
-        .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.start_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.end_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.lat).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.lng).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.parent_ref.clone()).collect::<Vec<_>>())
-        .bind(rows.into_iter().map(|r| r.doc).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
+            rows.into_iter().partition(|r| r.first_seen);
+        write_opportunities(self, first_seen, "").await?;
+        write_opportunities(self, stored, OPPORTUNITIES_ON_CONFLICT).await
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
@@ -328,4 +268,102 @@ impl PageTx for PgPageTx {
             .await?;
         Ok(())
     }
+}
+
+/// How a stored item is replaced. Rows not stored before are inserted without it: the
+/// conflict check (a speculative insertion for every row) was a third of the items
+/// statement's server time in a first harvest (docs/PERFORMANCE.md, twenty-first session).
+const ITEMS_ON_CONFLICT: &str = " on conflict (feed_id, item_id) do update set kind = excluded.kind, \
+    modified = excluded.modified, state = excluded.state, role = excluded.role, \
+    data_id = excluded.data_id, parent_ref = excluded.parent_ref, data = excluded.data, \
+    status = excluded.status, problem = excluded.problem, \
+    digest_opportunities = excluded.digest_opportunities, \
+    digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids";
+
+/// How a stored opportunity is replaced (see [`ITEMS_ON_CONFLICT`]). The update leaves
+/// feed_id and item_id: the id is a digest of both (as on SQLite).
+const OPPORTUNITIES_ON_CONFLICT: &str = " on conflict (id) do update set kind = excluded.kind, \
+    start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+    lng = excluded.lng, geo = excluded.geo, status = excluded.status, \
+    modified = excluded.modified, parent_ref = excluded.parent_ref, doc = excluded.doc";
+
+/// Inserts a page's item rows as arrays, with `on_conflict` after the rows.
+async fn write_items(
+    tx: &mut PgPageTx,
+    feed_id: i64,
+    rows: &[ItemRow],
+    on_conflict: &str,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let digests = |f: fn(Digest) -> i64| {
+        rows.iter()
+            .map(|r| r.digest.map(f))
+            .collect::<Vec<Option<i64>>>()
+    };
+    let sql = format!(
+        "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
+         digest_opportunities, digest_problems, digest_ids) \
+         select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
+         $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[]){on_conflict}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(feed_id)
+        .bind(column(|r| Some(r.item.id.clone())))
+        .bind(column(|r| Some(r.item.kind.clone())))
+        .bind(rows.iter().map(|r| r.item.modified).collect::<Vec<_>>())
+        .bind(column(|r| Some(r.item.state.as_str().to_owned())))
+        .bind(column(|r| Some(r.item.role.as_str().to_owned())))
+        .bind(column(|r| r.item.data_id.clone()))
+        .bind(column(|r| r.item.parent_ref.clone()))
+        .bind(column(|r| r.item.data_json.clone()))
+        .bind(column(|r| Some(r.status.to_owned())))
+        .bind(column(|r| r.problem.clone()))
+        .bind(digests(|d| d.opportunities))
+        .bind(digests(|d| d.problems))
+        .bind(digests(|d| d.opportunity_ids))
+        .execute(&mut *tx.0)
+        .await?;
+    Ok(())
+}
+
+/// Inserts opportunity rows as arrays, with `on_conflict` after the rows.
+async fn write_opportunities(
+    tx: &mut PgPageTx,
+    rows: Vec<OpportunityRow>,
+    on_conflict: &str,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc) \
+         select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
+         case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc \
+         from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+         $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::text[]) \
+         as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc){on_conflict}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.start_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.end_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.lat).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.lng).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.parent_ref.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.into_iter().map(|r| r.doc).collect::<Vec<_>>())
+        .execute(&mut *tx.0)
+        .await?;
+    Ok(())
 }

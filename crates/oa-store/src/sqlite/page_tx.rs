@@ -175,6 +175,8 @@ impl PageTx for SqlitePageTx {
         if rows.is_empty() {
             return Ok(());
         }
+        // One statement for rows stored before and not (`ItemRow::first_seen`): SQLite's
+        // conflict check is the unique index's own probe, which a plain insert makes too.
         direct::with_connection(&mut self.0, |conn| {
             let mut upsert = conn.prepare_cached(
                 "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
