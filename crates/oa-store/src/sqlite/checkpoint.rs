@@ -166,7 +166,7 @@ mod tests {
         });
         // As a page transaction does: read, then write.
         for n in 0..300 {
-            let mut tx = store.write_tx().await.expect("begin");
+            let (mut tx, _gate) = store.write_tx().await.expect("begin");
             let (_,): (i64,) = sqlx::query_as("select count(*) from filler")
                 .fetch_one(&mut *tx)
                 .await

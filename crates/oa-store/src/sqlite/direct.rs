@@ -1,14 +1,16 @@
-//! A page's reads and writes run on the calling thread, on the connection sqlx holds for
-//! them, through rusqlite: one prepared statement stepped for each row.
+//! Statements on a connection sqlx holds (a plan's snapshot on a reader, a `renormalise`
+//! batch on the writer) run on the calling thread, through rusqlite: one prepared statement
+//! stepped for each row. (A harvested page's transaction runs on a connection of the store's
+//! own, `super::page_writer`, without sqlx at all.)
 //!
 //! Through sqlx, each statement is handed to the connection's worker thread and waited for,
 //! and each bound text is copied into an `Arc` first and freed by the worker after: a page of
 //! 500 sessions alternated between a tokio worker building a statement's arguments and
 //! sqlx's thread running it, each idle while the other worked (docs/PERFORMANCE.md,
 //! "Harvest throughput", twentieth session). Here the connection is locked away from sqlx's
-//! thread for the duration of the statements, which then run where the page's task runs,
-//! binding borrowed text. The transaction stays sqlx's: it is begun and committed there, and
-//! these statements run inside it.
+//! thread for the duration of the statements, which then run where the task runs, binding
+//! borrowed text. The transaction stays sqlx's: it is begun and committed there, and these
+//! statements run inside it.
 
 use sqlx::SqliteConnection;
 

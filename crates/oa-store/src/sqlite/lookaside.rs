@@ -6,7 +6,8 @@
 //! slots) is exhausted by the first rows of a statement. With 2,000 slots the writer thread
 //! (what bounds a harvest) runs 9 % fewer instructions (docs/PERFORMANCE.md, "Harvest
 //! throughput", nineteenth session). Only the writer gets it: the buffer is resident, and
-//! every connection having a larger one took a harvest's peak memory over 100 MB.
+//! every connection having a larger one took a harvest's peak memory over 100 MB. (The
+//! writers: sqlx's, and the page connection, `super::page_writer`.)
 
 use std::ffi::{c_int, c_void};
 
@@ -36,6 +37,25 @@ pub(super) async fn enlarge(conn: &mut SqliteConnection) -> Result<bool, sqlx::E
         );
     }
     Ok(code == ffi::SQLITE_OK)
+}
+
+/// [`enlarge`] for a connection opened through rusqlite, before it runs any statement (the
+/// page connection, `super::page_writer`).
+pub(super) fn configure_direct(conn: &rusqlite::Connection) -> bool {
+    #[expect(
+        unsafe_code,
+        reason = "rusqlite hands out the raw handle only through an unsafe fn"
+    )]
+    // SAFETY: the handle stays open as long as `conn`, which this call borrows.
+    let db = unsafe { conn.handle() };
+    let code = configure(db);
+    if code != ffi::SQLITE_OK {
+        tracing::warn!(
+            code,
+            "SQLite kept the page writer's default lookaside allocator (code {code}): writes are slower"
+        );
+    }
+    code == ffi::SQLITE_OK
 }
 
 #[expect(

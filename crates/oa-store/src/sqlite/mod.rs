@@ -1,8 +1,10 @@
 //! The embedded default: SQLite in WAL mode. Searches run on the in-memory index
 //! (`crate::index`), so no spatial index is kept in the database.
 //!
-//! Writes go through a pool of one connection: SQLite has a single writer anyway, and one
-//! connection means a page transaction never fails on a lock upgrade. Reads use their own pool.
+//! Harvested pages are written on a connection of the store's own ([`page_writer`]); other
+//! writes go through sqlx's pool of one connection. Both hold the store's write gate, so
+//! this process has one writer at a time, as SQLite has anyway, and a write never waits on
+//! another inside SQLite. Reads use their own pool.
 
 mod batch_part;
 mod changes;
@@ -11,6 +13,7 @@ mod direct;
 mod lookaside;
 mod lookups;
 mod page_tx;
+mod page_writer;
 mod pass;
 
 use std::str::FromStr;
@@ -35,7 +38,7 @@ use crate::{
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;
 
-/// The writer's page cache while it applies harvested pages: 16 MiB. With 64 MiB the cache
+/// The page connection's cache ([`page_writer`]): 16 MiB. With 64 MiB the cache
 /// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
 /// million items, against 97 MB with 32 MiB), for no more items a second (13,596 against
 /// 13,365). Since a page is planned while the one before is written, 32 MiB took the
@@ -49,10 +52,15 @@ const RENORMALISE_CACHE: &str = "pragma cache_size = -65536";
 /// Reader connections: see `connect`.
 const READERS: u32 = 2;
 
+/// This process's hold on writing: the page connection, locked ([`page_writer::WriteGate`]).
+pub(crate) type WriteGuard = tokio::sync::OwnedMutexGuard<rusqlite::Connection>;
+
 /// SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
+    /// The page connection, and the gate every write of this process holds.
+    gate: page_writer::WriteGate,
     reader: SqlitePool,
     lookups: Arc<lookups::Lookups>,
     generation: Arc<AtomicU64>,
@@ -118,11 +126,13 @@ impl SqliteStore {
             .connect_with(options.clone().disable_statement_logging())
             .await
             .map_err(StoreError::Connect)?;
+        let gate = page_writer::open(options.get_filename())?;
         let lookups = Arc::new(lookups::Lookups::new(options.get_filename().to_path_buf()));
         let generation = Arc::default();
         checkpoint::spawn(checkpointer, Arc::downgrade(&generation));
         Ok(SqliteStore {
             writer,
+            gate,
             reader,
             lookups,
             generation,
@@ -141,8 +151,17 @@ impl SqliteStore {
     /// one that reads first cannot wait for the lock when it comes to write: if the
     /// checkpointer restarted the WAL meanwhile, its snapshot is gone and SQLite answers
     /// "database is locked" at once instead of calling the busy handler.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.writer.begin_with("begin immediate").await
+    /// Holds the write gate for as long as the transaction lives.
+    async fn write_tx(
+        &self,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, WriteGuard), StoreError> {
+        let gate = self.gate.clone().lock_owned().await;
+        Ok((self.writer.begin_with("begin immediate").await?, gate))
+    }
+
+    /// Holds the write gate for a write outside a transaction.
+    async fn hold_gate(&self) -> WriteGuard {
+        self.gate.clone().lock_owned().await
     }
 
     /// The write pool, for tests that need to reach under the trait (fault injection).
@@ -159,7 +178,7 @@ impl Store for SqliteStore {
         feeds: &[DiscoveredFeed],
     ) -> Result<Vec<FeedRecord>, StoreError> {
         let now = now_secs();
-        let mut tx = self.write_tx().await?;
+        let (mut tx, gate) = self.write_tx().await?;
         for feed in feeds {
             sqlx::query(sql::UPSERT_FEED)
                 .bind(&feed.url)
@@ -187,6 +206,7 @@ impl Store for SqliteStore {
         }
         vanish.build().execute(&mut *tx).await?;
         tx.commit().await?;
+        drop(gate);
         let rows: Vec<FeedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{FEED_COLUMNS} where f.source = $1 and f.state <> 'vanished' order by f.id"
         )))
@@ -211,7 +231,7 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PagePlan, StoreError> {
         // A read transaction on a reader: one snapshot, while the writer goes on writing.
-        let reads = page_tx::SqlitePageTx(self.reader.begin().await?);
+        let reads = page_tx::SqlitePageTx::snapshot(self.reader.begin().await?);
         page_plan::plan(reads, feed, items, normaliser).await
     }
 
@@ -222,13 +242,9 @@ impl Store for SqliteStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        // On the transaction's connection: through the pool it was a connection taken and
-        // given back, two round trips to the writer's thread and 2 ms a page.
-        sqlx::query(HARVEST_CACHE).execute(&mut *tx).await?;
-        let tx = page_tx::SqlitePageTx(tx);
+        let tx = page_tx::SqlitePageTx::Page(page_writer::PageWrite::begin(&self.gate).await?);
         let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, next, normaliser).await?;
-        tx.0.commit().await?;
+        tx.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)
     }
@@ -265,6 +281,7 @@ impl Store for SqliteStore {
             .bind(error)
             .bind(now_secs())
             .bind(feed_id);
+        let _gate = self.hold_gate().await;
         query.execute(&self.writer).await?;
         Ok(())
     }
@@ -285,6 +302,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_changes(&self, before: i64) -> Result<u64, StoreError> {
+        let _gate = self.hold_gate().await;
         changes::prune_changes(&self.writer, before).await
     }
 
@@ -323,7 +341,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_postcodes(&self, rows: &[(String, f64, f64)]) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let (mut tx, _gate) = self.write_tx().await?;
         // 3 binds a row keeps each statement far below SQLite's 32766-parameter limit.
         for chunk in rows.chunks(2000) {
             let mut insert =
@@ -344,7 +362,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_providers(&self, providers: &[NewProvider]) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let (mut tx, _gate) = self.write_tx().await?;
         let before: i64 = sqlx::query_scalar("select count(*) from providers")
             .fetch_one(&mut *tx)
             .await?;
@@ -380,6 +398,7 @@ impl Store for SqliteStore {
         organizer: &str,
         linked: bool,
     ) -> Result<(), StoreError> {
+        let _gate = self.hold_gate().await;
         let known: Option<i64> = sqlx::query_scalar("select id from providers where id = $1")
             .bind(provider_id)
             .fetch_optional(&self.writer)

@@ -1,5 +1,6 @@
 //! The page transaction's SQL on SQLite: single-row statements stepped on the calling thread
-//! ([`super::direct`]), lists bound as JSON arrays.
+//! (on the page connection, [`super::page_writer`], or one of sqlx's, [`super::direct`]),
+//! lists bound as JSON arrays.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -7,7 +8,9 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Sqlite, Transaction};
 
+use super::WriteGuard;
 use super::direct;
+use super::page_writer::PageWrite;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -22,7 +25,40 @@ macro_rules! part_items {
 }
 const PART_ITEMS: usize = part_items!();
 
-pub(crate) struct SqlitePageTx(pub Transaction<'static, Sqlite>);
+/// Where a page's (or a `renormalise` batch's) statements run.
+pub(crate) enum SqlitePageTx {
+    /// In a transaction of sqlx's: a plan's snapshot on a reader, or a `renormalise` batch
+    /// on the writer (holding the write gate).
+    Sqlx(Transaction<'static, Sqlite>, Option<WriteGuard>),
+    /// On the page connection ([`super::page_writer`]).
+    Page(PageWrite),
+}
+
+impl SqlitePageTx {
+    /// A read snapshot (a plan's).
+    pub(crate) fn snapshot(tx: Transaction<'static, Sqlite>) -> Self {
+        SqlitePageTx::Sqlx(tx, None)
+    }
+
+    /// Runs `work` on the transaction's connection, on this thread.
+    pub(super) async fn run<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlitePageTx::Sqlx(tx, _) => direct::with_connection(tx, work).await,
+            SqlitePageTx::Page(page) => work(page.conn()).map_err(StoreError::Direct),
+        }
+    }
+
+    /// Commits, releasing the write gate.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            SqlitePageTx::Sqlx(tx, _gate) => Ok(tx.commit().await?),
+            SqlitePageTx::Page(page) => page.commit(),
+        }
+    }
+}
 
 /// The values as a JSON array of strings: how a list is bound (`in (select value from
 /// json_each(?))`), one statement for any length, with the plans of a list of parameters.
@@ -70,7 +106,7 @@ impl PageTx for SqlitePageTx {
         feed_id: i64,
         ids: &[String],
     ) -> Result<Vec<ExistingItem>, StoreError> {
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut read = conn.prepare_cached(
                 "select item_id, modified, data_id, role from items where feed_id = ?1 \
                  and item_id in (select value from json_each(?2))",
@@ -92,7 +128,7 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn parents(&mut self, data_ids: &[String]) -> Result<Vec<StoredParent>, StoreError> {
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut read = conn.prepare_cached(
                 "select data_id, data from items where role = 'parent' and state = 'updated' \
                  and data_id in (select value from json_each(?1)) order by modified",
@@ -114,8 +150,9 @@ impl PageTx for SqlitePageTx {
         limit: i64,
     ) -> Result<Vec<StoredChild>, StoreError> {
         // The batch in parts of PART_ITEMS items, one query each, every part starting after
-        // the last key of the one before. Read as a row per item, sqlx's hand-off of every
-        // row from its worker thread and its two copies of every value cost ~7 µs an item.
+        // the last key of the one before. Read as a row per item through sqlx (as it was
+        // then), the hand-off of every row from its worker thread and its two copies of every
+        // value cost ~7 µs an item.
         // Numbering the whole batch into parts in one query (a window function, then a group
         // by) copied every item through two temporary B-trees; without them the reader's
         // share of a rewrite pass's CPU fell from 22 % to 17 %. A part stays under glibc's
@@ -131,21 +168,24 @@ impl PageTx for SqlitePageTx {
         let mut items: Vec<StoredChild> = Vec::with_capacity(wanted);
         let mut after = (after.0, after.1.to_owned());
         while items.len() < wanted {
-            let (fields, data): (String, Option<String>) = sqlx::query_as(concat!(
-                "select json_group_array(json_array(json_array(feed_id, feed_url, item_id, kind, modified, role, \
-                 data_id, parent_ref, status, problem, digest_opportunities, digest_problems, digest_ids), \
-                 coalesce(octet_length(data), 0))), group_concat(data, '') \
-                 from (",
-                crate::sql::stored_children!(),
-                " where i.state = 'updated' and (i.feed_id, i.item_id) > (?, ?) \
-                 order by i.feed_id, i.item_id limit ",
-                part_items!(),
-                ")"
-            ))
-            .bind(after.0)
-            .bind(&after.1)
-            .fetch_one(&mut *self.0)
-            .await?;
+            let (fields, data): (String, Option<String>) = self
+                .run(|conn| {
+                    conn.prepare_cached(concat!(
+                        "select json_group_array(json_array(json_array(feed_id, feed_url, item_id, kind, modified, role, \
+                         data_id, parent_ref, status, problem, digest_opportunities, digest_problems, digest_ids), \
+                         coalesce(octet_length(data), 0))), group_concat(data, '') \
+                         from (",
+                        crate::sql::stored_children!(),
+                        " where i.state = 'updated' and (i.feed_id, i.item_id) > (?1, ?2) \
+                         order by i.feed_id, i.item_id limit ",
+                        part_items!(),
+                        ")"
+                    ))?
+                    .query_row(rusqlite::params![after.0, after.1], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                })
+                .await?;
             let mut read = super::batch_part::items(&fields, data.as_deref().unwrap_or_default())?;
             let ended = read.len() < PART_ITEMS;
             read.truncate(wanted - items.len());
@@ -160,15 +200,33 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError> {
-        // Through sqlx, which maps the row to `StoredChild` by name; a page that changes
-        // series is rare beside the pages of sessions.
-        Ok(sqlx::query_as(concat!(
-            crate::sql::stored_children!(),
-            " where i.state = 'updated' and i.parent_ref in (select value from json_each(?))"
-        ))
-        .bind(json_array(parent_ids.iter().map(String::as_str)))
-        .fetch_all(&mut *self.0)
-        .await?)
+        let parents = json_array(parent_ids.iter().map(String::as_str));
+        self.run(|conn| {
+            conn.prepare_cached(concat!(
+                crate::sql::stored_children!(),
+                " where i.state = 'updated' and i.parent_ref in (select value from json_each(?1))"
+            ))?
+            .query_map([parents], |row| {
+                Ok(StoredChild {
+                    feed_id: row.get(0)?,
+                    feed_url: row.get(1)?,
+                    item_id: row.get(2)?,
+                    kind: row.get(3)?,
+                    modified: row.get(4)?,
+                    role: row.get(5)?,
+                    data_id: row.get(6)?,
+                    parent_ref: row.get(7)?,
+                    data: row.get(8)?,
+                    status: row.get(9)?,
+                    problem: row.get(10)?,
+                    digest_opportunities: row.get(11)?,
+                    digest_problems: row.get(12)?,
+                    digest_ids: row.get(13)?,
+                })
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
@@ -177,7 +235,7 @@ impl PageTx for SqlitePageTx {
         }
         // One statement for rows stored before and not (`ItemRow::first_seen`): SQLite's
         // conflict check is the unique index's own probe, which a plain insert makes too.
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut upsert = conn.prepare_cached(
                 "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
                  digest_opportunities, digest_problems, digest_ids) \
@@ -215,7 +273,7 @@ impl PageTx for SqlitePageTx {
         if rows.is_empty() {
             return Ok(());
         }
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut update = conn.prepare_cached(
                 "update items set status = ?3, problem = ?4 where feed_id = ?1 and item_id = ?2",
             )?;
@@ -231,7 +289,7 @@ impl PageTx for SqlitePageTx {
         if rows.is_empty() {
             return Ok(());
         }
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut update = conn.prepare_cached(
                 "update items set digest_opportunities = ?3, digest_problems = ?4, digest_ids = ?5 \
                  where feed_id = ?1 and item_id = ?2",
@@ -254,7 +312,7 @@ impl PageTx for SqlitePageTx {
         &mut self,
         series_ids: &[String],
     ) -> Result<HashSet<String>, StoreError> {
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             let mut read = conn.prepare_cached(
                 "select distinct parent_ref from items where state = 'updated' \
                  and parent_ref in (select value from json_each(?1))",
@@ -269,7 +327,7 @@ impl PageTx for SqlitePageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         let series = json_array(series_ids.iter().map(String::as_str));
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             conn.prepare_cached(
                 "update items set digest_opportunities = null, digest_problems = null, digest_ids = null \
                  where role = 'parent' and state = 'updated' and data_id in (select value from json_each(?1)) \
@@ -303,7 +361,7 @@ impl PageTx for SqlitePageTx {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             for (feed_id, item_ids) in by_feed(sources) {
                 conn.prepare_cached(
                     "delete from item_problems where feed_id = ?1 \
@@ -331,7 +389,7 @@ impl PageTx for SqlitePageTx {
             return Ok(());
         }
         let written = json_array(rows.iter().map(|r| r.id.as_str()));
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             // Only the opportunities that went are deleted; the rest are upserted below, in
             // place rather than deleted and inserted again.
             for (feed_id, item_ids) in by_feed(sources) {
@@ -389,7 +447,7 @@ impl PageTx for SqlitePageTx {
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
-        direct::with_connection(&mut self.0, |conn| {
+        self.run(|conn| {
             conn.prepare_cached(crate::sql::FINISH_PAGE)?
                 .execute(rusqlite::params![next, now_secs(), feed_id])?;
             Ok(())

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use oa_model::Normaliser;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -73,10 +73,11 @@ pub(super) async fn pass(
             // A stale snapshot: that batch again, read in its own write transaction.
             Some(stale) => {
                 db.grow_write_cache(RENORMALISE_CACHE).await?;
-                let mut tx = SqlitePageTx(db.write_tx().await?);
+                let (tx, gate) = db.write_tx().await?;
+                let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
                 let input = renormalise::read_batch(&mut tx, stale, limit).await?;
                 let (tx, batch) = renormalise::batch(tx, input, normaliser).await?;
-                tx.0.commit().await?;
+                tx.commit().await?;
                 db.generation.fetch_add(1, Ordering::Release);
                 if !each(&batch) {
                     return Ok(());
@@ -222,8 +223,9 @@ async fn write_batch(
         return commit_nothing(may_commit, done).await;
     };
     db.grow_write_cache(RENORMALISE_CACHE).await?;
-    let mut tx = SqlitePageTx(db.write_tx().await?);
-    if pages_applied(&mut tx.0).await? != pages_applied_then {
+    let (tx, gate) = db.write_tx().await?;
+    let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
+    if pages_applied(&mut tx).await? != pages_applied_then {
         return Ok(Written::Stale); // Rolled back as `tx` drops.
     }
     let batch = ChunkWriter::start(
@@ -243,7 +245,7 @@ async fn write_batch(
     if may_commit.await != Ok(true) {
         return Ok(Written::Skipped); // Rolled back as `tx` drops.
     }
-    tx.0.commit().await?;
+    tx.commit().await?;
     db.generation.fetch_add(1, Ordering::Release);
     let _ = done.send(());
     Ok(Written::Committed)
@@ -268,9 +270,9 @@ fn spawn_read(
 ) -> JoinHandle<Result<Snapshot, StoreError>> {
     let reader = reader.clone();
     tokio::spawn(async move {
-        let mut tx = SqlitePageTx(reader.begin().await?);
+        let mut tx = SqlitePageTx::snapshot(reader.begin().await?);
         // First, so the snapshot it counts is the one the items are read in.
-        let pages_applied = pages_applied(&mut tx.0).await?;
+        let pages_applied = pages_applied(&mut tx).await?;
         let input = renormalise::read_batch(&mut tx, after, limit).await?;
         Ok(Snapshot {
             input,
@@ -279,9 +281,12 @@ fn spawn_read(
     })
 }
 
-async fn pages_applied(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-    let (pages,): (i64,) = sqlx::query_as(PAGES_APPLIED).fetch_one(conn).await?;
-    Ok(pages)
+async fn pages_applied(tx: &mut SqlitePageTx) -> Result<i64, StoreError> {
+    tx.run(|conn| {
+        conn.prepare_cached(PAGES_APPLIED)?
+            .query_row([], |row| row.get(0))
+    })
+    .await
 }
 
 /// A task's result; a panic in it goes on here.
