@@ -28,8 +28,10 @@ pub(super) type WriteGate = Arc<Mutex<Connection>>;
 /// the page fails as busy (a transient error: the harvest tries it again).
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
-/// The longest sleep between two tries of `begin`.
-const BUSY_SLEEP_MAX: Duration = Duration::from_millis(50);
+/// The longest sleep between two tries of `begin`: short, because the usual wait is the
+/// checkpointer restarting the WAL (tens of milliseconds), and a page that sleeps past the
+/// moment it ends holds up the harvest for the rest of the sleep.
+const BUSY_SLEEP_MAX: Duration = Duration::from_millis(10);
 
 /// Opens the page connection on the store's file, with the writer's settings. The schema
 /// exists (sqlx's migrations ran first).
