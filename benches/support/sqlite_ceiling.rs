@@ -2,9 +2,11 @@
 //! into a fresh store by one thread with nothing else to do (no fetching, normalising,
 //! reading back or async hand-offs), one transaction per page of 500 items.
 //!
-//! The rows come from the harvested store on a second thread, page by page in feed order
-//! (`modified`, then id, as RPDE orders them), as the normaliser hands a page over in a
-//! harvest. The fresh store is made by `SqliteStore::connect` (migrations, 16 KiB pages,
+//! The rows come from the harvested store page by page in feed order (`modified`, then id,
+//! as RPDE orders them), all read into memory before the writing starts: until the
+//! twenty-second session a reader thread fed the writer while it wrote, and the two sharing
+//! the machine's two cores took the figure from about 100,000 items/s to about 60,000
+//! (docs/PERFORMANCE.md, "Harvest throughput"). The fresh store is made by `SqliteStore::connect` (migrations, 16 KiB pages,
 //! WAL) and written with the harvest's pragmas: `synchronous = normal`, foreign keys on,
 //! its 16 MiB cache, and passive checkpoints on another connection every 250 ms.
 
@@ -73,18 +75,20 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
     ))
     .expect("copy feeds");
 
+    // Every page is read before the writing starts, so nothing else runs while it does.
     let (pages, received) = mpsc::sync_channel(4);
     let reading = {
         let harvested = harvested.to_owned();
         std::thread::spawn(move || read_pages(&harvested, rows, &pages))
     };
+    let received: Vec<Page> = received.into_iter().collect();
+    reading.join().expect("reader");
     let writing = AtomicBool::new(true);
     let (items, seconds) = std::thread::scope(|scope| {
         scope.spawn(|| checkpoint_while(fresh, &writing));
         // The checkpointer stops however the writing ends (a failed write panics, and the
         // scope waits for its threads before passing the panic on).
         let _stop = StopOnDrop(&writing);
-        // Only the writing counts: the reader's per-item lookups can fall behind it.
         let mut writing_time = Duration::ZERO;
         let mut items = 0;
         for page in received {
@@ -95,7 +99,6 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
         }
         (items, writing_time.as_secs_f64())
     });
-    reading.join().expect("reader");
     (items, seconds)
 }
 
