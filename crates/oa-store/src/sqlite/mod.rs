@@ -151,7 +151,8 @@ impl SqliteStore {
     /// one that reads first cannot wait for the lock when it comes to write: if the
     /// checkpointer restarted the WAL meanwhile, its snapshot is gone and SQLite answers
     /// "database is locked" at once instead of calling the busy handler.
-    /// Holds the write gate for as long as the transaction lives.
+    ///
+    /// The write gate is held for as long as the guard returned with it lives.
     async fn write_tx(
         &self,
     ) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, WriteGuard), StoreError> {

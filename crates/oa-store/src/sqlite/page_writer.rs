@@ -164,6 +164,23 @@ mod tests {
             .expect("insert");
     }
 
+    #[test]
+    fn the_page_connection_writes_as_the_store_writer_does() {
+        let (_dir, _file, gate) = database();
+        let conn = gate.try_lock().expect("nothing holds the gate");
+        let pragma = |name: &str| -> i64 {
+            conn.query_row(&format!("pragma {name}"), [], |r| r.get(0))
+                .expect("pragma")
+        };
+        // Commits never stop to checkpoint (the checkpointer does, on its own connection),
+        // foreign keys hold, commits do not wait for the disk (WAL), the 16 MiB cache.
+        assert_eq!(pragma("wal_autocheckpoint"), 0);
+        assert_eq!(pragma("foreign_keys"), 1);
+        assert_eq!(pragma("synchronous"), 1, "normal");
+        assert_eq!(pragma("cache_size"), -16384);
+        assert_eq!(pragma("busy_timeout"), 0, "waiting is done by `begin`");
+    }
+
     #[tokio::test]
     async fn a_page_dropped_uncommitted_leaves_nothing_and_releases_the_write_lock() {
         let (_dir, file, gate) = database();
