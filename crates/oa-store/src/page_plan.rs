@@ -111,7 +111,29 @@ pub(crate) async fn plan<T: PageTx>(
         new_children,
     };
     plan.ahead = Some(Ahead { state, writes });
+    // The page's parsed trees are freed as soon as it is normalised, rather than held until
+    // its transaction ends: a plan still current at its transaction never reads them again
+    // (a stale one parses the kept text again). A harvest's peak memory is about 6 MB lower
+    // (docs/PERFORMANCE.md, "Harvest throughput", twenty-second session).
+    for item in &mut plan.items {
+        item.data = None;
+    }
     Ok(plan)
+}
+
+/// Parses again the data of items whose parsed tree a plan freed.
+fn parse_again(items: &mut [PreparedItem]) -> Result<(), StoreError> {
+    for item in items
+        .iter_mut()
+        .filter(|i| i.state == ItemState::Updated && i.data.is_none())
+    {
+        if let Some(json) = &item.data_json {
+            item.data = Some(serde_json::from_str(json).map_err(|e| {
+                StoreError::Corrupt(format!("item {} no longer parses: {e}", item.id))
+            })?);
+        }
+    }
+    Ok(())
 }
 
 /// Applies a page in `tx` (which the caller commits), handing `tx` back: the plan's writes
@@ -120,7 +142,7 @@ pub(crate) async fn plan<T: PageTx>(
 pub(crate) async fn apply_plan<T: PageTx + 'static>(
     mut tx: T,
     feed: &FeedRef,
-    plan: PagePlan,
+    mut plan: PagePlan,
     next: &str,
     normaliser: &dyn Normaliser,
 ) -> Result<(T, PageOutcome), StoreError> {
@@ -143,8 +165,10 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
                 tracing::debug!(feed.url = %feed.url, "the stored state changed since a page of {} was planned: normalising it again", feed.url);
             }
             // Each chunk is written while the next is normalised.
-            normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
-                let _ = writer.write(chunk);
+            parse_again(&mut plan.items).and_then(|()| {
+                normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
+                    let _ = writer.write(chunk);
+                })
             })
         }
     };
@@ -216,7 +240,17 @@ fn recomputed<'a>(
         .collect()
 }
 
-/// The page's parents (they are the newest), by `@id`.
+/// The `@id`s of the page's parents (they are the newest). Read from the items' metadata,
+/// not their parsed data, which a plan frees: an item has a data `@id` only if its data
+/// parsed when it was prepared.
+fn page_parent_ids<'a>(fresh: &[&'a PreparedItem]) -> impl Iterator<Item = &'a str> {
+    fresh
+        .iter()
+        .filter(|i| i.role == ItemRole::Parent && i.state == ItemState::Updated)
+        .filter_map(|i| i.data_id.as_deref())
+}
+
+/// The page's parents (they are the newest), by `@id`, with their parsed data.
 fn page_parents<'a>(fresh: &[&'a PreparedItem]) -> impl Iterator<Item = (&'a str, &'a Value)> {
     fresh
         .iter()
@@ -280,7 +314,7 @@ async fn read_state<T: PageTx>(
         tx.children_of(&changed).await?
     };
     children.sort_unstable_by(|a, b| (a.feed_id, &a.item_id).cmp(&(b.feed_id, &b.item_id)));
-    let in_page: HashSet<&str> = page_parents(&fresh).map(|(id, _)| id).collect();
+    let in_page: HashSet<&str> = page_parent_ids(&fresh).collect();
     let deleted_here = deleted_parents(&fresh, &existing_by_id);
     let wanted: Vec<String> = fresh
         .iter()
