@@ -152,6 +152,14 @@ mod tests {
         conn
     }
 
+    /// Another connection, in a transaction that holds SQLite's write lock.
+    fn holding_the_write_lock(file: &std::path::Path) -> Connection {
+        let conn = other(file);
+        conn.execute_batch("begin immediate")
+            .expect("another connection takes the write lock");
+        conn
+    }
+
     fn rows(file: &std::path::Path) -> i64 {
         other(file)
             .query_row("select count(*) from t", [], |r| r.get(0))
@@ -202,10 +210,10 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn begin_waits_for_another_writer_without_holding_up_the_runtime() {
         let (_dir, file, gate) = database();
-        let holder = other(&file);
+        let holder = holding_the_write_lock(&file);
         holder
-            .execute_batch("begin immediate; insert into t values ('held')")
-            .expect("another connection holds the write lock");
+            .execute("insert into t values ('held')", [])
+            .expect("the other connection writes");
         let begun = tokio::spawn(async move {
             let page = PageWrite::begin(&gate).await?;
             insert(&page);
@@ -228,10 +236,7 @@ mod tests {
     #[tokio::test]
     async fn a_lock_held_past_the_wait_is_a_transient_error() {
         let (_dir, file, gate) = database();
-        let holder = other(&file);
-        holder
-            .execute_batch("begin immediate")
-            .expect("another connection holds the write lock");
+        let holder = holding_the_write_lock(&file);
         let failed = PageWrite::begin_waiting(&gate, Duration::from_millis(100))
             .await
             .expect_err("the lock is not free in time");
