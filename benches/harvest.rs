@@ -12,6 +12,11 @@
 //!     cargo bench --bench harvest                                     # 10,000 x 10, SQLite
 //!     OA_BENCH_SERIES=100000 cargo bench --bench harvest              # 1,100,000 items
 //!     OA_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench harvest
+//!     OA_BENCH_PUBLISHERS=10 cargo bench --bench harvest              # the same items, 20 feeds
+//!
+//! `OA_BENCH_PUBLISHERS` splits the series (with their sessions) among that many publishers,
+//! each with a series feed and a sessions feed, as a region's many providers publish them;
+//! the harvest walks up to its `concurrency` (16) feeds at once.
 //!
 //! `OA_BENCH_HARVEST_UNDER` runs the harvest process under a tool, for instruction counts
 //! per thread that do not move with the machine's speed (figures in docs/PERFORMANCE.md):
@@ -350,33 +355,52 @@ async fn main() {
     // The pages name their next page by the publisher's address, so it listens first.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let publishers = env_usize("OA_BENCH_PUBLISHERS", 1).max(1);
     let generating = Instant::now();
     let mut feeds = HashMap::new();
-    feeds.insert(
-        "series".to_owned(),
-        pages(&base, "series", (0..series_count).map(|k| series(k, k + 1))),
-    );
-    feeds.insert(
-        "sessions".to_owned(),
-        pages(
-            &base,
-            "sessions",
-            (0..series_count)
-                .flat_map(|k| (0..per_series).map(move |j| (k, j)))
-                .enumerate()
-                .map(|(n, (k, j))| session(k, j, n + 1, now)),
-        ),
-    );
+    let mut feed_urls = Vec::new();
+    // Publisher `p` publishes every `publishers`-th series with its sessions, as a series
+    // feed and a sessions feed of its own.
+    for p in 0..publishers {
+        let (series_feed, sessions_feed) = if publishers == 1 {
+            ("series".to_owned(), "sessions".to_owned())
+        } else {
+            (format!("series-{p}"), format!("sessions-{p}"))
+        };
+        let own = move |k: &usize| k % publishers == p;
+        feeds.insert(
+            series_feed.clone(),
+            pages(
+                &base,
+                &series_feed,
+                (0..series_count).filter(own).map(|k| series(k, k + 1)),
+            ),
+        );
+        feeds.insert(
+            sessions_feed.clone(),
+            pages(
+                &base,
+                &sessions_feed,
+                (0..series_count)
+                    .filter(own)
+                    .flat_map(|k| (0..per_series).map(move |j| (k, j)))
+                    .enumerate()
+                    .map(|(n, (k, j))| session(k, j, n + 1, now)),
+            ),
+        );
+        feed_urls.push(format!("{base}/{series_feed}/0"));
+        feed_urls.push(format!("{base}/{sessions_feed}/0"));
+    }
     let items = series_count * (1 + per_series);
     let bytes: usize = feeds.values().flatten().map(Bytes::len).sum();
     println!(
-        "generated {items} items ({series_count} series x {per_series} sessions) in {} pages, {:.1} MB, in {:.1} s",
+        "generated {items} items ({series_count} series x {per_series} sessions, {publishers} publisher(s), {} feeds) in {} pages, {:.1} MB, in {:.1} s",
+        feeds.len(),
         feeds.values().map(Vec::len).sum::<usize>(),
         bytes as f64 / 1e6,
         generating.elapsed().as_secs_f64()
     );
     start_publisher(listener, Arc::new(feeds));
-    let feed_urls = vec![format!("{base}/series/0"), format!("{base}/sessions/0")];
 
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let (database_url, count) = fresh_store(&dir, items).await;

@@ -141,6 +141,7 @@ async fn main() {
         fetcher,
         normaliser: Default::default(),
         store_outage: oa_aggregator::harvest::STORE_OUTAGE,
+        pages_in_memory: oa_aggregator::harvest::pages_in_memory(),
     };
     let sources: Vec<Source> = (0..FEEDS)
         .map(|i| Source::Feed(format!("{base}/f/{i}")))

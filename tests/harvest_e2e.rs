@@ -449,3 +449,81 @@ async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
         assert_eq!(store.dump().await.expect("dump").opportunities.len(), 12);
     }
 }
+
+/// A page of `n` Events of feed `feed`, naming `next`.
+fn event_page(feed: &str, n: usize, next: &str) -> RpdePage {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id":"{feed}-{i}","kind":"Event","state":"updated","modified":1,"data":{{"@type":"Event","name":"Walk {i}","startDate":"2030-01-08T10:00:00Z","location":{{"geo":{{"latitude":53.76,"longitude":-2.7}}}}}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"next":"{next}","items":[{}]}}"#, items.join(","));
+    oa_model::parse_page(body.as_bytes()).expect("page")
+}
+
+#[tokio::test]
+async fn feeds_take_turns_for_the_pages_held_parsed_and_none_is_held_up_for_good() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(backend, &dir, "slots.db").await;
+        let (a, b) = (
+            feed(&store, "https://a.example/feed").await,
+            feed(&store, "https://b.example/feed").await,
+        );
+        // One slot for both feeds' sinks.
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let sink_a = StoreSink::new(store.clone(), a.as_ref()).with_pages_in_memory(slots.clone());
+        let sink_b =
+            Arc::new(StoreSink::new(store.clone(), b.as_ref()).with_pages_in_memory(slots.clone()));
+        // A's next page is planned ahead: it takes the slot.
+        let page_a = event_page("a", 3, "https://a.example/feed?2");
+        sink_a.upcoming("https://a.example/feed?1", &page_a);
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while slots.available_permits() > 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the plan takes the slot");
+        // B's page, applied meanwhile, waits for it rather than being parsed beside A's.
+        let applying_b = tokio::spawn({
+            let sink_b = sink_b.clone();
+            async move {
+                sink_b
+                    .apply(
+                        "https://b.example/feed",
+                        event_page("b", 2, "https://b.example/feed?1"),
+                    )
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            !applying_b.is_finished(),
+            "{backend}: B waits while A's planned page holds the only slot"
+        );
+        sink_a
+            .apply("https://a.example/feed?1", page_a)
+            .await
+            .expect("A's page is stored");
+        assert_eq!(
+            sink_a.pages_planned(),
+            1,
+            "{backend}: A's page came from its plan"
+        );
+        tokio::time::timeout(Duration::from_secs(10), applying_b)
+            .await
+            .expect("B goes on once A's page is stored")
+            .expect("task")
+            .expect("B's page is stored");
+        assert_eq!(
+            slots.available_permits(),
+            1,
+            "{backend}: every slot is given back"
+        );
+        let dump = store.dump().await.expect("dump");
+        assert_eq!(dump.opportunities.len(), 5, "{backend}");
+    }
+}

@@ -40,6 +40,7 @@ async fn harvester_with(count: usize) -> (Harvester, tempfile::TempDir) {
         fetcher: Fetcher::new(FetchConfig::default()).expect("client"),
         normaliser: oa_normalise::OpenActiveNormaliser::default(),
         store_outage: oa_aggregator::harvest::STORE_OUTAGE,
+        pages_in_memory: oa_aggregator::harvest::pages_in_memory(),
     };
     let prepared = page.valid_items().map(oa_normalise::prepare).collect();
     store

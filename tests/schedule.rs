@@ -89,6 +89,7 @@ async fn serving_polls_the_last_page_no_faster_than_max_age_while_a_hanging_feed
             fetcher,
             normaliser: Default::default(),
             store_outage: oa_aggregator::harvest::STORE_OUTAGE,
+            pages_in_memory: oa_aggregator::harvest::pages_in_memory(),
         },
         sources,
         schedule(),
@@ -190,6 +191,7 @@ async fn a_feed_shows_as_retrying_while_it_waits_and_ok_once_it_succeeds() {
             fetcher,
             normaliser: Default::default(),
             store_outage: oa_aggregator::harvest::STORE_OUTAGE,
+            pages_in_memory: oa_aggregator::harvest::pages_in_memory(),
         },
         vec![Source::Feed(url.clone())],
         schedule(),
@@ -263,6 +265,7 @@ async fn sessions_generated_from_a_schedule_follow_the_moving_horizon_without_a_
         fetcher: Fetcher::new(FetchConfig::default()).expect("client"),
         normaliser: oa_normalise::OpenActiveNormaliser::default().with_clock(test_clock),
         store_outage: oa_aggregator::harvest::STORE_OUTAGE,
+        pages_in_memory: oa_aggregator::harvest::pages_in_memory(),
     };
     let (trigger, shutdown) = ShutdownTrigger::new();
     let mut every = schedule();

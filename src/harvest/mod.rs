@@ -18,6 +18,7 @@ use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary
 use oa_model::{RpdeItem, RpdePage};
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, PagePlan, Store, StoreError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
@@ -28,6 +29,8 @@ pub struct Harvester {
     pub normaliser: OpenActiveNormaliser,
     /// How long a page waits for an unavailable database before its feed is marked failing.
     pub store_outage: Duration,
+    /// Shared by every feed's sink: see [`pages_in_memory`].
+    pub pages_in_memory: Arc<Semaphore>,
 }
 
 impl Harvester {
@@ -36,7 +39,23 @@ impl Harvester {
         StoreSink::new(self.store.clone(), feed)
             .with_normaliser(self.normaliser.clone())
             .with_store_outage(self.store_outage)
+            .with_pages_in_memory(self.pages_in_memory.clone())
     }
+}
+
+/// How many pages may be held parsed (planned ahead, or being applied) at once across all
+/// the feeds one harvester walks. A parsed page of 500 sessions is a few megabytes until
+/// it is stored, and the store writes one page at a time (SQLite) or a few (PostgreSQL on
+/// two cores): with sixteen feeds walked at once, each with a page applied and the next
+/// planned, a harvest of twenty feeds peaked at 150-190 MB (docs/PERFORMANCE.md, "Harvest
+/// throughput", twenty-second session). Waiting pages stay as fetched, unparsed.
+pub const PAGES_IN_MEMORY: usize = 3;
+
+/// The slots of [`PAGES_IN_MEMORY`] for one harvester's feeds, given in the order asked.
+/// A page asks only after its feed's earlier pages have theirs, and gives it back once
+/// stored, so every slot is given back in turn.
+pub fn pages_in_memory() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(PAGES_IN_MEMORY))
 }
 
 /// The default for [`Harvester::store_outage`]: long enough for a database restart or a
@@ -57,6 +76,8 @@ pub struct StoreSink {
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
     /// The next page, being planned while the one before it is stored.
     upcoming: Mutex<Option<Upcoming>>,
+    /// Slots for pages held parsed, shared with the other feeds' sinks ([`pages_in_memory`]).
+    pages_in_memory: Arc<Semaphore>,
     /// Pages stored from such a plan (not normalised again in their transaction).
     pages_planned: AtomicUsize,
 }
@@ -65,7 +86,8 @@ pub struct StoreSink {
 #[derive(Debug)]
 struct Upcoming {
     requested: String,
-    plan: JoinHandle<Result<PagePlan, StoreError>>,
+    /// The plan, with the page's slot ([`pages_in_memory`]).
+    plan: JoinHandle<Result<(PagePlan, OwnedSemaphorePermit), StoreError>>,
 }
 
 impl StoreSink {
@@ -79,8 +101,15 @@ impl StoreSink {
             shutdown: Shutdown::never(),
             retry_notes: Mutex::default(),
             upcoming: Mutex::default(),
+            pages_in_memory: pages_in_memory(),
             pages_planned: AtomicUsize::new(0),
         }
+    }
+
+    /// Shares slots for parsed pages with other feeds' sinks ([`pages_in_memory`]).
+    pub fn with_pages_in_memory(mut self, slots: Arc<Semaphore>) -> Self {
+        self.pages_in_memory = slots;
+        self
     }
 
     /// Normalises with an area's own tag rules.
@@ -117,7 +146,7 @@ impl StoreSink {
     /// The plan of the page fetched from `requested`, if one was begun: `None` when it was
     /// not, or could not be made (the page is then applied unplanned, and any error it meets
     /// is reported from there).
-    async fn plan_of(&self, requested: &str) -> Option<PagePlan> {
+    async fn plan_of(&self, requested: &str) -> Option<(PagePlan, OwnedSemaphorePermit)> {
         let upcoming = self.upcoming.lock().ok()?.take()?;
         if upcoming.requested != requested {
             upcoming.plan.abort();
@@ -140,7 +169,10 @@ impl PageSink for StoreSink {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
-        let planned = self.plan_of(requested).await;
+        let (planned, _slot) = match self.plan_of(requested).await {
+            Some((plan, slot)) => (Some(plan), slot),
+            None => (None, take_slot(&self.pages_in_memory).await?),
+        };
         let attempt = || async {
             let items = page.valid_items().map(oa_normalise::prepare).collect();
             self.store
@@ -198,9 +230,13 @@ impl PageSink for StoreSink {
         let items: Vec<RpdeItem> = page.valid_items().cloned().collect();
         let (store, feed) = (self.store.clone(), self.feed.clone());
         let normaliser = self.normaliser.clone();
+        let slots = self.pages_in_memory.clone();
         let plan = tokio::spawn(async move {
+            // Parsed only once it has a slot: until then the page waits as fetched.
+            let slot = take_slot(&slots).await.map_err(StoreError::Abandoned)?;
             let items = items.iter().map(oa_normalise::prepare).collect();
-            store.plan_page(&feed, items, &normaliser).await
+            let plan = store.plan_page(&feed, items, &normaliser).await?;
+            Ok((plan, slot))
         });
         let upcoming = Upcoming {
             requested: requested.to_owned(),
@@ -242,6 +278,16 @@ impl PageSink for StoreSink {
             let _ = note.await;
         }
     }
+}
+
+/// A slot for a parsed page ([`pages_in_memory`]).
+async fn take_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, String> {
+    // The semaphore is never closed; an error would mean it was.
+    slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| "the harvester stopped taking pages".to_owned())
 }
 
 /// Walks one feed from its stored cursor to its end (or to shutdown) and records how it went.
