@@ -527,3 +527,97 @@ async fn feeds_take_turns_for_the_pages_held_parsed_and_none_is_held_up_for_good
         assert_eq!(dump.opportunities.len(), 5, "{backend}");
     }
 }
+
+/// A page of one item of feed `feed`, naming `next`.
+fn one_item_page(id: &str, kind: &str, modified: i64, data: &str, next: &str) -> RpdePage {
+    let body = format!(
+        r#"{{"next":"{next}","items":[{{"id":"{id}","kind":"{kind}","state":"updated","modified":{modified},"data":{data}}}]}}"#
+    );
+    oa_model::parse_page(body.as_bytes()).expect("page")
+}
+
+#[tokio::test]
+async fn a_page_whose_plan_failed_is_not_held_up_by_the_plan_of_the_page_after_it() {
+    // SQLite only: the slots are the harvester's, whatever the store.
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store("sqlite", &dir, "failed-plan.db").await;
+    let (a, b) = (
+        feed(&store, "https://a.example/feed").await,
+        feed(&store, "https://b.example/feed").await,
+    );
+    // A series with a stored session whose data is corrupt: planning any update of the
+    // series fails when it recomputes the session.
+    let series = |modified| {
+        one_item_page(
+            "s",
+            "SessionSeries",
+            modified,
+            r#"{"@type":"SessionSeries","@id":"https://a.example/s","name":"Walks"}"#,
+            "https://a.example/feed?1",
+        )
+    };
+    let session = r#"{"@type":"ScheduledSession","@id":"https://a.example/c","superEvent":"https://a.example/s","startDate":"2030-01-08T10:00:00Z"}"#;
+    for page in [
+        series(1),
+        one_item_page(
+            "c",
+            "ScheduledSession",
+            1,
+            session,
+            "https://a.example/feed?1",
+        ),
+    ] {
+        let items = page.valid_items().map(oa_normalise::prepare).collect();
+        store
+            .apply_page(
+                &a.as_ref(),
+                items,
+                &page.next,
+                &oa_normalise::OpenActiveNormaliser::default(),
+            )
+            .await
+            .expect("stored");
+    }
+    rusqlite::Connection::open(dir.path().join("failed-plan.db"))
+        .and_then(|c| c.execute("update items set data = 'not json' where item_id = 'c'", []))
+        .expect("the session's data is corrupted");
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let sink_a =
+        Arc::new(StoreSink::new(store.clone(), a.as_ref()).with_pages_in_memory(slots.clone()));
+    let sink_b = StoreSink::new(store.clone(), b.as_ref()).with_pages_in_memory(slots.clone());
+    // B's planned page holds the only slot; A's page 1 is planned behind it.
+    let page_b = event_page("b", 1, "https://b.example/feed?1");
+    sink_b.upcoming("https://b.example/feed", &page_b);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while slots.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("B's plan takes the slot");
+    sink_a.upcoming("https://a.example/feed?1", &series(2));
+    let applying_a = tokio::spawn({
+        let sink_a = sink_a.clone();
+        async move { sink_a.apply("https://a.example/feed?1", series(2)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A's page 2 is fetched while page 1 waits for its plan, and planned behind it.
+    sink_a.upcoming(
+        "https://a.example/feed?2",
+        &event_page("a", 1, "https://a.example/feed?3"),
+    );
+    // B's page is stored: A's page 1 gets the slot, its plan fails and gives it back, and
+    // A's page 2 plans with it. Page 1, applied unplanned, must still get a slot.
+    sink_b
+        .apply("https://b.example/feed", page_b)
+        .await
+        .expect("B's page is stored");
+    let failed = tokio::time::timeout(Duration::from_secs(10), applying_a)
+        .await
+        .expect("A's page 1 is not held up by the plan of its page 2")
+        .expect("task")
+        .expect_err("A's page 1 meets the corrupt session");
+    assert!(failed.contains("does not parse"), "{failed}");
+    assert_eq!(slots.available_permits(), 1, "every slot is given back");
+}

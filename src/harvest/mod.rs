@@ -47,7 +47,7 @@ impl Harvester {
 /// the feeds one harvester walks. A parsed page of 500 sessions is a few megabytes until
 /// it is stored, and the store writes one page at a time (SQLite) or a few (PostgreSQL on
 /// two cores): with sixteen feeds walked at once, each with a page applied and the next
-/// planned, a harvest of twenty feeds peaked at 150-190 MB (docs/PERFORMANCE.md, "Harvest
+/// planned, a harvest of twenty feeds peaked at 140-190 MB (docs/PERFORMANCE.md, "Harvest
 /// throughput", twenty-second session). Waiting pages stay as fetched, unparsed.
 pub const PAGES_IN_MEMORY: usize = 3;
 
@@ -171,7 +171,16 @@ impl PageSink for StoreSink {
         // failover is waited out and the page applied again from the start.
         let (planned, _slot) = match self.plan_of(requested).await {
             Some((plan, slot)) => (Some(plan), slot),
-            None => (None, take_slot(&self.pages_in_memory).await?),
+            None => {
+                // This page asks for its slot only now (its plan failed, or none was made).
+                // A plan of the page after it, begun meanwhile, must not keep a slot while
+                // this page waits for one: feeds could then hold every slot for pages that
+                // wait on earlier pages that have none. That page is applied unplanned.
+                if let Some(later) = self.upcoming.lock().ok().and_then(|mut u| u.take()) {
+                    later.plan.abort();
+                }
+                (None, take_slot(&self.pages_in_memory).await?)
+            }
         };
         let attempt = || async {
             let items = page.valid_items().map(oa_normalise::prepare).collect();
