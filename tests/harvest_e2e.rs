@@ -450,6 +450,17 @@ async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
     }
 }
 
+/// Waits until a plan has taken every slot.
+async fn all_slots_taken(slots: &tokio::sync::Semaphore) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while slots.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a plan takes the slot");
+}
+
 /// A page of `n` Events of feed `feed`, naming `next`.
 fn event_page(feed: &str, n: usize, next: &str) -> RpdePage {
     let items: Vec<String> = (0..n)
@@ -480,13 +491,7 @@ async fn feeds_take_turns_for_the_pages_held_parsed_and_none_is_held_up_for_good
         // A's next page is planned ahead: it takes the slot.
         let page_a = event_page("a", 3, "https://a.example/feed?2");
         sink_a.upcoming("https://a.example/feed?1", &page_a);
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while slots.available_permits() > 0 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("the plan takes the slot");
+        all_slots_taken(&slots).await;
         // B's page, applied meanwhile, waits for it rather than being parsed beside A's.
         let applying_b = tokio::spawn({
             let sink_b = sink_b.clone();
@@ -589,13 +594,7 @@ async fn a_page_whose_plan_failed_is_not_held_up_by_the_plan_of_the_page_after_i
     // B's planned page holds the only slot; A's page 1 is planned behind it.
     let page_b = event_page("b", 1, "https://b.example/feed?1");
     sink_b.upcoming("https://b.example/feed", &page_b);
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while slots.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("B's plan takes the slot");
+    all_slots_taken(&slots).await;
     sink_a.upcoming("https://a.example/feed?1", &series(2));
     let applying_a = tokio::spawn({
         let sink_a = sink_a.clone();
