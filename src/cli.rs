@@ -187,7 +187,7 @@ async fn harvester(config: &Config) -> anyhow::Result<Harvester> {
     Ok(Harvester {
         normaliser,
         store_outage: Duration::from_secs(config.harvest.store_outage_secs),
-        pages_in_memory: crate::harvest::pages_in_memory(),
+        pages_in_memory: crate::harvest::pages_in_memory_of(config.harvest.pages_in_memory),
         store,
         fetcher: fetcher.await.context("building the HTTP client")??,
     })

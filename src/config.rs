@@ -118,10 +118,17 @@ pub struct HarvestConfig {
     /// Whether a page's `next` may name another host (followed and logged when it may).
     #[serde(default = "default_true")]
     pub allow_cross_host_next: bool,
+    /// Pages held parsed at once across all feeds (`crate::harvest::PAGES_IN_MEMORY`).
+    #[serde(default = "default_pages_in_memory")]
+    pub pages_in_memory: usize,
 }
 
 fn default_true() -> bool {
     true
+}
+
+fn default_pages_in_memory() -> usize {
+    crate::harvest::PAGES_IN_MEMORY
 }
 
 fn default_store_outage_secs() -> u64 {
@@ -277,9 +284,12 @@ mod tests {
 
     #[test]
     fn defaults_load_and_a_file_overrides_them() {
-        let config = with_file("[harvest]\nconcurrency = 4\n[[sources]]\nfeed = \"https://p.example/feeds/sessions\"\n[[sources]]\ndataset_site = \"https://p.example/openactive/\"\n")
+        let config = with_file("[harvest]\nconcurrency = 4\npages_in_memory = 6\n[[sources]]\nfeed = \"https://p.example/feeds/sessions\"\n[[sources]]\ndataset_site = \"https://p.example/openactive/\"\n")
             .expect("valid");
         assert_eq!(config.harvest.concurrency, 4);
+        assert_eq!(config.harvest.pages_in_memory, 6);
+        let defaults = with_file("").expect("valid");
+        assert_eq!(defaults.harvest.pages_in_memory, 3, "from the defaults");
         assert_eq!(
             config.harvest.min_poll_interval_secs, 8,
             "from the defaults"

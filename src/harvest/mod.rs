@@ -51,11 +51,16 @@ impl Harvester {
 /// throughput", twenty-second session). Waiting pages stay as fetched, unparsed.
 pub const PAGES_IN_MEMORY: usize = 3;
 
-/// The slots of [`PAGES_IN_MEMORY`] for one harvester's feeds, given in the order asked.
-/// A page asks only after its feed's earlier pages have theirs, and gives it back once
-/// stored, so every slot is given back in turn.
+/// The [`PAGES_IN_MEMORY`] slots for one harvester's feeds: see [`pages_in_memory_of`].
 pub fn pages_in_memory() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(PAGES_IN_MEMORY))
+    pages_in_memory_of(PAGES_IN_MEMORY)
+}
+
+/// `slots` slots for pages held parsed (at least one), given in the order asked. A page
+/// asks only after its feed's earlier pages have theirs, and gives it back once stored, so
+/// every slot is given back in turn.
+pub fn pages_in_memory_of(slots: usize) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(slots.max(1)))
 }
 
 /// The default for [`Harvester::store_outage`]: long enough for a database restart or a
