@@ -50,11 +50,16 @@ impl StoreError {
                             || code.starts_with("57P")
                     })
             }
-            StoreError::Lookup { source, .. } | StoreError::Direct(source) => matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ),
+            StoreError::Lookup { source, .. } | StoreError::Direct(source) => is_busy(source),
             _ => false,
         }
     }
+}
+
+/// Whether SQLite refused because another connection holds a lock it needs.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }

@@ -16,10 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
+use crate::error::is_busy;
 
 /// The page connection, and the lock every write of this process takes first.
 pub(super) type WriteGate = Arc<Mutex<Connection>>;
@@ -117,13 +118,6 @@ impl Drop for PageWrite {
             let _ = self.conn.execute_batch("rollback");
         }
     }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
 }
 
 #[cfg(test)]
