@@ -12,7 +12,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value;
@@ -76,13 +75,7 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
     .expect("copy feeds");
 
     // Every page is read before the writing starts, so nothing else runs while it does.
-    let (pages, received) = mpsc::sync_channel(4);
-    let reading = {
-        let harvested = harvested.to_owned();
-        std::thread::spawn(move || read_pages(&harvested, rows, &pages))
-    };
-    let received: Vec<Page> = received.into_iter().collect();
-    reading.join().expect("reader");
+    let pages = read_pages(harvested, rows);
     let writing = AtomicBool::new(true);
     let (items, seconds) = std::thread::scope(|scope| {
         scope.spawn(|| checkpoint_while(fresh, &writing));
@@ -91,7 +84,7 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
         let _stop = StopOnDrop(&writing);
         let mut writing_time = Duration::ZERO;
         let mut items = 0;
-        for page in received {
+        for page in pages {
             items += page.items.len();
             let started = Instant::now();
             write_page(&conn, &page);
@@ -140,8 +133,8 @@ fn write_page(conn: &Connection, page: &Page) {
     tx.commit().expect("commit");
 }
 
-/// Reads the harvested rows a page at a time, in feed order, and sends each page.
-fn read_pages(harvested: &Path, rows: Rows, pages: &mpsc::SyncSender<Page>) {
+/// Reads the harvested rows a page at a time, in feed order.
+fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
     let conn = Connection::open_with_flags(harvested, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("open harvested store");
     let mut items = conn
@@ -166,6 +159,7 @@ fn read_pages(harvested: &Path, rows: Rows, pages: &mpsc::SyncSender<Page>) {
                 .collect::<rusqlite::Result<Vec<Value>>>()
         }
     };
+    let mut pages = Vec::new();
     let mut page: Option<Page> = None;
     let mut stored = items.query([]).expect("items");
     while let Some(row) = stored.next().expect("item") {
@@ -177,9 +171,8 @@ fn read_pages(harvested: &Path, rows: Rows, pages: &mpsc::SyncSender<Page>) {
             .as_ref()
             .is_some_and(|p| p.feed_id != feed_id || p.items.len() == PAGE_ITEMS)
             && let Some(full) = page.take()
-            && pages.send(full).is_err()
         {
-            return;
+            pages.push(full);
         }
         let current = page.get_or_insert_with(|| Page {
             feed_id,
@@ -204,9 +197,8 @@ fn read_pages(harvested: &Path, rows: Rows, pages: &mpsc::SyncSender<Page>) {
         }
         current.items.push(item);
     }
-    if let Some(last) = page {
-        let _ = pages.send(last);
-    }
+    pages.extend(page);
+    pages
 }
 
 /// Clears its flag when dropped.

@@ -139,11 +139,11 @@ impl SqliteStore {
         })
     }
 
-    /// Sizes the writer's page cache for what it is about to write (see [`HARVEST_CACHE`]
-    /// and [`RENORMALISE_CACHE`]). Set before every write batch (a no-op once set) because
-    /// the pool may replace its connection.
-    async fn grow_write_cache(&self, pragma: &'static str) -> Result<(), StoreError> {
-        sqlx::query(pragma).execute(&self.writer).await?;
+    /// Sizes sqlx's writer's page cache for a `renormalise` batch ([`RENORMALISE_CACHE`];
+    /// harvested pages are written on the page connection, which has its own). Set before
+    /// every batch (a no-op once set) because the pool may replace its connection.
+    async fn grow_write_cache(&self) -> Result<(), StoreError> {
+        sqlx::query(RENORMALISE_CACHE).execute(&self.writer).await?;
         Ok(())
     }
 

@@ -24,8 +24,8 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::SqliteStore;
 use super::page_tx::SqlitePageTx;
-use super::{RENORMALISE_CACHE, SqliteStore};
 use crate::StoreError;
 use crate::page_write::{ChunkWrite, ChunkWriter, Writes};
 use crate::renormalise::{self, BatchChunks, BatchInput, RenormaliseBatch};
@@ -72,7 +72,7 @@ pub(super) async fn pass(
             None => return Ok(()),
             // A stale snapshot: that batch again, read in its own write transaction.
             Some(stale) => {
-                db.grow_write_cache(RENORMALISE_CACHE).await?;
+                db.grow_write_cache().await?;
                 let (tx, gate) = db.write_tx().await?;
                 let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
                 let input = renormalise::read_batch(&mut tx, stale, limit).await?;
@@ -222,7 +222,7 @@ async fn write_batch(
         }
         return commit_nothing(may_commit, done).await;
     };
-    db.grow_write_cache(RENORMALISE_CACHE).await?;
+    db.grow_write_cache().await?;
     let (tx, gate) = db.write_tx().await?;
     let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
     if pages_applied(&mut tx).await? != pages_applied_then {
