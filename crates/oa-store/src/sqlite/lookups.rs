@@ -1,6 +1,6 @@
-//! Search's reads by id (a page's documents, a series' later occurrences), run on the
-//! calling thread through connections of their own rather than through sqlx's worker
-//! threads.
+//! Reads run on the calling thread through connections of the store's own rather than
+//! through sqlx's worker threads: search's reads by id (a page's documents, a series' later
+//! occurrences) and a harvested page's plan ([`Snapshot`]).
 //!
 //! Through sqlx, a read is handed to its connection's thread and each row handed back: about
 //! nine thread switches a search, which on this kind of machine cost more than the reads
@@ -10,7 +10,7 @@
 //! against 165 µs when every document came from memory.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, params_from_iter};
@@ -111,6 +111,19 @@ impl Lookups {
         }
     }
 
+    /// A read transaction: one snapshot of the store for as long as it lives.
+    pub(super) fn snapshot(self: &Arc<Self>) -> Result<Snapshot, StoreError> {
+        let connection = self.take()?;
+        // Deferred: the snapshot is taken at its first read, and every read after sees it.
+        if let Err(e) = connection.execute_batch("begin") {
+            return Err(lookup_error(&self.path, e));
+        }
+        Ok(Snapshot {
+            lookups: self.clone(),
+            connection: Some(connection),
+        })
+    }
+
     fn take(&self) -> Result<Connection, StoreError> {
         if let Some(connection) = self.lock().pop() {
             return Ok(connection);
@@ -129,6 +142,39 @@ impl Lookups {
         // Only whole connections are ever pushed or popped: a panic elsewhere leaves the
         // list usable.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A read transaction on one of the store's read connections: a page's plan reads what the
+/// page depends on through it. Through sqlx's readers, `begin`, each group of reads and the
+/// rollback were each a hand-off to the connection's thread and back, on the chain of work
+/// every page waits for (docs/PERFORMANCE.md, "Harvest throughput", twenty-third session).
+/// Ended (rolled back) when dropped; the connection is then given back.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    lookups: Arc<Lookups>,
+    connection: Option<Connection>,
+}
+
+impl Snapshot {
+    /// The connection, inside the transaction.
+    pub(crate) fn conn(&self) -> &Connection {
+        // Present until dropped.
+        self.connection
+            .as_ref()
+            .expect("a snapshot holds its connection until dropped")
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        // One whose transaction would not end is not reused: the next read opens afresh.
+        if connection.is_autocommit() || connection.execute_batch("rollback").is_ok() {
+            self.lookups.give_back(connection);
+        }
     }
 }
 
@@ -172,6 +218,40 @@ mod tests {
     fn an_in_list_has_one_parameter_per_id() {
         assert_eq!(in_list("select 1", 1), "select 1 where o.id in (?)");
         assert_eq!(in_list("select 1", 3), "select 1 where o.id in (?, ?, ?)");
+    }
+
+    #[test]
+    fn a_snapshot_sees_one_state_and_gives_its_connection_back_ended() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("store.db");
+        let writer = Connection::open(&file).expect("opens");
+        writer
+            .execute_batch("pragma journal_mode = wal; create table t (x integer)")
+            .expect("a table");
+        let count = |conn: &Connection| -> i64 {
+            conn.query_row("select count(*) from t", [], |row| row.get(0))
+                .expect("counts")
+        };
+        let lookups = Arc::new(Lookups::new(file));
+        let snapshot = lookups.snapshot().expect("a snapshot");
+        assert_eq!(count(snapshot.conn()), 0);
+        writer
+            .execute("insert into t values (1)", [])
+            .expect("a write");
+        assert_eq!(
+            count(snapshot.conn()),
+            0,
+            "the snapshot's state stays as first read"
+        );
+        drop(snapshot);
+        assert_eq!(lookups.lock().len(), 1, "the connection is given back");
+        assert!(
+            lookups.lock()[0].is_autocommit(),
+            "with its transaction ended"
+        );
+        let later = lookups.snapshot().expect("another snapshot");
+        assert_eq!(count(later.conn()), 1, "a later snapshot sees the write");
+        assert!(lookups.lock().is_empty(), "on the same connection");
     }
 
     #[test]

@@ -231,8 +231,9 @@ impl Store for SqliteStore {
         items: Vec<PreparedItem>,
         normaliser: &dyn Normaliser,
     ) -> Result<PagePlan, StoreError> {
-        // A read transaction on a reader: one snapshot, while the writer goes on writing.
-        let reads = page_tx::SqlitePageTx::snapshot(self.reader.begin().await?);
+        // A read transaction on a connection of the store's own: one snapshot, while the
+        // writer goes on writing.
+        let reads = page_tx::SqlitePageTx::Read(self.lookups.snapshot()?);
         page_plan::plan(reads, feed, items, normaliser).await
     }
 

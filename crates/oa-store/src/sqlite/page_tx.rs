@@ -10,6 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
 use super::direct;
+use super::lookups::Snapshot;
 use super::page_writer::PageWrite;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
@@ -27,19 +28,16 @@ const PART_ITEMS: usize = part_items!();
 
 /// Where a page's (or a `renormalise` batch's) statements run.
 pub(crate) enum SqlitePageTx {
-    /// In a transaction of sqlx's: a plan's snapshot on a reader, or a `renormalise` batch
-    /// on the writer (holding the write gate).
-    Sqlx(Transaction<'static, Sqlite>, Option<WriteGuard>),
+    /// In a transaction of sqlx's: a `renormalise` batch on the writer, holding the write
+    /// gate.
+    Sqlx(Transaction<'static, Sqlite>, WriteGuard),
     /// On the page connection ([`super::page_writer`]).
     Page(PageWrite),
+    /// A plan's reads, on one of the store's read connections ([`Snapshot`]).
+    Read(Snapshot),
 }
 
 impl SqlitePageTx {
-    /// A read snapshot (a plan's).
-    pub(crate) fn snapshot(tx: Transaction<'static, Sqlite>) -> Self {
-        SqlitePageTx::Sqlx(tx, None)
-    }
-
     /// Runs `work` on the transaction's connection, on this thread.
     pub(super) async fn run<T>(
         &mut self,
@@ -48,6 +46,7 @@ impl SqlitePageTx {
         match self {
             SqlitePageTx::Sqlx(tx, _) => direct::with_connection(tx, work).await,
             SqlitePageTx::Page(page) => work(page.conn()).map_err(StoreError::Direct),
+            SqlitePageTx::Read(snapshot) => work(snapshot.conn()).map_err(StoreError::Direct),
         }
     }
 
@@ -56,6 +55,8 @@ impl SqlitePageTx {
         match self {
             SqlitePageTx::Sqlx(tx, _gate) => Ok(tx.commit().await?),
             SqlitePageTx::Page(page) => page.commit(),
+            // A snapshot wrote nothing: it ends as it drops.
+            SqlitePageTx::Read(_) => Ok(()),
         }
     }
 }

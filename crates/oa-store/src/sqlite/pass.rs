@@ -17,14 +17,15 @@
 //! nothing was normalised, held the pass to about 1.4 of the 2 cores.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use oa_model::Normaliser;
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::SqliteStore;
+use super::lookups::Lookups;
 use super::page_tx::SqlitePageTx;
 use crate::StoreError;
 use crate::page_write::{ChunkWrite, ChunkWriter, Writes};
@@ -74,7 +75,7 @@ pub(super) async fn pass(
             Some(stale) => {
                 db.grow_write_cache().await?;
                 let (tx, gate) = db.write_tx().await?;
-                let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
+                let mut tx = SqlitePageTx::Sqlx(tx, gate);
                 let input = renormalise::read_batch(&mut tx, stale, limit).await?;
                 let (tx, batch) = renormalise::batch(tx, input, normaliser).await?;
                 tx.commit().await?;
@@ -100,7 +101,7 @@ async fn pipeline(
     normaliser: &dyn Normaliser,
     each: &mut (dyn for<'b> FnMut(&'b RenormaliseBatch) -> bool + Send),
 ) -> Result<Option<Option<(i64, String)>>, StoreError> {
-    let mut reading = Some(spawn_read(&db.reader, after, limit));
+    let mut reading = Some(spawn_read(&db.lookups, after, limit));
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut committed: Option<oneshot::Receiver<()>> = None;
     let mut stopping = false;
@@ -113,7 +114,7 @@ async fn pipeline(
             reading = snapshot
                 .input
                 .next()
-                .map(|next| spawn_read(&db.reader, Some(next), limit));
+                .map(|next| spawn_read(&db.lookups, Some(next), limit));
             let chunk_count = snapshot.input.chunks();
             let (queue, chunks) = mpsc::channel(chunk_count.max(1));
             let (done, this_committed) = oneshot::channel();
@@ -224,7 +225,7 @@ async fn write_batch(
     };
     db.grow_write_cache().await?;
     let (tx, gate) = db.write_tx().await?;
-    let mut tx = SqlitePageTx::Sqlx(tx, Some(gate));
+    let mut tx = SqlitePageTx::Sqlx(tx, gate);
     if pages_applied(&mut tx).await? != pages_applied_then {
         return Ok(Written::Stale); // Rolled back as `tx` drops.
     }
@@ -264,13 +265,13 @@ async fn commit_nothing(
 }
 
 fn spawn_read(
-    reader: &SqlitePool,
+    reads: &Arc<Lookups>,
     after: Option<(i64, String)>,
     limit: usize,
 ) -> JoinHandle<Result<Snapshot, StoreError>> {
-    let reader = reader.clone();
+    let reads = reads.clone();
     tokio::spawn(async move {
-        let mut tx = SqlitePageTx::snapshot(reader.begin().await?);
+        let mut tx = SqlitePageTx::Read(reads.snapshot()?);
         // First, so the snapshot it counts is the one the items are read in.
         let pages_applied = pages_applied(&mut tx).await?;
         let input = renormalise::read_batch(&mut tx, after, limit).await?;
