@@ -423,8 +423,9 @@ async fn shutdown_while_waiting_for_postgres_leaves_the_page_unstored_at_once() 
 }
 
 #[tokio::test]
-async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
-    // Events that depend on nothing stored: each next page's plan holds when it is applied.
+async fn pages_are_stored_from_plans_made_while_the_pages_before_were_written() {
+    // Events that depend on nothing stored: each page's plan holds when it is applied. The
+    // second and third pages are both fetched, and planned, while the first is written.
     let items = (0..12)
         .map(|n| {
             let data = format!(
@@ -444,7 +445,7 @@ async fn pages_are_stored_from_plans_made_while_the_page_before_was_written() {
         assert_eq!(
             sink.pages_planned(),
             2,
-            "{backend}: every page after the first was planned while the one before was written"
+            "{backend}: every page after the first was planned while the pages before were written"
         );
         assert_eq!(store.dump().await.expect("dump").opportunities.len(), 12);
     }

@@ -6,6 +6,7 @@ pub mod refresh;
 pub mod schedule;
 pub mod sources;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -79,8 +80,9 @@ pub struct StoreSink {
     shutdown: Shutdown,
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
-    /// The next page, being planned while the one before it is stored.
-    upcoming: Mutex<Option<Upcoming>>,
+    /// The pages fetched ahead (at most two, [`oa_harvest::walker`]), in order, each being
+    /// planned while the pages before it are stored.
+    upcoming: Mutex<VecDeque<Upcoming>>,
     /// Slots for pages held parsed, shared with the other feeds' sinks ([`pages_in_memory`]).
     pages_in_memory: Arc<Semaphore>,
     /// Pages stored from such a plan (not normalised again in their transaction).
@@ -148,13 +150,27 @@ impl StoreSink {
         self.pages_planned.load(Ordering::Relaxed)
     }
 
+    /// Drops the plans of every page fetched ahead (they give their slots back).
+    fn abort_upcoming(&self) {
+        let later = match self.upcoming.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(_) => VecDeque::new(),
+        };
+        for upcoming in later {
+            upcoming.plan.abort();
+        }
+    }
+
     /// The plan of the page fetched from `requested`, if one was begun: `None` when it was
     /// not, or could not be made (the page is then applied unplanned, and any error it meets
     /// is reported from there).
     async fn plan_of(&self, requested: &str) -> Option<(PagePlan, OwnedSemaphorePermit)> {
-        let upcoming = self.upcoming.lock().ok()?.take()?;
+        let upcoming = self.upcoming.lock().ok()?.pop_front()?;
         if upcoming.requested != requested {
+            // Pages are applied in the order they were fetched; anything else is a walk
+            // that started again, whose plans no page will ask for.
             upcoming.plan.abort();
+            self.abort_upcoming();
             return None;
         }
         match upcoming.plan.await {
@@ -178,12 +194,10 @@ impl PageSink for StoreSink {
             Some((plan, slot)) => (Some(plan), slot),
             None => {
                 // This page asks for its slot only now (its plan failed, or none was made).
-                // A plan of the page after it, begun meanwhile, must not keep a slot while
+                // Plans of the pages after it, begun meanwhile, must not keep slots while
                 // this page waits for one: feeds could then hold every slot for pages that
-                // wait on earlier pages that have none. That page is applied unplanned.
-                if let Some(later) = self.upcoming.lock().ok().and_then(|mut u| u.take()) {
-                    later.plan.abort();
-                }
+                // wait on earlier pages that have none. Those pages are applied unplanned.
+                self.abort_upcoming();
                 (None, take_slot(&self.pages_in_memory).await?)
             }
         };
@@ -256,10 +270,8 @@ impl PageSink for StoreSink {
             requested: requested.to_owned(),
             plan,
         };
-        if let Ok(mut slot) = self.upcoming.lock()
-            && let Some(replaced) = slot.replace(upcoming)
-        {
-            replaced.plan.abort();
+        if let Ok(mut queue) = self.upcoming.lock() {
+            queue.push_back(upcoming);
         }
     }
 
@@ -280,10 +292,8 @@ impl PageSink for StoreSink {
     }
 
     async fn settle(&self) {
-        // A page planned but never applied (the walk stopped first) is dropped.
-        if let Some(upcoming) = self.upcoming.lock().ok().and_then(|mut u| u.take()) {
-            upcoming.plan.abort();
-        }
+        // Pages planned but never applied (the walk stopped first) are dropped.
+        self.abort_upcoming();
         let notes = match self.retry_notes.lock() {
             Ok(mut notes) => std::mem::take(&mut *notes),
             Err(_) => Vec::new(),

@@ -1,6 +1,7 @@
 //! Walking a feed by the RPDE rules: follow `next` verbatim, hand each page to the sink
 //! (which stores it with the cursor in one transaction), stop at the end of the feed.
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,9 +14,10 @@ use crate::{FetchError, Fetcher, Shutdown};
 pub trait PageSink: Send + Sync {
     async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String>;
 
-    /// The page fetched while the page before it is stored: it goes to `apply` next, unless
-    /// the walk stops first. A sink may start now on what needs nothing of the earlier page
-    /// committed (the cursor still moves only when `apply` commits).
+    /// A page fetched while an earlier one is stored (at most two ahead): pages are told in
+    /// order, and each goes to `apply` after those told before it, unless the walk stops
+    /// first. A sink may start now on what needs nothing of the earlier pages committed (the
+    /// cursor still moves only when `apply` commits).
     fn upcoming(&self, _requested: &str, _page: &RpdePage) {}
 
     /// A fetch of the feed failed and will be tried again after `delay`.
@@ -85,6 +87,8 @@ async fn walk(
     let mut summary = WalkSummary::default();
     let mut url = start_url.to_owned();
     let mut fetched = fetch_unless_shutdown(fetcher, sink, &url, shutdown).await;
+    // The fetch of the page after, begun while the page before this one was stored.
+    let mut ahead: Option<Ahead<'_>> = None;
     loop {
         let Some((page, max_age)) = fetched.transpose()? else {
             summary.last_url = url;
@@ -118,25 +122,115 @@ async fn walk(
             summary.last_url = url;
             return Ok(summary);
         }
-        // The next page is fetched and parsed while this one is stored, and the sink told of
-        // it at once; it is only applied (and so its cursor only moves) after this page has
-        // committed.
-        let fetching = async {
-            let fetched = fetch_unless_shutdown(fetcher, sink, &next, shutdown).await;
-            if let Some(Ok((upcoming, _))) = &fetched
-                && !upcoming.is_last_page(&next)
-            {
-                sink.upcoming(&next, upcoming);
+        // The next page and the one after it are fetched and parsed while this one is
+        // stored, and the sink told of each as it arrives, so it can plan a page while the
+        // pages before it are written. A page is only applied (and so its cursor only
+        // moves) after the pages before it have committed.
+        let mut following = ahead
+            .take()
+            .unwrap_or_else(|| Ahead::fetch(fetcher, sink, next.clone(), shutdown));
+        if let Ahead::Fetched(done) = &following {
+            ahead = beyond(fetcher, sink, shutdown, &next, done);
+        }
+        {
+            let storing = store(sink, &url, page);
+            tokio::pin!(storing);
+            loop {
+                tokio::select! {
+                    stored = &mut storing => {
+                        stored?;
+                        break;
+                    }
+                    done = following.arrival(), if following.is_fetching() => {
+                        ahead = beyond(fetcher, sink, shutdown, &next, &done);
+                        following = Ahead::Fetched(done);
+                    }
+                    done = Ahead::arrival_of(&mut ahead), if ahead.as_ref().is_some_and(Ahead::is_fetching) => {
+                        ahead = Some(Ahead::Fetched(done));
+                    }
+                }
             }
-            fetched
+        }
+        fetched = match following {
+            Ahead::Fetched(done) => done,
+            Ahead::Fetching(fetching) => {
+                let done = fetching.await;
+                ahead = beyond(fetcher, sink, shutdown, &next, &done);
+                done
+            }
         };
-        fetched = store_while_fetching(store(sink, &url, page), fetching).await?;
         url = next;
         if shutdown.is_requested() {
             // Asked while the page was stored: stop between pages, as before a fetch.
             fetched = None;
+            ahead = None;
         }
     }
+}
+
+/// A page fetched, or `None` when shutdown was requested first.
+type Fetched = Option<Result<(RpdePage, Option<Duration>), WalkError>>;
+
+/// A page ahead of the one being stored: its fetch under way, or done.
+enum Ahead<'a> {
+    Fetching(Pin<Box<dyn Future<Output = Fetched> + Send + 'a>>),
+    Fetched(Fetched),
+}
+
+impl<'a> Ahead<'a> {
+    /// Fetches `url`, telling the sink of the page as soon as it arrives.
+    fn fetch(
+        fetcher: &'a Fetcher,
+        sink: &'a dyn PageSink,
+        url: String,
+        shutdown: &'a Shutdown,
+    ) -> Self {
+        Ahead::Fetching(Box::pin(async move {
+            let fetched = fetch_unless_shutdown(fetcher, sink, &url, shutdown).await;
+            if let Some(Ok((upcoming, _))) = &fetched
+                && !upcoming.is_last_page(&url)
+            {
+                sink.upcoming(&url, upcoming);
+            }
+            fetched
+        }))
+    }
+
+    fn is_fetching(&self) -> bool {
+        matches!(self, Ahead::Fetching(_))
+    }
+
+    /// The page, once fetched (only polled while fetching).
+    async fn arrival(&mut self) -> Fetched {
+        match self {
+            Ahead::Fetching(fetching) => fetching.await,
+            Ahead::Fetched(_) => std::future::pending().await,
+        }
+    }
+
+    async fn arrival_of(ahead: &mut Option<Ahead<'a>>) -> Fetched {
+        match ahead {
+            Some(ahead) => ahead.arrival().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// The fetch of the page after `url`'s, once `url`'s has arrived, when the walk will go on
+/// to it: not at the end, a loop, or a refused host.
+fn beyond<'a>(
+    fetcher: &'a Fetcher,
+    sink: &'a dyn PageSink,
+    shutdown: &'a Shutdown,
+    url: &str,
+    fetched: &Fetched,
+) -> Option<Ahead<'a>> {
+    let Some(Ok((page, _))) = fetched else {
+        return None;
+    };
+    let refused = !fetcher.config().allow_cross_host_next && host_change(url, &page.next).is_some();
+    (!page.is_last_page(url) && page.next != url && !refused)
+        .then(|| Ahead::fetch(fetcher, sink, page.next.clone(), shutdown))
 }
 
 /// The hosts, when `next` names a different one from the page that linked to it.
@@ -150,29 +244,6 @@ fn host_change(url: &str, next: &str) -> Option<(String, String)> {
         (Some(from), Some(to)) if from != to => Some((from, to)),
         _ => None,
     }
-}
-
-/// Runs `storing` to its end while `fetching` makes progress alongside; a failed store
-/// abandons the fetch.
-async fn store_while_fetching<T>(
-    storing: impl Future<Output = Result<(), WalkError>>,
-    fetching: impl Future<Output = T>,
-) -> Result<T, WalkError> {
-    tokio::pin!(storing, fetching);
-    let mut fetched = None;
-    loop {
-        tokio::select! {
-            stored = &mut storing => {
-                stored?;
-                break;
-            }
-            done = &mut fetching, if fetched.is_none() => fetched = Some(done),
-        }
-    }
-    Ok(match fetched {
-        Some(done) => done,
-        None => fetching.await,
-    })
 }
 
 async fn store(sink: &dyn PageSink, url: &str, page: RpdePage) -> Result<(), WalkError> {

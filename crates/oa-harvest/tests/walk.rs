@@ -340,9 +340,10 @@ async fn a_non_empty_page_naming_itself_as_next_does_not_spin() {
     assert_eq!(sink.ids(), vec!["z"]);
 }
 
-/// Stores the first page only once the publisher has been asked for the second and the sink
-/// told of it, so the walk finishes only if the next page is fetched (and announced) while a
-/// page is being stored; optionally fails that first store. Logs what it is told, in order.
+/// Stores the first page only once the publisher has been asked for the second and third and
+/// the sink told of both, so the walk finishes only if the next two pages are fetched (and
+/// announced) while a page is being stored; optionally fails that first store. Logs what it
+/// is told, in order.
 struct WaitsForPrefetch {
     publisher: Publisher,
     fail_first: bool,
@@ -376,11 +377,13 @@ impl PageSink for WaitsForPrefetch {
         self.log(format!("apply {} items", page.items.len()));
         if first {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while self.publisher.requests.lock().expect("lock").len() < 2
-                || self.events.lock().expect("lock").len() < 2
+            while self.publisher.requests.lock().expect("lock").len() < 3
+                || self.events.lock().expect("lock").len() < 3
             {
                 if Instant::now() > deadline {
-                    return Err("the next page was not fetched while this one was stored".into());
+                    return Err(
+                        "the next two pages were not fetched while this one was stored".into(),
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -398,7 +401,7 @@ impl PageSink for WaitsForPrefetch {
 }
 
 #[tokio::test]
-async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_it_commits() {
+async fn the_next_two_pages_are_fetched_while_one_is_stored_but_handed_on_only_after_it_commits() {
     let p = publisher(FeedOrdering::ModifiedId, 7).await;
     let sink = WaitsForPrefetch::new(p.clone(), false);
     let summary = walk_to_end(&fetcher(1), &sink, &p.feed())
@@ -406,12 +409,17 @@ async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_i
         .expect("walk");
     assert_eq!(summary.pages, 3);
     assert_eq!(sink.applied.lock().expect("lock").len(), 3);
-    // Each next page is announced once it is fetched (for the second page, while the first
-    // is stored) and before it is applied; the empty last page, never applied, is not.
+    // Each page ahead is announced once it is fetched (the second and third pages while the
+    // first is stored) and before it is applied; the empty last page, never applied, is not.
     let events = sink.events.lock().expect("lock").clone();
     assert_eq!(
-        events[..3],
-        ["apply 3 items", "upcoming 3 items", "committed"],
+        events[..4],
+        [
+            "apply 3 items",
+            "upcoming 3 items",
+            "upcoming 1 items",
+            "committed"
+        ],
         "{events:?}"
     );
     let at = |wanted: &str, nth: usize| {
@@ -445,7 +453,7 @@ async fn the_next_page_is_fetched_while_one_is_stored_but_handed_on_only_after_i
     assert_eq!(
         *failing.applied.lock().expect("lock"),
         [p.feed()],
-        "the prefetched page is dropped, never stored, when its predecessor fails"
+        "the pages fetched ahead are dropped, never stored, when their predecessor fails"
     );
 }
 
