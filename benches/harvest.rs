@@ -246,7 +246,7 @@ struct CountingSink {
 
 #[async_trait]
 impl PageSink for CountingSink {
-    async fn apply(&self, _requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, _requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         let Some(normaliser) = &self.normaliser else {
             return Ok(());
         };

@@ -128,14 +128,14 @@ struct DyingSink {
 
 #[async_trait]
 impl PageSink for DyingSink {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         if self.pages.fetch_add(1, Ordering::SeqCst) == self.die_at {
             return Err("killed".into());
         }
         self.inner.apply(requested, page).await
     }
 
-    fn upcoming(&self, requested: &str, page: &RpdePage) {
+    fn upcoming(&self, requested: &str, page: &Arc<RpdePage>) {
         self.inner.upcoming(requested, page);
     }
 
@@ -296,7 +296,7 @@ struct CutsTheDatabase {
 
 #[async_trait]
 impl PageSink for CutsTheDatabase {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         if self.pages.fetch_add(1, Ordering::SeqCst) == self.at {
             self.outage.cut();
             let (outage, wait) = (self.outage.clone(), self.for_how_long);
@@ -308,7 +308,7 @@ impl PageSink for CutsTheDatabase {
         self.inner.apply(requested, page).await
     }
 
-    fn upcoming(&self, requested: &str, page: &RpdePage) {
+    fn upcoming(&self, requested: &str, page: &Arc<RpdePage>) {
         self.inner.upcoming(requested, page);
     }
 
@@ -463,7 +463,7 @@ async fn all_slots_taken(slots: &tokio::sync::Semaphore) {
 }
 
 /// A page of `n` Events of feed `feed`, naming `next`.
-fn event_page(feed: &str, n: usize, next: &str) -> RpdePage {
+fn event_page(feed: &str, n: usize, next: &str) -> Arc<RpdePage> {
     let items: Vec<String> = (0..n)
         .map(|i| {
             format!(
@@ -472,7 +472,7 @@ fn event_page(feed: &str, n: usize, next: &str) -> RpdePage {
         })
         .collect();
     let body = format!(r#"{{"next":"{next}","items":[{}]}}"#, items.join(","));
-    oa_model::parse_page(body.as_bytes()).expect("page")
+    Arc::new(oa_model::parse_page(body.as_bytes()).expect("page"))
 }
 
 #[tokio::test]
@@ -535,11 +535,11 @@ async fn feeds_take_turns_for_the_pages_held_parsed_and_none_is_held_up_for_good
 }
 
 /// A page of one item of feed `feed`, naming `next`.
-fn one_item_page(id: &str, kind: &str, modified: i64, data: &str, next: &str) -> RpdePage {
+fn one_item_page(id: &str, kind: &str, modified: i64, data: &str, next: &str) -> Arc<RpdePage> {
     let body = format!(
         r#"{{"next":"{next}","items":[{{"id":"{id}","kind":"{kind}","state":"updated","modified":{modified},"data":{data}}}]}}"#
     );
-    oa_model::parse_page(body.as_bytes()).expect("page")
+    Arc::new(oa_model::parse_page(body.as_bytes()).expect("page"))
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
-use oa_model::{RpdeItem, RpdePage};
+use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, PagePlan, Store, StoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -187,7 +187,7 @@ impl StoreSink {
 
 #[async_trait]
 impl PageSink for StoreSink {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
         let (planned, _slot) = match self.plan_of(requested).await {
@@ -254,15 +254,16 @@ impl PageSink for StoreSink {
 
     /// Plans the page (parsing its items, reading what it depends on, normalising it) on a
     /// task of its own, while this feed's page before it is written.
-    fn upcoming(&self, requested: &str, page: &RpdePage) {
-        let items: Vec<RpdeItem> = page.valid_items().cloned().collect();
+    fn upcoming(&self, requested: &str, page: &Arc<RpdePage>) {
+        let page = page.clone();
         let (store, feed) = (self.store.clone(), self.feed.clone());
         let normaliser = self.normaliser.clone();
         let slots = self.pages_in_memory.clone();
         let plan = tokio::spawn(async move {
             // Parsed only once it has a slot: until then the page waits as fetched.
             let slot = take_slot(&slots).await.map_err(StoreError::Abandoned)?;
-            let items = items.iter().map(oa_normalise::prepare).collect();
+            let items = page.valid_items().map(oa_normalise::prepare).collect();
+            drop(page);
             let plan = store.plan_page(&feed, items, &normaliser).await?;
             Ok((plan, slot))
         });

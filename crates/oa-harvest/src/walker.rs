@@ -2,6 +2,7 @@
 //! (which stores it with the cursor in one transaction), stop at the end of the feed.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,13 +13,13 @@ use crate::{FetchError, Fetcher, Shutdown};
 /// Receives each page; `next` becomes the feed's cursor when the sink commits it.
 #[async_trait]
 pub trait PageSink: Send + Sync {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String>;
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String>;
 
     /// A page fetched while an earlier one is stored (at most two ahead): pages are told in
     /// order, and each goes to `apply` after those told before it, unless the walk stops
     /// first. A sink may start now on what needs nothing of the earlier pages committed (the
     /// cursor still moves only when `apply` commits).
-    fn upcoming(&self, _requested: &str, _page: &RpdePage) {}
+    fn upcoming(&self, _requested: &str, _page: &Arc<RpdePage>) {}
 
     /// A fetch of the feed failed and will be tried again after `delay`.
     fn retrying(&self, _error: &FetchError, _delay: Duration) {}
@@ -169,7 +170,7 @@ async fn walk(
 }
 
 /// A page fetched, or `None` when shutdown was requested first.
-type Fetched = Option<Result<(RpdePage, Option<Duration>), WalkError>>;
+type Fetched = Option<Result<(Arc<RpdePage>, Option<Duration>), WalkError>>;
 
 /// A page ahead of the one being stored: its fetch under way, or done.
 enum Ahead<'a> {
@@ -246,7 +247,7 @@ fn host_change(url: &str, next: &str) -> Option<(String, String)> {
     }
 }
 
-async fn store(sink: &dyn PageSink, url: &str, page: RpdePage) -> Result<(), WalkError> {
+async fn store(sink: &dyn PageSink, url: &str, page: Arc<RpdePage>) -> Result<(), WalkError> {
     sink.apply(url, page)
         .await
         .map_err(|reason| WalkError::Sink {
@@ -262,7 +263,7 @@ async fn fetch_unless_shutdown(
     sink: &dyn PageSink,
     url: &str,
     shutdown: &Shutdown,
-) -> Option<Result<(RpdePage, Option<Duration>), WalkError>> {
+) -> Fetched {
     tokio::select! {
         biased;
         () = shutdown.requested() => None,
@@ -274,10 +275,11 @@ async fn fetch_page(
     fetcher: &Fetcher,
     sink: &dyn PageSink,
     url: &str,
-) -> Result<(RpdePage, Option<Duration>), WalkError> {
+) -> Result<(Arc<RpdePage>, Option<Duration>), WalkError> {
     let on_retry = |error: &FetchError, delay: Duration| sink.retrying(error, delay);
     match fetcher.fetch_page_noting_retries(url, &on_retry).await {
-        Ok(fetched) => Ok(fetched),
+        // Shared with the sink, which plans it from the same parsed page.
+        Ok((page, max_age)) => Ok((Arc::new(page), max_age)),
         Err(e) if e.is_gone() => Err(WalkError::Gone(e)),
         Err(e) => Err(WalkError::Fetch(e)),
     }

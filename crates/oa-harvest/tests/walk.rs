@@ -109,7 +109,7 @@ struct Recorder(Mutex<Vec<(String, Vec<String>)>>);
 
 #[async_trait]
 impl PageSink for Recorder {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         let ids = page.valid_items().map(|i| i.id.clone()).collect();
         self.0
             .lock()
@@ -368,7 +368,7 @@ impl WaitsForPrefetch {
 
 #[async_trait]
 impl PageSink for WaitsForPrefetch {
-    async fn apply(&self, requested: &str, page: RpdePage) -> Result<(), String> {
+    async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
         let first = self.applied.lock().expect("lock").is_empty();
         self.applied
             .lock()
@@ -395,7 +395,7 @@ impl PageSink for WaitsForPrefetch {
         Ok(())
     }
 
-    fn upcoming(&self, _requested: &str, page: &RpdePage) {
+    fn upcoming(&self, _requested: &str, page: &Arc<RpdePage>) {
         self.log(format!("upcoming {} items", page.items.len()));
     }
 }
