@@ -276,6 +276,10 @@ impl PageSink for StoreSink {
         }
     }
 
+    fn pages_ahead(&self) -> usize {
+        self.store.pages_to_plan_ahead()
+    }
+
     /// Shows the feed as retrying while the fetcher waits; the write must not delay the retry.
     fn retrying(&self, error: &FetchError, _delay: Duration) {
         let (store, feed) = (self.store.clone(), self.feed.clone());

@@ -21,6 +21,12 @@ pub trait PageSink: Send + Sync {
     /// cursor still moves only when `apply` commits).
     fn upcoming(&self, _requested: &str, _page: &Arc<RpdePage>) {}
 
+    /// How many pages to fetch ahead of the one being stored: 1 (the next) or 2 (the next
+    /// two; more are not fetched).
+    fn pages_ahead(&self) -> usize {
+        2
+    }
+
     /// A fetch of the feed failed and will be tried again after `delay`.
     fn retrying(&self, _error: &FetchError, _delay: Duration) {}
 
@@ -123,9 +129,9 @@ async fn walk(
             summary.last_url = url;
             return Ok(summary);
         }
-        // The next page and the one after it are fetched and parsed while this one is
-        // stored, and the sink told of each as it arrives, so it can plan a page while the
-        // pages before it are written. A page is only applied (and so its cursor only
+        // The next page (and the one after it, when the sink wants two ahead) is fetched and
+        // parsed while this one is stored, and the sink told of each as it arrives, so it can
+        // plan a page while the pages before it are written. A page is only applied (and so its cursor only
         // moves) after the pages before it have committed.
         let mut following = ahead
             .take()
@@ -217,8 +223,8 @@ impl<'a> Ahead<'a> {
     }
 }
 
-/// The fetch of the page after `url`'s, once `url`'s has arrived, when the walk will go on
-/// to it: not at the end, a loop, or a refused host.
+/// The fetch of the page after `url`'s, once `url`'s has arrived, when the sink wants two
+/// pages ahead and the walk will go on to it: not at the end, a loop, or a refused host.
 fn beyond<'a>(
     fetcher: &'a Fetcher,
     sink: &'a dyn PageSink,
@@ -229,6 +235,9 @@ fn beyond<'a>(
     let Some(Ok((page, _))) = fetched else {
         return None;
     };
+    if sink.pages_ahead() < 2 {
+        return None;
+    }
     let refused = !fetcher.config().allow_cross_host_next && host_change(url, &page.next).is_some();
     (!page.is_last_page(url) && page.next != url && !refused)
         .then(|| Ahead::fetch(fetcher, sink, page.next.clone(), shutdown))

@@ -340,24 +340,33 @@ async fn a_non_empty_page_naming_itself_as_next_does_not_spin() {
     assert_eq!(sink.ids(), vec!["z"]);
 }
 
-/// Stores the first page only once the publisher has been asked for the second and third and
-/// the sink told of both, so the walk finishes only if the next two pages are fetched (and
-/// announced) while a page is being stored; optionally fails that first store. Logs what it
-/// is told, in order.
+/// Asks for `ahead` pages ahead, and stores the first page only once the publisher has been
+/// asked for that many more and the sink told of each, so the walk finishes only if they are
+/// fetched (and announced) while a page is being stored; optionally fails that first store.
+/// Logs what it is told, in order, and how many pages had been requested when the first page
+/// committed.
 struct WaitsForPrefetch {
     publisher: Publisher,
+    ahead: usize,
     fail_first: bool,
     applied: Mutex<Vec<String>>,
     events: Mutex<Vec<String>>,
+    requested_at_first_commit: Mutex<usize>,
 }
 
 impl WaitsForPrefetch {
     fn new(publisher: Publisher, fail_first: bool) -> Self {
+        Self::ahead(publisher, 2, fail_first)
+    }
+
+    fn ahead(publisher: Publisher, ahead: usize, fail_first: bool) -> Self {
         WaitsForPrefetch {
             publisher,
+            ahead,
             fail_first,
             applied: Mutex::default(),
             events: Mutex::default(),
+            requested_at_first_commit: Mutex::default(),
         }
     }
 
@@ -377,19 +386,19 @@ impl PageSink for WaitsForPrefetch {
         self.log(format!("apply {} items", page.items.len()));
         if first {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while self.publisher.requests.lock().expect("lock").len() < 3
-                || self.events.lock().expect("lock").len() < 3
+            while self.publisher.requests.lock().expect("lock").len() < 1 + self.ahead
+                || self.events.lock().expect("lock").len() < 1 + self.ahead
             {
                 if Instant::now() > deadline {
-                    return Err(
-                        "the next two pages were not fetched while this one was stored".into(),
-                    );
+                    return Err("the pages ahead were not fetched while this one was stored".into());
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             if self.fail_first {
                 return Err("disk full".into());
             }
+            *self.requested_at_first_commit.lock().expect("lock") =
+                self.publisher.requests.lock().expect("lock").len();
         }
         self.log("committed".into());
         Ok(())
@@ -397,6 +406,10 @@ impl PageSink for WaitsForPrefetch {
 
     fn upcoming(&self, _requested: &str, page: &Arc<RpdePage>) {
         self.log(format!("upcoming {} items", page.items.len()));
+    }
+
+    fn pages_ahead(&self) -> usize {
+        self.ahead
     }
 }
 
@@ -409,6 +422,11 @@ async fn the_next_two_pages_are_fetched_while_one_is_stored_but_handed_on_only_a
         .expect("walk");
     assert_eq!(summary.pages, 3);
     assert_eq!(sink.applied.lock().expect("lock").len(), 3);
+    assert_eq!(
+        *sink.requested_at_first_commit.lock().expect("lock"),
+        3,
+        "the first page and the next two, no more"
+    );
     // Each page ahead is announced once it is fetched (the second and third pages while the
     // first is stored) and before it is applied; the empty last page, never applied, is not.
     let events = sink.events.lock().expect("lock").clone();
@@ -454,6 +472,27 @@ async fn the_next_two_pages_are_fetched_while_one_is_stored_but_handed_on_only_a
         *failing.applied.lock().expect("lock"),
         [p.feed()],
         "the pages fetched ahead are dropped, never stored, when their predecessor fails"
+    );
+}
+
+#[tokio::test]
+async fn a_sink_that_wants_one_page_ahead_is_fetched_only_the_next() {
+    let p = publisher(FeedOrdering::ModifiedId, 7).await;
+    let sink = WaitsForPrefetch::ahead(p.clone(), 1, false);
+    let summary = walk_to_end(&fetcher(1), &sink, &p.feed())
+        .await
+        .expect("walk");
+    assert_eq!(summary.pages, 3);
+    assert_eq!(
+        *sink.requested_at_first_commit.lock().expect("lock"),
+        2,
+        "the first page and the next, not the one after"
+    );
+    let events = sink.events.lock().expect("lock").clone();
+    assert_eq!(
+        events[..3],
+        ["apply 3 items", "upcoming 3 items", "committed"],
+        "{events:?}"
     );
 }
 

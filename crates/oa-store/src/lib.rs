@@ -65,9 +65,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         self.apply_plan(feed, plan, next, normaliser).await
     }
 
+    /// How many pages of a feed a harvest should fetch and plan ahead of the one being
+    /// written: 2 keeps both cores busy when the database runs in this process (a page's
+    /// plan no longer waits for its fetch after the page before it was written).
+    fn pages_to_plan_ahead(&self) -> usize {
+        2
+    }
+
     /// The costly half of applying a page, outside any write transaction: what the page
     /// depends on, read as the store stands now, and the page normalised against it. A
-    /// harvest plans a page while the page before it is written.
+    /// harvest plans a page while the pages before it are written.
     async fn plan_page(
         &self,
         feed: &FeedRef,

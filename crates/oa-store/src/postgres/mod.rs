@@ -145,6 +145,14 @@ impl Store for PgStore {
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
+    /// One: the server, the bottleneck here, shares the machine's cores with the harvest,
+    /// and planning two pages ahead gained nothing (110,000 items: 16,755-17,686 items/s,
+    /// against 15,630-19,947 planning one ahead; docs/PERFORMANCE.md, twenty-third session)
+    /// while the client used more CPU.
+    fn pages_to_plan_ahead(&self) -> usize {
+        1
+    }
+
     async fn plan_page(
         &self,
         feed: &FeedRef,
