@@ -103,19 +103,18 @@ async fn walk(
             return Ok(summary);
         };
         summary.max_age = max_age;
-        if page.is_last_page(&url) {
-            summary.last_url = url;
-            return Ok(summary);
-        }
-        // A non-empty page whose `next` is itself would be fetched forever: store it once
-        // and treat it as the end (polling comes back to it later).
-        let looping = page.next == url;
+        let step = step_after(fetcher, &url, &page);
         let next = page.next.clone();
-        if let Some((from, to)) = host_change(&url, &next) {
-            if !fetcher.config().allow_cross_host_next {
-                return Err(WalkError::CrossHost { url, next });
+        match &step {
+            Step::End => {
+                summary.last_url = url;
+                return Ok(summary);
             }
-            tracing::warn!(feed.page = %url, feed.next = %next, "{url} names a next page on another host ({from} to {to}); following it");
+            Step::Refused => return Err(WalkError::CrossHost { url, next }),
+            Step::Across { from, to } => {
+                tracing::warn!(feed.page = %url, feed.next = %next, "{url} names a next page on another host ({from} to {to}); following it");
+            }
+            Step::Itself | Step::On => {}
         }
         summary.pages += 1;
         summary.items += page.items.len();
@@ -123,16 +122,16 @@ async fn walk(
         for error in page.items.iter().filter_map(|i| i.as_ref().err()) {
             tracing::warn!(feed.page = %url, item.id = %error.id, "skipping an item of {url}: {error}");
         }
-        if looping {
+        if step == Step::Itself {
             store(sink, &url, page).await?;
             tracing::warn!(feed.page = %url, "{url} is not empty but names itself as next; stopping here");
             summary.last_url = url;
             return Ok(summary);
         }
         // The next page (and the one after it, when the sink wants two ahead) is fetched and
-        // parsed while this one is stored, and the sink told of each as it arrives, so it can
-        // plan a page while the pages before it are written. A page is only applied (and so its cursor only
-        // moves) after the pages before it have committed.
+        // parsed while this one is stored, and the sink told of each as it arrives, so it
+        // can plan a page while the pages before it are written. A page is only applied (and
+        // so its cursor only moves) after the pages before it have committed.
         let mut following = ahead
             .take()
             .unwrap_or_else(|| Ahead::fetch(fetcher, sink, next.clone(), shutdown));
@@ -235,12 +234,44 @@ fn beyond<'a>(
     let Some(Ok((page, _))) = fetched else {
         return None;
     };
-    if sink.pages_ahead() < 2 {
-        return None;
-    }
-    let refused = !fetcher.config().allow_cross_host_next && host_change(url, &page.next).is_some();
-    (!page.is_last_page(url) && page.next != url && !refused)
+    let goes_on = matches!(
+        step_after(fetcher, url, page),
+        Step::On | Step::Across { .. }
+    );
+    (goes_on && sink.pages_ahead() >= 2)
         .then(|| Ahead::fetch(fetcher, sink, page.next.clone(), shutdown))
+}
+
+/// Where a walk goes after the page fetched from `url`.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// The end of the feed: no items, and `next` is the URL requested.
+    End,
+    /// A non-empty page whose `next` is itself, which would be fetched forever: it is stored
+    /// once and taken as the end (polling comes back to it later).
+    Itself,
+    /// `next` is on another host, which the configuration refuses.
+    Refused,
+    /// `next` is on another host, followed (and logged).
+    Across {
+        from: String,
+        to: String,
+    },
+    On,
+}
+
+fn step_after(fetcher: &Fetcher, url: &str, page: &RpdePage) -> Step {
+    if page.is_last_page(url) {
+        return Step::End;
+    }
+    if page.next == url {
+        return Step::Itself;
+    }
+    match host_change(url, &page.next) {
+        Some(_) if !fetcher.config().allow_cross_host_next => Step::Refused,
+        Some((from, to)) => Step::Across { from, to },
+        None => Step::On,
+    }
 }
 
 /// The hosts, when `next` names a different one from the page that linked to it.
