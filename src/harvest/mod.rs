@@ -19,7 +19,7 @@ use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary
 use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{FeedEvent, FeedRecord, FeedRef, PagePlan, Store, StoreError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 /// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
@@ -85,6 +85,8 @@ pub struct StoreSink {
     upcoming: Mutex<VecDeque<Upcoming>>,
     /// Slots for pages held parsed, shared with the other feeds' sinks ([`pages_in_memory`]).
     pages_in_memory: Arc<Semaphore>,
+    /// This feed's pages' turns to ask for a slot.
+    slot_order: SlotOrder,
     /// Pages stored from such a plan (not normalised again in their transaction).
     pages_planned: AtomicUsize,
 }
@@ -109,6 +111,7 @@ impl StoreSink {
             retry_notes: Mutex::default(),
             upcoming: Mutex::default(),
             pages_in_memory: pages_in_memory(),
+            slot_order: SlotOrder::default(),
             pages_planned: AtomicUsize::new(0),
         }
     }
@@ -198,7 +201,10 @@ impl PageSink for StoreSink {
                 // this page waits for one: feeds could then hold every slot for pages that
                 // wait on earlier pages that have none. Those pages are applied unplanned.
                 self.abort_upcoming();
-                (None, take_slot(&self.pages_in_memory).await?)
+                (
+                    None,
+                    take_slot(&self.pages_in_memory, self.slot_order.turn()).await?,
+                )
             }
         };
         let attempt = || async {
@@ -253,15 +259,18 @@ impl PageSink for StoreSink {
     }
 
     /// Plans the page (parsing its items, reading what it depends on, normalising it) on a
-    /// task of its own, while this feed's page before it is written.
+    /// task of its own, while this feed's pages before it are written.
     fn upcoming(&self, requested: &str, page: &Arc<RpdePage>) {
         let page = page.clone();
         let (store, feed) = (self.store.clone(), self.feed.clone());
         let normaliser = self.normaliser.clone();
         let slots = self.pages_in_memory.clone();
+        let turn = self.slot_order.turn();
         let plan = tokio::spawn(async move {
             // Parsed only once it has a slot: until then the page waits as fetched.
-            let slot = take_slot(&slots).await.map_err(StoreError::Abandoned)?;
+            let slot = take_slot(&slots, turn)
+                .await
+                .map_err(StoreError::Abandoned)?;
             let items = page.valid_items().map(oa_normalise::prepare).collect();
             drop(page);
             let plan = store.plan_page(&feed, items, &normaliser).await?;
@@ -309,14 +318,52 @@ impl PageSink for StoreSink {
     }
 }
 
-/// A slot for a parsed page ([`pages_in_memory`]).
-async fn take_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, String> {
+/// The order in which a feed's pages ask for slots: the order they were given turns in,
+/// which is page order. It must be: a feed's plans run on tasks of their own (two at once
+/// when two pages are fetched ahead), and were the later page's task to ask first and take
+/// the last slot, the earlier page's plan would wait for it while the later page, applied
+/// only after the earlier one, never gave it back.
+#[derive(Debug, Default)]
+struct SlotOrder {
+    /// Told once the page last given a turn has its slot.
+    last: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl SlotOrder {
+    /// The next page's turn: after the page given the turn before.
+    fn turn(&self) -> SlotTurn {
+        let (taken, told) = oneshot::channel();
+        let after = self
+            .last
+            .lock()
+            .ok()
+            .and_then(|mut last| last.replace(told));
+        SlotTurn { after, taken }
+    }
+}
+
+/// A page's place among its feed's pages asking for slots ([`SlotOrder`]).
+struct SlotTurn {
+    /// Resolves once the page before has its slot, or was dropped.
+    after: Option<oneshot::Receiver<()>>,
+    /// Told once this page has its slot.
+    taken: oneshot::Sender<()>,
+}
+
+/// A slot for a parsed page ([`pages_in_memory`]), asked for in the page's turn.
+async fn take_slot(slots: &Arc<Semaphore>, turn: SlotTurn) -> Result<OwnedSemaphorePermit, String> {
+    if let Some(after) = turn.after {
+        // An error is the page before dropped (its plan aborted): this page's turn now.
+        let _ = after.await;
+    }
     // The semaphore is never closed; an error would mean it was.
-    slots
+    let slot = slots
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| "the harvester stopped taking pages".to_owned())
+        .map_err(|_| "the harvester stopped taking pages".to_owned())?;
+    let _ = turn.taken.send(());
+    Ok(slot)
 }
 
 /// Walks one feed from its stored cursor to its end (or to shutdown) and records how it went.
@@ -342,4 +389,67 @@ pub async fn harvest_feed(
         tracing::error!(feed.url = %feed.url, error = %e, "could not record the state of {}: {e}", feed.url);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::sync::Semaphore;
+
+    use super::{SlotOrder, SlotTurn, pages_in_memory_of, take_slot};
+
+    /// Takes a slot in `turn`, notes it under `name`, holds it a moment and gives it back.
+    async fn take_and_note(
+        slots: Arc<Semaphore>,
+        turn: SlotTurn,
+        name: &'static str,
+        served: Arc<Mutex<Vec<&'static str>>>,
+    ) {
+        let slot = take_slot(&slots, turn).await.expect("a slot");
+        served.lock().expect("lock").push(name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(slot);
+    }
+
+    #[tokio::test]
+    async fn a_feeds_pages_take_slots_in_page_order_whichever_asks_first() {
+        let slots = pages_in_memory_of(1);
+        let held = slots.clone().acquire_owned().await.expect("the one slot");
+        let order = SlotOrder::default();
+        let (second, third) = (order.turn(), order.turn());
+        let served = Arc::new(Mutex::new(Vec::new()));
+        // The later page's task asks first.
+        let third = tokio::spawn(take_and_note(slots.clone(), third, "third", served.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = tokio::spawn(take_and_note(
+            slots.clone(),
+            second,
+            "second",
+            served.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(held);
+        for task in [second, third] {
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("served in time")
+                .expect("no panic");
+        }
+        assert_eq!(*served.lock().expect("lock"), ["second", "third"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_turn_lets_the_next_page_ask() {
+        let slots = pages_in_memory_of(1);
+        let order = SlotOrder::default();
+        let (dropped, next) = (order.turn(), order.turn());
+        drop(dropped);
+        let slot = tokio::time::timeout(Duration::from_secs(5), take_slot(&slots, next)).await;
+        assert!(
+            matches!(slot, Ok(Ok(_))),
+            "the page after a dropped one is not held up"
+        );
+    }
 }
