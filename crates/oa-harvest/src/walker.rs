@@ -132,39 +132,12 @@ async fn walk(
         // parsed while this one is stored, and the sink told of each as it arrives, so it
         // can plan a page while the pages before it are written. A page is only applied (and
         // so its cursor only moves) after the pages before it have committed.
-        let mut following = ahead
+        let following = ahead
             .take()
             .unwrap_or_else(|| Ahead::fetch(fetcher, sink, next.clone(), shutdown));
-        if let Ahead::Fetched(done) = &following {
-            ahead = beyond(fetcher, sink, shutdown, &next, done);
-        }
-        {
-            let storing = store(sink, &url, page);
-            tokio::pin!(storing);
-            loop {
-                tokio::select! {
-                    stored = &mut storing => {
-                        stored?;
-                        break;
-                    }
-                    done = following.arrival(), if following.is_fetching() => {
-                        ahead = beyond(fetcher, sink, shutdown, &next, &done);
-                        following = Ahead::Fetched(done);
-                    }
-                    done = Ahead::arrival_of(&mut ahead), if ahead.as_ref().is_some_and(Ahead::is_fetching) => {
-                        ahead = Some(Ahead::Fetched(done));
-                    }
-                }
-            }
-        }
-        fetched = match following {
-            Ahead::Fetched(done) => done,
-            Ahead::Fetching(fetching) => {
-                let done = fetching.await;
-                ahead = beyond(fetcher, sink, shutdown, &next, &done);
-                done
-            }
-        };
+        let beyond_next = |arrived: &Fetched| beyond(fetcher, sink, shutdown, &next, arrived);
+        (fetched, ahead) =
+            store_while_fetching(store(sink, &url, page), following, &beyond_next).await?;
         url = next;
         if shutdown.is_requested() {
             // Asked while the page was stored: stop between pages, as before a fetch.
@@ -172,6 +145,44 @@ async fn walk(
             ahead = None;
         }
     }
+}
+
+/// Runs `storing` to its end while the pages ahead are fetched: the next (`following`) and,
+/// once it has arrived, the one `beyond` it. A failed store abandons both. Returns the next
+/// page and the fetch of the one after it, which goes on while the next page is stored.
+async fn store_while_fetching<'a>(
+    storing: impl Future<Output = Result<(), WalkError>>,
+    mut following: Ahead<'a>,
+    beyond: &(dyn Fn(&Fetched) -> Option<Ahead<'a>> + Sync),
+) -> Result<(Fetched, Option<Ahead<'a>>), WalkError> {
+    let mut ahead = match &following {
+        Ahead::Fetched(arrived) => beyond(arrived),
+        Ahead::Fetching(_) => None,
+    };
+    tokio::pin!(storing);
+    loop {
+        tokio::select! {
+            stored = &mut storing => {
+                stored?;
+                break;
+            }
+            arrived = following.arrival(), if following.is_fetching() => {
+                ahead = beyond(&arrived);
+                following = Ahead::Fetched(arrived);
+            }
+            arrived = Ahead::arrival_of(&mut ahead), if ahead.as_ref().is_some_and(Ahead::is_fetching) => {
+                ahead = Some(Ahead::Fetched(arrived));
+            }
+        }
+    }
+    Ok(match following {
+        Ahead::Fetched(arrived) => (arrived, ahead),
+        Ahead::Fetching(fetching) => {
+            let arrived = fetching.await;
+            let ahead = beyond(&arrived);
+            (arrived, ahead)
+        }
+    })
 }
 
 /// A page fetched, or `None` when shutdown was requested first.
