@@ -1,6 +1,7 @@
 //! The `oa-aggregator` service: configuration, harvesting configured sources into the store,
 //! the demo publishers and the command line that ties them to the API.
 
+pub mod allocator;
 pub mod areas;
 pub mod cli;
 pub mod config;

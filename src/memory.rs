@@ -3,7 +3,9 @@
 //! glibc keeps what a thread frees in that thread's arena for reuse, and returns pages only
 //! from the top of a heap. A search's buffers of thousands of matches, freed among live
 //! allocations, stayed resident: after the search bench, 17 MB of a 157 MB server was free
-//! memory held this way (docs/PERFORMANCE.md).
+//! memory held this way (docs/PERFORMANCE.md). Rust's allocations now go to mimalloc, which
+//! gives freed memory back by itself (`crate::allocator`); SQLite's own (its page caches,
+//! statements and results) still come from glibc's `malloc`, and are what this trims.
 
 use std::time::Duration;
 
