@@ -38,12 +38,20 @@ use crate::{
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;
 
-/// The page connection's cache ([`page_writer`]): 16 MiB. With 64 MiB the cache
+/// The page connection's cache while it writes pages ([`page_writer`]): 16 MiB. With 64 MiB the cache
 /// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
 /// million items, against 97 MB with 32 MiB), for no more items a second (13,596 against
 /// 13,365). Since a page is planned while the one before is written, 32 MiB took the
 /// harvest to 108-110 MB, and 16 MiB brings it back to 93-98 MB (docs/PERFORMANCE.md).
-const HARVEST_CACHE: &str = "pragma cache_size = -16384";
+/// Set by the process's first page, not when the connection opens: see [`SMALL_CACHE_KIB`].
+const HARVEST_CACHE_KIB: i64 = 16384;
+
+/// Every other connection's page cache, and the page connection's until it writes a page.
+/// The SQLite bundled here pools the page caches of all a process's connections
+/// (`SQLITE_ENABLE_MEMORY_MANAGEMENT`): any connection may fill what the others are
+/// allowed. With the page connection opened at 16 MiB, a `serve` that never harvested held
+/// 24 MB of pages after its index load's scan of a million sessions (docs/PERFORMANCE.md).
+const SMALL_CACHE_KIB: i64 = 2048;
 
 /// The writer's page cache while it renormalises: 64 MiB, the index pages of a whole store
 /// rewritten in keyset order (a batch job, not a long-running process).
@@ -77,9 +85,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // Small until this process writes (see `HARVEST_CACHE`): a process that only
+            // Small (see `SMALL_CACHE_KIB`): a process that only
             // serves searches stays small.
-            .pragma("cache_size", "-2048")
+            .pragma("cache_size", format!("-{SMALL_CACHE_KIB}"))
             .pragma("temp_store", "memory")
             // Checkpoints run on their own connection (`checkpoint`), not in a commit. A
             // restarted WAL keeps its file for the next commits to overwrite; one that grew

@@ -45,18 +45,32 @@ pub(super) fn open(path: &Path) -> Result<WriteGate, StoreError> {
     // Before any statement: SQLite takes a larger lookaside buffer only while none of the
     // current one is in use.
     super::lookaside::configure_direct(&conn);
-    conn.execute_batch(&format!(
+    conn.execute_batch(
         "pragma synchronous = normal; pragma foreign_keys = on; pragma temp_store = memory; \
-         pragma wal_autocheckpoint = 0; {};",
-        super::HARVEST_CACHE
-    ))
+         pragma wal_autocheckpoint = 0;",
+    )
     .map_err(StoreError::Direct)?;
+    conn.pragma_update(None, "cache_size", -super::SMALL_CACHE_KIB)
+        .map_err(StoreError::Direct)?;
     // Statements in a transaction that holds the write lock do not wait; a lock that is not
     // free at `begin` is waited for there, asynchronously.
     conn.busy_timeout(Duration::ZERO)
         .map_err(StoreError::Direct)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(Arc::new(Mutex::new(conn)))
+}
+
+/// Gives the page connection the harvest's cache, the first time it writes a page: a process
+/// that writes none keeps the small one ([`super::SMALL_CACHE_KIB`]).
+fn size_cache_for_pages(conn: &Connection) -> Result<(), StoreError> {
+    let cache: i64 = conn
+        .pragma_query_value(None, "cache_size", |row| row.get(0))
+        .map_err(StoreError::Direct)?;
+    if cache != -super::HARVEST_CACHE_KIB {
+        conn.pragma_update(None, "cache_size", -super::HARVEST_CACHE_KIB)
+            .map_err(StoreError::Direct)?;
+    }
+    Ok(())
 }
 
 /// A write transaction on the page connection, holding the write gate. Rolled back when
@@ -81,6 +95,7 @@ impl PageWrite {
             // A transaction left open would make this page part of it.
             conn.execute_batch("rollback").map_err(StoreError::Direct)?;
         }
+        size_cache_for_pages(&conn)?;
         let started = Instant::now();
         let mut sleep = Duration::from_millis(1);
         loop {
@@ -175,12 +190,25 @@ mod tests {
                 .expect("pragma")
         };
         // Commits never stop to checkpoint (the checkpointer does, on its own connection),
-        // foreign keys hold, commits do not wait for the disk (WAL), the 16 MiB cache.
+        // foreign keys hold, commits do not wait for the disk (WAL), the small cache until
+        // a page is written.
         assert_eq!(pragma("wal_autocheckpoint"), 0);
         assert_eq!(pragma("foreign_keys"), 1);
         assert_eq!(pragma("synchronous"), 1, "normal");
-        assert_eq!(pragma("cache_size"), -16384);
+        assert_eq!(pragma("cache_size"), -2048);
         assert_eq!(pragma("busy_timeout"), 0, "waiting is done by `begin`");
+    }
+
+    #[tokio::test]
+    async fn the_page_connection_takes_the_harvests_cache_when_it_writes_a_page() {
+        let (_dir, _file, gate) = database();
+        let page = PageWrite::begin(&gate).await.expect("begin");
+        let cache: i64 = page
+            .conn()
+            .query_row("pragma cache_size", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(cache, -16384);
+        page.commit().expect("commit");
     }
 
     #[tokio::test]
