@@ -17,7 +17,9 @@
 
 use std::os::raw::c_long;
 
-use libmimalloc_sys::{mi_option_get, mi_option_set_default, mi_option_t};
+#[cfg(test)]
+use libmimalloc_sys::mi_option_get;
+use libmimalloc_sys::{mi_option_set_default, mi_option_t};
 
 /// The allocator `main` installs.
 pub use mimalloc::MiMalloc as Allocator;
@@ -33,9 +35,9 @@ const PURGE_DELAY: mi_option_t = 15;
 /// 10-25 MB.
 pub const PURGE_DELAY_MS: c_long = 30;
 
-/// Sets the allocator's options, unless the environment has set them. Call it first thing
-/// in `main`, before anything allocates: the arena's commit mode is fixed when the first
-/// arena is reserved.
+/// Sets the allocator's options, unless the environment has set them. Call it before anything
+/// allocates (`main.rs` does, as the program loads): the arena's commit mode is fixed when
+/// the first arena is reserved.
 #[expect(unsafe_code, reason = "mimalloc's options have no safe Rust binding")]
 pub fn configure() {
     // SAFETY: both calls only store a number in mimalloc's option table; they take no
@@ -46,7 +48,8 @@ pub fn configure() {
     }
 }
 
-/// The option's current value (for tests and the startup log).
+/// The option's current value.
+#[cfg(test)]
 #[expect(unsafe_code, reason = "mimalloc's options have no safe Rust binding")]
 fn option(option: mi_option_t) -> c_long {
     // SAFETY: reads a number from mimalloc's option table.
@@ -54,7 +57,8 @@ fn option(option: mi_option_t) -> c_long {
 }
 
 /// (eager arena commit, purge delay in ms) as the allocator will use them.
-pub fn settings() -> (c_long, c_long) {
+#[cfg(test)]
+fn settings() -> (c_long, c_long) {
     (option(ARENA_EAGER_COMMIT), option(PURGE_DELAY))
 }
 

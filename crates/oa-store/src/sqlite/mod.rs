@@ -38,12 +38,12 @@ use crate::{
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;
 
-/// The page connection's cache while it writes pages ([`page_writer`]): 16 MiB. With 64 MiB the cache
-/// filled as the store grew and a harvest's peak resident memory with it (130 MB at 1.1
-/// million items, against 97 MB with 32 MiB), for no more items a second (13,596 against
-/// 13,365). Since a page is planned while the one before is written, 32 MiB took the
-/// harvest to 108-110 MB, and 16 MiB brings it back to 93-98 MB (docs/PERFORMANCE.md).
-/// Set by the process's first page, not when the connection opens: see [`SMALL_CACHE_KIB`].
+/// The page connection's cache once it writes pages ([`page_writer`]): 16 MiB, set by the
+/// process's first page, not when the connection opens (see [`SMALL_CACHE_KIB`]). With 64
+/// MiB the cache filled as the store grew and a harvest's peak resident memory with it (130
+/// MB at 1.1 million items, against 97 MB with 32 MiB), for no more items a second (13,596
+/// against 13,365). Since a page is planned while the one before is written, 32 MiB took
+/// the harvest to 108-110 MB, and 16 MiB brings it back to 93-98 MB (docs/PERFORMANCE.md).
 const HARVEST_CACHE_KIB: i64 = 16384;
 
 /// Every other connection's page cache, and the page connection's until it writes a page.
@@ -85,8 +85,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // Small (see `SMALL_CACHE_KIB`): a process that only
-            // serves searches stays small.
+            // Small (see `SMALL_CACHE_KIB`): a process that only serves searches stays small.
             .pragma("cache_size", format!("-{SMALL_CACHE_KIB}"))
             .pragma("temp_store", "memory")
             // Checkpoints run on their own connection (`checkpoint`), not in a commit. A
