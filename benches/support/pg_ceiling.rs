@@ -68,8 +68,11 @@ pub async fn replay(
     .expect("items");
     let mut opportunities: HashMap<(i64, String), Vec<OpportunityRow>> = HashMap::new();
     let stored: Vec<OpportunityRow> = sqlx::query_as(
+        // Documents whole, their shared tails spliced back: this ceiling writes them as
+        // the harvest did before the twenty-fifth session.
         "select id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, \
-         parent_ref, doc from opportunities",
+         parent_ref, doc || coalesce((select t.body from document_tails t where t.rid = tail_id), '') \
+         from opportunities",
     )
     .fetch_all(harvested)
     .await

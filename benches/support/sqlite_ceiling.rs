@@ -33,14 +33,16 @@ pub enum Rows {
 struct Page {
     feed_id: i64,
     items: Vec<Vec<Value>>,
+    /// The shared ends of the opportunities' documents, each with the first page that
+    /// points at it, as the harvest wrote it.
+    tails: Vec<Vec<Value>>,
     opportunities: Vec<Vec<Value>>,
     problems: Vec<Vec<Value>>,
 }
 
 const ITEM_COLUMNS: &str = "feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, \
     status, problem, digest_opportunities, digest_problems, digest_ids";
-const OPPORTUNITY_COLUMNS: &str =
-    "id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc";
+const OPPORTUNITY_COLUMNS: &str = "id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id";
 const PROBLEM_COLUMNS: &str = "feed_id, item_id, code, detail";
 
 /// Writes `harvested`'s rows again into the fresh store at `fresh` (a `sqlite://` URL's
@@ -107,6 +109,7 @@ fn write_page(conn: &Connection, page: &Page) {
         }
     };
     insert("items", ITEM_COLUMNS, &page.items);
+    insert("document_tails", "rid, body", &page.tails);
     insert("opportunities", OPPORTUNITY_COLUMNS, &page.opportunities);
     insert("item_problems", PROBLEM_COLUMNS, &page.problems);
     if !page.opportunities.is_empty() {
@@ -152,6 +155,10 @@ fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
             "select {PROBLEM_COLUMNS} from item_problems where feed_id = ?1 and item_id = ?2"
         ))
         .expect("prepare");
+    let mut tails = conn
+        .prepare("select rid, body from document_tails where rid = ?1")
+        .expect("prepare");
+    let mut tails_read = std::collections::HashSet::new();
     let columns = |n: usize| {
         move |row: &rusqlite::Row<'_>| {
             (0..n)
@@ -177,17 +184,28 @@ fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
         let current = page.get_or_insert_with(|| Page {
             feed_id,
             items: Vec::with_capacity(PAGE_ITEMS),
+            tails: Vec::new(),
             opportunities: Vec::new(),
             problems: Vec::new(),
         });
         if rows == Rows::Everything {
             let of_item = rusqlite::params![feed_id, key];
-            current.opportunities.extend(
-                opportunities
-                    .query_map(of_item, columns(12))
-                    .expect("opportunities")
-                    .map(|r| r.expect("opportunity row")),
-            );
+            for row in opportunities
+                .query_map(of_item, columns(13))
+                .expect("opportunities")
+            {
+                let row = row.expect("opportunity row");
+                if let Value::Integer(tail) = row[12]
+                    && tails_read.insert(tail)
+                {
+                    current.tails.push(
+                        tails
+                            .query_row([tail], columns(2))
+                            .expect("the opportunity's tail"),
+                    );
+                }
+                current.opportunities.push(row);
+            }
             current.problems.extend(
                 problems
                     .query_map(of_item, columns(4))

@@ -8,7 +8,8 @@ use oa_model::{
 };
 use serde::{Serialize, Serializer};
 
-/// Borrows the opportunity; the field attributes are those of [`Opportunity`], so a brief
+/// Borrows the opportunity; the fields and their attributes are those of [`Opportunity`], in
+/// its order (results are spliced from stored documents, `crate::render`), so a brief
 /// result is the full one without `withheld_tags` and with `tags` as names. Built field by
 /// field (not through a `serde_json::Value` edited afterwards) because search answers
 /// thousands of these a second and the intermediate tree was a fifth of the time.
@@ -19,12 +20,6 @@ pub(crate) struct BriefOpportunity<'a> {
     occurrence: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    series_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
     #[serde(serialize_with = "oa_model::rfc3339::serialize")]
     start: DateTime<Utc>,
     #[serde(
@@ -32,6 +27,15 @@ pub(crate) struct BriefOpportunity<'a> {
         serialize_with = "oa_model::rfc3339::serialize_option"
     )]
     end: Option<DateTime<Utc>>,
+    status: EventStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    series_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_minutes: Option<i64>,
     activities: &'a [Activity],
@@ -40,9 +44,6 @@ pub(crate) struct BriefOpportunity<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     organizer: Option<&'a Organizer>,
     price: &'a Price,
-    status: EventStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
     #[serde(serialize_with = "tag_names")]
     tags: &'a [Tag],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]

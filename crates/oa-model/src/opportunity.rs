@@ -224,6 +224,19 @@ pub struct Opportunity {
     /// The item's own `@id`, when published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_id: Option<String>,
+    // What tells a series' sessions apart comes first, what they share after it: a stored
+    // document's shared end is written once for them all (`oa_store`'s `document_tails`).
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    pub start: DateTime<Utc>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::rfc3339::serialize_option"
+    )]
+    pub end: Option<DateTime<Utc>>,
+    pub status: EventStatus,
+    /// Where to find out more or book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// The parent's `@id` (SessionSeries, FacilityUse), when there is one.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -240,13 +253,6 @@ pub struct Opportunity {
         serialize_with = "crate::sibling_docs::description"
     )]
     pub description: Option<String>,
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
-    pub start: DateTime<Utc>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::rfc3339::serialize_option"
-    )]
-    pub end: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_minutes: Option<i64>,
     #[serde(serialize_with = "crate::sibling_docs::activities")]
@@ -263,10 +269,6 @@ pub struct Opportunity {
     pub organizer: Option<Organizer>,
     #[serde(serialize_with = "crate::sibling_docs::price")]
     pub price: Price,
-    pub status: EventStatus,
-    /// Where to find out more or book.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
     /// Tags it carries, each with its reasons (shared by the sessions of one series, which
     /// earn the same tags for the same reasons). A stored document keeps their names only
     /// ([`crate::tags::to_stored_json`]).

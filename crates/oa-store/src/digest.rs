@@ -122,6 +122,7 @@ mod tests {
             modified: 1,
             parent_ref: None,
             doc: doc.into(),
+            tail: None,
             from_schedule_of: None,
             first_seen: false,
         }

@@ -6,6 +6,7 @@
 //! answers from its spatial index.
 
 mod digest;
+mod document_tails;
 mod error;
 mod filters;
 pub mod index;

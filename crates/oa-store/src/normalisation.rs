@@ -256,6 +256,7 @@ fn opportunity_row(
             .clone()
             .or_else(|| w.parent_ref.map(str::to_owned)),
         doc: document(opportunity)?,
+        tail: None,
         from_schedule_of,
         first_seen: false,
     })

@@ -102,7 +102,11 @@ pub(crate) struct OpportunityRow {
     pub status: &'static str,
     pub modified: i64,
     pub parent_ref: Option<String>,
+    /// The stored document, or its head when `tail` is set.
     pub doc: String,
+    /// The rest of the document, by index into the tails written with the row
+    /// ([`crate::document_tails`]).
+    pub tail: Option<usize>,
     /// Generated from this series' `Schedule` (its `parent_ref` is the series itself).
     pub from_schedule_of: Option<String>,
     /// Made from an item not stored before (see [`ItemRow::first_seen`]): its id, a digest
@@ -148,11 +152,14 @@ pub(crate) trait PageTx: Send {
         rows: &[ProblemRow],
     ) -> Result<(), StoreError>;
     /// Makes `rows` the opportunities of these source items: those that went are deleted,
-    /// the rest upserted in place.
+    /// the rest upserted in place. `tails` are the shared ends of the rows' documents
+    /// ([`crate::document_tails`]), each stored as a new row; a tail no row points at any
+    /// more once these are written is deleted.
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
+        tails: Vec<String>,
     ) -> Result<(), StoreError>;
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError>;
 }

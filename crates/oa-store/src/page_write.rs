@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::StoreError;
 use crate::digest::{Digest, output_digests};
+use crate::document_tails::split_shared_tails;
 use crate::normalisation::{Normalisation, Statuses, Work};
 use crate::page::{
     DigestRow, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredStates,
@@ -248,9 +249,15 @@ async fn write_derived<T: PageTx>(tx: &mut T, mut chunk: ChunkWrite) -> Result<u
     if !chunk.statuses.is_empty() {
         tx.set_item_status(&chunk.statuses).await?;
     }
+    // After every digest of the chunk was taken of the whole documents.
+    let tails = split_shared_tails(&mut chunk.rows);
     // The rows move into the statement's parameters: a document is bound, not copied.
-    tx.replace_opportunities(&chunk.opportunity_sources, std::mem::take(&mut chunk.rows))
-        .await?;
+    tx.replace_opportunities(
+        &chunk.opportunity_sources,
+        std::mem::take(&mut chunk.rows),
+        tails,
+    )
+    .await?;
     tx.replace_problems(&chunk.problem_sources, &chunk.problems)
         .await?;
     if !chunk.digests.is_empty() {

@@ -1,6 +1,7 @@
 //! SQL text both backends run unchanged (the dialects differ elsewhere: arrays, points, locks).
 
 use crate::FeedEvent;
+use crate::document_tails::stored_doc;
 
 /// The columns of `FeedRow`, with live item counts.
 pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, f.dataset_site, f.source, f.state, \
@@ -11,11 +12,15 @@ pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, 
     from feeds f";
 
 /// The query behind [`Store::opportunity`], on both backends.
-pub(crate) const DETAIL_QUERY: &str = "select o.id, o.doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
+pub(crate) const DETAIL_QUERY: &str = concat!(
+    "select o.id, ",
+    stored_doc!(),
+    " as doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
     i.modified, i.data as item_data, \
     (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
     from opportunities o join feeds f on f.id = o.feed_id \
-    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id where o.id = $1";
+    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id where o.id = $1"
+);
 
 /// Adds or refreshes a discovered feed. A feed that vanished or was gone and is listed again
 /// is harvested again.
@@ -45,8 +50,11 @@ pub(crate) fn feed_event(event: &FeedEvent) -> (&'static str, &'static str, Opti
 /// The harvested state in canonical order (see `StoreDump`).
 pub(crate) const DUMP_ITEMS: &str = "select f.url, i.item_id, i.modified, i.state, i.status from items i \
     join feeds f on f.id = i.feed_id order by f.url, i.item_id";
-pub(crate) const DUMP_OPPORTUNITIES: &str =
-    "select id, start_at, doc from opportunities order by id";
+pub(crate) const DUMP_OPPORTUNITIES: &str = concat!(
+    "select o.id, o.start_at, ",
+    stored_doc!(),
+    " as doc from opportunities o order by o.id"
+);
 pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by url";
 
 /// Marks the feed's cursor after a stored page (binds: next, now, feed id).
@@ -89,8 +97,11 @@ pub(crate) use stored_children;
 
 macro_rules! index_columns {
     () => {
-        "select o.id, o.start_at, o.lat, o.lng, o.status, f.url as feed_url, f.publisher, o.doc \
-         from opportunities o join feeds f on f.id = o.feed_id"
+        concat!(
+            "select o.id, o.start_at, o.lat, o.lng, o.status, f.url as feed_url, f.publisher, ",
+            crate::document_tails::stored_doc!(),
+            " as doc from opportunities o join feeds f on f.id = o.feed_id"
+        )
     };
 }
 
@@ -105,8 +116,11 @@ pub(crate) const INDEX_ROWS: &str = concat!(
 );
 
 /// The columns of `CandidateDoc`; callers add the `where`.
-pub(crate) const CANDIDATE_COLUMNS: &str = "select o.id, o.start_at, o.lat, o.lng, o.doc, \
-    f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id";
+pub(crate) const CANDIDATE_COLUMNS: &str = concat!(
+    "select o.id, o.start_at, o.lat, o.lng, ",
+    stored_doc!(),
+    " as doc, f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id"
+);
 
 /// The columns of `Occurrence`; callers add the `where`.
 pub(crate) const OCCURRENCE_COLUMNS: &str =

@@ -192,16 +192,16 @@ impl PageTx for PgPageTx {
         .bind(series_ids)
         .execute(&mut *self.0)
         .await?;
-        sqlx::query(
+        let tails: Vec<(Option<i64>,)> = sqlx::query_as(
             // Through the series items by `@id` (an index), not a scan of opportunities.
             "delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
-             and o.item_id = p.item_id and o.parent_ref = p.data_id",
+             and o.item_id = p.item_id and o.parent_ref = p.data_id returning o.tail_id",
         )
         .bind(series_ids)
-        .execute(&mut *self.0)
+        .fetch_all(&mut *self.0)
         .await?;
-        Ok(())
+        forget_unused_tails(self, tails.into_iter().filter_map(|(t,)| t).collect()).await
     }
 
     async fn replace_problems(
@@ -236,27 +236,46 @@ impl PageTx for PgPageTx {
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
+        tails: Vec<String>,
     ) -> Result<(), StoreError> {
+        // Rows stored before may point at tails these writes leave unused.
+        let rewritten: Vec<&str> = rows
+            .iter()
+            .filter(|r| !r.first_seen)
+            .map(|r| r.id.as_str())
+            .collect();
+        let mut old_tails: Vec<i64> = Vec::new();
+        if !rewritten.is_empty() {
+            old_tails = sqlx::query_scalar(
+                "select tail_id from opportunities where id = any($1) and tail_id is not null",
+            )
+            .bind(&rewritten)
+            .fetch_all(&mut *self.0)
+            .await?;
+        }
         for (feed_id, item_ids) in by_feed(sources) {
             let kept: Vec<&str> = rows
                 .iter()
                 .filter(|r| r.feed_id == feed_id)
                 .map(|r| r.id.as_str())
                 .collect();
-            sqlx::query(
+            let deleted: Vec<Option<i64>> = sqlx::query_scalar(
                 "delete from opportunities where feed_id = $1 and item_id = any($2) \
-                 and not (id = any($3))",
+                 and not (id = any($3)) returning tail_id",
             )
             .bind(feed_id)
             .bind(item_ids)
             .bind(kept)
-            .execute(&mut *self.0)
+            .fetch_all(&mut *self.0)
             .await?;
+            old_tails.extend(deleted.into_iter().flatten());
         }
+        let tail_ids = insert_tails(self, tails).await?;
         let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
             rows.into_iter().partition(|r| r.first_seen);
-        write_opportunities(self, first_seen, "").await?;
-        write_opportunities(self, stored, OPPORTUNITIES_ON_CONFLICT).await
+        write_opportunities(self, first_seen, &tail_ids, "").await?;
+        write_opportunities(self, stored, &tail_ids, OPPORTUNITIES_ON_CONFLICT).await?;
+        forget_unused_tails(self, old_tails).await
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
@@ -285,7 +304,8 @@ const ITEMS_ON_CONFLICT: &str = " on conflict (feed_id, item_id) do update set k
 const OPPORTUNITIES_ON_CONFLICT: &str = " on conflict (id) do update set kind = excluded.kind, \
     start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
     lng = excluded.lng, geo = excluded.geo, status = excluded.status, \
-    modified = excluded.modified, parent_ref = excluded.parent_ref, doc = excluded.doc";
+    modified = excluded.modified, parent_ref = excluded.parent_ref, doc = excluded.doc, \
+    tail_id = excluded.tail_id";
 
 /// Inserts a page's item rows as arrays, with `on_conflict` after the rows.
 async fn write_items(
@@ -329,22 +349,62 @@ async fn write_items(
     Ok(())
 }
 
-/// Inserts opportunity rows as arrays, with `on_conflict` after the rows.
+/// Stores the tails of the documents about to be written, each as a new row; their rids,
+/// in order (taken from the sequence first: the order of an insert's `returning` rows is
+/// not promised).
+async fn insert_tails(tx: &mut PgPageTx, tails: Vec<String>) -> Result<Vec<i64>, StoreError> {
+    if tails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rids: Vec<i64> = sqlx::query_scalar(
+        "select nextval(pg_get_serial_sequence('document_tails', 'rid')) from generate_series(1, $1)",
+    )
+    .bind(tails.len() as i64)
+    .fetch_all(&mut *tx.0)
+    .await?;
+    sqlx::query(
+        "insert into document_tails (rid, body) select * from unnest($1::bigint[], $2::text[])",
+    )
+    .bind(&rids)
+    .bind(tails)
+    .execute(&mut *tx.0)
+    .await?;
+    Ok(rids)
+}
+
+/// Deletes those of these tails that no opportunity points at any more.
+async fn forget_unused_tails(tx: &mut PgPageTx, candidates: Vec<i64>) -> Result<(), StoreError> {
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "delete from document_tails t where t.rid = any($1) \
+         and not exists (select 1 from opportunities o where o.tail_id = t.rid)",
+    )
+    .bind(candidates)
+    .execute(&mut *tx.0)
+    .await?;
+    Ok(())
+}
+
+/// Inserts opportunity rows as arrays, with `on_conflict` after the rows; a row's `tail`
+/// indexes `tail_ids`.
 async fn write_opportunities(
     tx: &mut PgPageTx,
     rows: Vec<OpportunityRow>,
+    tail_ids: &[i64],
     on_conflict: &str,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     let sql = format!(
-        "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc) \
+        "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc, tail_id) \
          select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
-         case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc \
+         case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc, tail_id \
          from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-         $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::text[]) \
-         as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc){on_conflict}"
+         $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::text[]) \
+         as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, tail_id, doc){on_conflict}"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
@@ -360,6 +420,11 @@ async fn write_opportunities(
         .bind(
             rows.iter()
                 .map(|r| r.parent_ref.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.tail.map(|n| tail_ids[n]))
                 .collect::<Vec<_>>(),
         )
         .bind(rows.into_iter().map(|r| r.doc).collect::<Vec<_>>())

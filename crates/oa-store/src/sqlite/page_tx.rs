@@ -86,6 +86,36 @@ fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Stores the tails of the documents about to be written, each as a new row; their rids,
+/// in order.
+fn insert_tails(conn: &rusqlite::Connection, tails: &[String]) -> rusqlite::Result<Vec<i64>> {
+    let mut insert = conn.prepare_cached("insert into document_tails (body) values (?1)")?;
+    tails
+        .iter()
+        .map(|body| {
+            insert.execute([body])?;
+            Ok(conn.last_insert_rowid())
+        })
+        .collect()
+}
+
+/// Deletes those of these tails that no opportunity points at any more.
+fn forget_unused_tails(
+    conn: &rusqlite::Connection,
+    candidates: impl IntoIterator<Item = i64>,
+) -> rusqlite::Result<()> {
+    let candidates: Vec<i64> = candidates.into_iter().collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "delete from document_tails where rid in (select value from json_each(?1)) \
+         and not exists (select 1 from opportunities o where o.tail_id = document_tails.rid)",
+    )?
+    .execute([serde_json::to_string(&candidates).unwrap_or_default()])?;
+    Ok(())
+}
+
 /// Source items grouped by feed: each statement names one feed and a list of its items.
 fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<&str>> {
     let mut grouped: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
@@ -339,17 +369,19 @@ impl PageTx for SqlitePageTx {
             // Found through the series items (by `@id`, then their opportunities by source):
             // opportunities have no index on parent_ref, and scanning them for every page of
             // sessions made a large harvest quadratic.
-            let deleted: Vec<String> = conn
+            let deleted: Vec<(String, Option<i64>)> = conn
                 .prepare_cached(
                     "delete from opportunities where rid in (select o.rid from items p \
                      join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
                      and o.parent_ref = p.data_id \
                      where p.role = 'parent' and p.state = 'updated' \
-                     and p.data_id in (select value from json_each(?1))) returning id",
+                     and p.data_id in (select value from json_each(?1))) returning id, tail_id",
                 )?
-                .query_map([&series], |row| row.get(0))?
+                .query_map([&series], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            log_changes(conn, &deleted)
+            let (deleted, tails): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
+            log_changes(conn, &deleted)?;
+            forget_unused_tails(conn, tails.into_iter().flatten())
         })
         .await
     }
@@ -385,12 +417,25 @@ impl PageTx for SqlitePageTx {
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
+        tails: Vec<String>,
     ) -> Result<(), StoreError> {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
         let written = json_array(rows.iter().map(|r| r.id.as_str()));
+        // Rows stored before may point at tails these writes leave unused.
+        let rewritten = json_array(rows.iter().filter(|r| !r.first_seen).map(|r| r.id.as_str()));
         self.run(|conn| {
+            let mut old_tails: Vec<i64> = Vec::new();
+            if rows.iter().any(|r| !r.first_seen) {
+                old_tails = conn
+                    .prepare_cached(
+                        "select tail_id from opportunities where id in (select value from json_each(?1)) \
+                         and tail_id is not null",
+                    )?
+                    .query_map([&rewritten], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
             // Only the opportunities that went are deleted; the rest are upserted below, in
             // place rather than deleted and inserted again.
             for (feed_id, item_ids) in by_feed(sources) {
@@ -400,49 +445,52 @@ impl PageTx for SqlitePageTx {
                         .filter(|r| r.feed_id == feed_id && in_items.contains(r.item_id.as_str()))
                         .map(|r| r.id.as_str()),
                 );
-                let deleted: Vec<String> = conn
+                let deleted: Vec<(String, Option<i64>)> = conn
                     .prepare_cached(
                         "delete from opportunities where feed_id = ?1 \
                          and item_id in (select value from json_each(?2)) \
-                         and id not in (select value from json_each(?3)) returning id",
+                         and id not in (select value from json_each(?3)) returning id, tail_id",
                     )?
                     .query_map(rusqlite::params![feed_id, json_array(item_ids), kept], |row| {
-                        row.get(0)
+                        Ok((row.get(0)?, row.get(1)?))
                     })?
                     .collect::<rusqlite::Result<_>>()?;
+                let (deleted, tails): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
+                old_tails.extend(tails.into_iter().flatten());
                 log_changes(conn, &deleted)?;
             }
-            if rows.is_empty() {
-                return Ok(());
+            if !rows.is_empty() {
+                let tail_ids = insert_tails(conn, &tails)?;
+                // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
+                // a stored row with the same id has the same feed_id and item_id: leaving them out
+                // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
+                let mut upsert = conn.prepare_cached(
+                    "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id) \
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                     on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
+                     lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
+                     parent_ref = excluded.parent_ref, doc = excluded.doc, tail_id = excluded.tail_id",
+                )?;
+                for r in &rows {
+                    upsert.execute(rusqlite::params![
+                        r.id,
+                        r.feed_id,
+                        r.item_id,
+                        r.kind,
+                        r.start_at,
+                        r.end_at,
+                        r.lat,
+                        r.lng,
+                        r.status,
+                        r.modified,
+                        r.parent_ref,
+                        r.doc,
+                        r.tail.map(|n| tail_ids[n]),
+                    ])?;
+                }
+                log_record(conn, &written)?;
             }
-            // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
-            // a stored row with the same id has the same feed_id and item_id: leaving them out
-            // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
-            let mut upsert = conn.prepare_cached(
-                "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                 on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
-                 lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
-                 parent_ref = excluded.parent_ref, doc = excluded.doc",
-            )?;
-            for r in &rows {
-                upsert.execute(rusqlite::params![
-                    r.id,
-                    r.feed_id,
-                    r.item_id,
-                    r.kind,
-                    r.start_at,
-                    r.end_at,
-                    r.lat,
-                    r.lng,
-                    r.status,
-                    r.modified,
-                    r.parent_ref,
-                    r.doc,
-                ])?;
-            }
-            log_record(conn, &written)?;
-            Ok(())
+            forget_unused_tails(conn, old_tails)
         })
         .await
     }

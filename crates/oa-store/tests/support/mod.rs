@@ -85,6 +85,24 @@ impl TestStore {
         }
     }
 
+    /// The one integer a query (the same text on both backends) returns.
+    pub async fn count(&self, query: &str) -> i64 {
+        let query = sqlx::AssertSqlSafe(query.to_owned());
+        if let Some(sqlite) = &self.sqlite {
+            sqlx::query_scalar(query)
+                .fetch_one(sqlite.writer_pool())
+                .await
+                .expect("count")
+        } else if let Some(pg) = &self.pg {
+            sqlx::query_scalar(query)
+                .fetch_one(pg.pool())
+                .await
+                .expect("count")
+        } else {
+            unreachable!("a test store is SQLite or PostgreSQL")
+        }
+    }
+
     /// Makes the next insert of an opportunity for `item_id` fail inside the database, as a
     /// disk or constraint failure would, mid-page.
     pub async fn fail_on_item(&self, item_id: &str) {

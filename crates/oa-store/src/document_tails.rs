@@ -1,0 +1,191 @@
+//! A series' sessions store the end their documents share once: each row keeps its own
+//! head, and one `document_tails` row the rest.
+//!
+//! The sessions of one series inherit its name, description, activities, place, organizer,
+//! price and tags, and differ in their ids, dates and status, which their documents write
+//! first (`oa_model::Opportunity`). Written whole, nine tenths of every session's document
+//! repeated its siblings' bytes, in the table, in the WAL and in every checkpoint: with
+//! only what differs written per session a harvest into SQLite ran a fifth faster
+//! (docs/PERFORMANCE.md, "Harvest throughput", twenty-fifth session).
+//!
+//! Every read of a document splices it back ([`stored_doc!`]), so readers see the whole
+//! text, byte for byte; digests are taken of the whole text before it is split. A tail is
+//! shared only by rows written together, so it needs no lookup by content: it gets the
+//! next `rid`, and the index on `opportunities.tail_id` is written in order. A tail no row
+//! points at any more is deleted in the transaction that replaced its last row.
+
+use std::collections::HashMap;
+
+use crate::page::OpportunityRow;
+
+/// The stored document of the opportunity aliased `o`, its head and its tail spliced
+/// (both dialects: a missing tail reads as nothing).
+macro_rules! stored_doc {
+    () => {
+        "(o.doc || coalesce((select t.body from document_tails t where t.rid = o.tail_id), ''))"
+    };
+}
+pub(crate) use stored_doc;
+
+/// A shared end shorter than this stays in each document: its own row and index entry
+/// would cost about what it saves.
+const SHORTEST_TAIL: usize = 256;
+
+/// Splits the documents of rows with the same parent (`parent_ref`) at the longest end
+/// they all share, when it is long enough: each row keeps its head in `doc` and points
+/// at its tail by index into the returned tails (`tail`). Rows already split are left as
+/// they are.
+pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<String> {
+    let mut siblings: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, row) in rows.iter().enumerate() {
+        if let (Some(parent), None) = (&row.parent_ref, row.tail) {
+            siblings.entry(parent.as_str()).or_default().push(n);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = siblings
+        .into_values()
+        .filter(|group| group.len() > 1)
+        .collect();
+    // In row order, so the same rows always give the same tails in the same order.
+    groups.sort_unstable_by_key(|group| group[0]);
+    let mut tails = Vec::new();
+    for group in groups {
+        let shared = shared_end(group.iter().map(|&n| rows[n].doc.as_str()));
+        if shared < SHORTEST_TAIL {
+            continue;
+        }
+        let first = &rows[group[0]].doc;
+        tails.push(first[first.len() - shared..].to_owned());
+        for &n in &group {
+            let doc = &mut rows[n].doc;
+            doc.truncate(doc.len() - shared);
+            rows[n].tail = Some(tails.len() - 1);
+        }
+    }
+    tails
+}
+
+/// How many bytes at the end all the texts share, backed off to the start of a character
+/// (the shared bytes are the same in every text, so one boundary suits all).
+fn shared_end<'a>(mut docs: impl Iterator<Item = &'a str>) -> usize {
+    let Some(first) = docs.next() else {
+        return 0;
+    };
+    let first = first.as_bytes();
+    let mut shared = first.len();
+    for doc in docs {
+        let doc = doc.as_bytes();
+        shared = first
+            .iter()
+            .rev()
+            .zip(doc.iter().rev())
+            .take(shared)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    while shared > 0 && !is_char_start(first[first.len() - shared]) {
+        shared -= 1;
+    }
+    shared
+}
+
+fn is_char_start(byte: u8) -> bool {
+    // UTF-8 continuation bytes are 0b10xx_xxxx.
+    byte & 0xC0 != 0x80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(parent: Option<&str>, doc: &str) -> OpportunityRow {
+        OpportunityRow {
+            id: doc.into(),
+            feed_id: 1,
+            item_id: "i".into(),
+            kind: "session",
+            start_at: 0,
+            end_at: None,
+            lat: None,
+            lng: None,
+            status: "scheduled",
+            modified: 0,
+            parent_ref: parent.map(str::to_owned),
+            doc: doc.into(),
+            tail: None,
+            from_schedule_of: None,
+            first_seen: true,
+        }
+    }
+
+    fn whole(row: &OpportunityRow, tails: &[String]) -> String {
+        format!("{}{}", row.doc, row.tail.map_or("", |n| tails[n].as_str()))
+    }
+
+    fn shared_text(n: usize) -> String {
+        format!(r#","name":"Walk","description":"{}"}}"#, "é".repeat(n))
+    }
+
+    #[test]
+    fn siblings_keep_their_own_heads_and_share_one_tail_that_splices_back_to_each_document() {
+        let tail = shared_text(200);
+        let docs: Vec<String> = (1..=3)
+            .map(|day| format!(r#"{{"start":"2030-01-0{day}"{tail}"#))
+            .collect();
+        let mut rows: Vec<_> = docs.iter().map(|d| row(Some("series"), d)).collect();
+        rows.push(row(Some("other"), &docs[0]));
+        let tails = split_shared_tails(&mut rows);
+        assert_eq!(tails.len(), 1);
+        // The start's last digit differs; everything after it is shared.
+        assert_eq!(tails[0], format!(r#""{tail}"#));
+        for (row, doc) in rows.iter().zip(&docs) {
+            assert_eq!(&whole(row, &tails), doc);
+        }
+        assert_eq!(rows[0].doc, r#"{"start":"2030-01-01"#);
+        assert_eq!(rows[3].tail, None, "a series' only session stays whole");
+    }
+
+    #[test]
+    fn a_tail_starts_at_a_character_not_inside_one() {
+        // "é" and "©" differ in their first byte and share their second: the shared bytes
+        // start with that second byte, which is not a place to split.
+        let tail = shared_text(200);
+        let docs = [format!("{{\"x\":\"é{tail}"), format!("{{\"x\":\"©{tail}")];
+        assert_ne!(docs[0].as_bytes()[6], docs[1].as_bytes()[6]);
+        assert_eq!(docs[0].as_bytes()[7], docs[1].as_bytes()[7]);
+        let mut rows: Vec<_> = docs.iter().map(|d| row(Some("s"), d)).collect();
+        let tails = split_shared_tails(&mut rows);
+        assert_eq!(tails, [tail]);
+        for (row, doc) in rows.iter().zip(&docs) {
+            assert_eq!(&whole(row, &tails), doc);
+        }
+    }
+
+    #[test]
+    fn short_shared_ends_and_rows_without_a_parent_stay_whole() {
+        let short = shared_text(10);
+        let mut rows = vec![
+            row(Some("s"), &format!("{{\"a\":1{short}")),
+            row(Some("s"), &format!("{{\"a\":2{short}")),
+            row(None, &format!("{{\"a\":3{}", shared_text(200))),
+            row(None, &format!("{{\"a\":4{}", shared_text(200))),
+        ];
+        let before: Vec<String> = rows.iter().map(|r| r.doc.clone()).collect();
+        assert!(split_shared_tails(&mut rows).is_empty());
+        let after: Vec<String> = rows.iter().map(|r| r.doc.clone()).collect();
+        assert_eq!(after, before);
+        assert!(rows.iter().all(|r| r.tail.is_none()));
+    }
+
+    #[test]
+    fn identical_documents_keep_empty_heads() {
+        let doc = format!("{{\"a\":1{}", shared_text(200));
+        let mut rows = vec![row(Some("s"), &doc), row(Some("s"), &doc)];
+        let tails = split_shared_tails(&mut rows);
+        assert_eq!(tails, std::slice::from_ref(&doc));
+        for row in &rows {
+            assert_eq!(row.doc, "");
+            assert_eq!(whole(row, &tails), doc);
+        }
+    }
+}
