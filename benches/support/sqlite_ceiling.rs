@@ -109,7 +109,7 @@ fn write_page(conn: &Connection, page: &Page) {
         }
     };
     insert("items", ITEM_COLUMNS, &page.items);
-    insert("document_tails", "rid, body", &page.tails);
+    insert("document_tails", "rid, refs, body", &page.tails);
     insert("opportunities", OPPORTUNITY_COLUMNS, &page.opportunities);
     insert("item_problems", PROBLEM_COLUMNS, &page.problems);
     if !page.opportunities.is_empty() {
@@ -156,7 +156,7 @@ fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
         ))
         .expect("prepare");
     let mut tails = conn
-        .prepare("select rid, body from document_tails where rid = ?1")
+        .prepare("select rid, refs, body from document_tails where rid = ?1")
         .expect("prepare");
     let mut tails_read = std::collections::HashSet::new();
     let columns = |n: usize| {
@@ -200,7 +200,7 @@ fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
                 {
                     current.tails.push(
                         tails
-                            .query_row([tail], columns(2))
+                            .query_row([tail], columns(3))
                             .expect("the opportunity's tail"),
                     );
                 }

@@ -11,10 +11,12 @@
 //! Every read of a document splices it back ([`stored_doc!`]), so readers see the whole
 //! text, byte for byte; digests are taken of the whole text before it is split. A tail is
 //! shared only by rows written together, so it needs no lookup by content: it gets the
-//! next `rid`, and the index on `opportunities.tail_id` is written in order. A tail no row
-//! points at any more is deleted in the transaction that replaced its last row.
+//! next `rid`. It counts the rows that point at it (`refs`), and the transaction that
+//! deletes or rewrites the last of them deletes it: an index on `opportunities.tail_id`,
+//! to find the rows still pointing at a tail, cost every row written a tenth of what the
+//! split saved (docs/PERFORMANCE.md, "Harvest throughput", twenty-fifth session).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::page::OpportunityRow;
 
@@ -31,11 +33,18 @@ pub(crate) use stored_doc;
 /// would cost about what it saves.
 const SHORTEST_TAIL: usize = 256;
 
+/// The shared end of some rows' documents, and how many rows point at it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SharedTail {
+    pub body: String,
+    pub refs: i64,
+}
+
 /// Splits the documents of rows with the same parent (`parent_ref`) at the longest end
 /// they all share, when it is long enough: each row keeps its head in `doc` and points
 /// at its tail by index into the returned tails (`tail`). Rows already split are left as
 /// they are.
-pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<String> {
+pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<SharedTail> {
     let mut siblings: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, row) in rows.iter().enumerate() {
         if let (Some(parent), None) = (&row.parent_ref, row.tail) {
@@ -55,7 +64,10 @@ pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<String> {
             continue;
         }
         let first = &rows[group[0]].doc;
-        tails.push(first[first.len() - shared..].to_owned());
+        tails.push(SharedTail {
+            body: first[first.len() - shared..].to_owned(),
+            refs: group.len() as i64,
+        });
         for &n in &group {
             let doc = &mut rows[n].doc;
             doc.truncate(doc.len() - shared);
@@ -63,6 +75,16 @@ pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<String> {
         }
     }
     tails
+}
+
+/// The tails that rows deleted or rewritten pointed at (a tail once per row), as (rid, rows
+/// no longer pointing at it), in order of rid so that transactions meet them in one order.
+pub(crate) fn released(old_tails: impl IntoIterator<Item = i64>) -> Vec<(i64, i64)> {
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+    for rid in old_tails {
+        *counts.entry(rid).or_default() += 1;
+    }
+    counts.into_iter().collect()
 }
 
 /// How many bytes at the end all the texts share, backed off to the start of a character
@@ -118,8 +140,16 @@ mod tests {
         }
     }
 
-    fn whole(row: &OpportunityRow, tails: &[String]) -> String {
-        format!("{}{}", row.doc, row.tail.map_or("", |n| tails[n].as_str()))
+    fn whole(row: &OpportunityRow, tails: &[SharedTail]) -> String {
+        format!(
+            "{}{}",
+            row.doc,
+            row.tail.map_or("", |n| tails[n].body.as_str())
+        )
+    }
+
+    fn bodies(tails: &[SharedTail]) -> Vec<&str> {
+        tails.iter().map(|t| t.body.as_str()).collect()
     }
 
     fn shared_text(n: usize) -> String {
@@ -135,9 +165,14 @@ mod tests {
         let mut rows: Vec<_> = docs.iter().map(|d| row(Some("series"), d)).collect();
         rows.push(row(Some("other"), &docs[0]));
         let tails = split_shared_tails(&mut rows);
-        assert_eq!(tails.len(), 1);
-        // The start's last digit differs; everything after it is shared.
-        assert_eq!(tails[0], format!(r#""{tail}"#));
+        // The start's last digit differs; everything after it is shared, by three rows.
+        assert_eq!(
+            tails,
+            [SharedTail {
+                body: format!(r#""{tail}"#),
+                refs: 3
+            }]
+        );
         for (row, doc) in rows.iter().zip(&docs) {
             assert_eq!(&whole(row, &tails), doc);
         }
@@ -155,7 +190,7 @@ mod tests {
         assert_eq!(docs[0].as_bytes()[7], docs[1].as_bytes()[7]);
         let mut rows: Vec<_> = docs.iter().map(|d| row(Some("s"), d)).collect();
         let tails = split_shared_tails(&mut rows);
-        assert_eq!(tails, [tail]);
+        assert_eq!(bodies(&tails), [tail.as_str()]);
         for (row, doc) in rows.iter().zip(&docs) {
             assert_eq!(&whole(row, &tails), doc);
         }
@@ -182,10 +217,16 @@ mod tests {
         let doc = format!("{{\"a\":1{}", shared_text(200));
         let mut rows = vec![row(Some("s"), &doc), row(Some("s"), &doc)];
         let tails = split_shared_tails(&mut rows);
-        assert_eq!(tails, std::slice::from_ref(&doc));
+        assert_eq!(bodies(&tails), [doc.as_str()]);
         for row in &rows {
             assert_eq!(row.doc, "");
             assert_eq!(whole(row, &tails), doc);
         }
+    }
+
+    #[test]
+    fn released_tails_are_counted_per_row_in_order_of_rid() {
+        assert_eq!(released([7, 3, 7, 7]), [(3, 1), (7, 3)]);
+        assert!(released([]).is_empty());
     }
 }

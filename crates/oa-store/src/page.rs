@@ -13,6 +13,7 @@ use oa_model::{ItemRole, PreparedItem};
 
 use crate::StoreError;
 use crate::digest::Digest;
+use crate::document_tails::SharedTail;
 pub(crate) use crate::stored_state::StoredStates;
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
@@ -153,13 +154,13 @@ pub(crate) trait PageTx: Send {
     ) -> Result<(), StoreError>;
     /// Makes `rows` the opportunities of these source items: those that went are deleted,
     /// the rest upserted in place. `tails` are the shared ends of the rows' documents
-    /// ([`crate::document_tails`]), each stored as a new row; a tail no row points at any
-    /// more once these are written is deleted.
+    /// ([`crate::document_tails`]), each stored as a new row; a tail that the rows deleted
+    /// or rewritten were the last to point at is deleted.
     async fn replace_opportunities(
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
-        tails: Vec<String>,
+        tails: Vec<SharedTail>,
     ) -> Result<(), StoreError>;
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError>;
 }

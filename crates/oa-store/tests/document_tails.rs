@@ -19,6 +19,7 @@ fn long_series(modified: i64, name: &str) -> Value {
 }
 
 const TAILS: &str = "select count(*) from document_tails";
+const REFS: &str = "select sum(refs) from document_tails";
 const SPLIT: &str = "select count(*) from opportunities where tail_id is not null";
 
 /// Every stored document, read back (dump, detail and search reads), as JSON.
@@ -119,9 +120,11 @@ async fn a_tail_goes_with_the_last_session_that_pointed_at_it() {
         );
 
         // Some sessions deleted: the tail stays for the others; all deleted, it goes.
+        assert_eq!(t.count(REFS).await, 4, "{}", t.name);
         t.apply(&sessions, vec![deleted("s0", "ScheduledSession", 4)], "n2")
             .await;
         assert_eq!(t.count(TAILS).await, 1, "{}", t.name);
+        assert_eq!(t.count(REFS).await, 3, "{}", t.name);
         assert_eq!(documents(&t).await.len(), 3, "{}", t.name);
         let rest: Vec<_> = (1..4)
             .map(|n| deleted(&format!("s{n}"), "ScheduledSession", 5))
@@ -129,5 +132,56 @@ async fn a_tail_goes_with_the_last_session_that_pointed_at_it() {
         t.apply(&sessions, rest, "n3").await;
         assert_eq!(t.count(TAILS).await, 0, "{}", t.name);
         assert_eq!(t.count(SPLIT).await, 0, "{}", t.name);
+    }
+}
+
+/// The shipped normaliser, with every name changed: a rule change that rewrites every
+/// stored document.
+struct Renamed;
+
+impl oa_model::Normaliser for Renamed {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> oa_model::Normalised {
+        support::shipped_altered(kind, item, parent, |o| {
+            o.name = Some("Renamed".into());
+        })
+    }
+}
+
+#[tokio::test]
+async fn renormalising_rewrites_the_tails_and_releases_the_old_ones() {
+    for t in stores("tails_renormalised").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        t.apply(&series_feed, vec![long_series(1, "Walk")], "n")
+            .await;
+        let children: Vec<_> = (0..6)
+            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
+            .collect();
+        t.apply(&sessions, children, "n").await;
+        let old_tail = t.count("select min(rid) from document_tails").await;
+        let mut after = None;
+        loop {
+            let batch = t
+                .store
+                .renormalise_batch(after.take(), 100, &Renamed)
+                .await
+                .expect("renormalise");
+            match batch.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert!(
+            documents(&t).await.iter().all(|d| d["name"] == "Renamed"),
+            "{}",
+            t.name
+        );
+        assert!(
+            t.count("select min(rid) from document_tails").await > old_tail,
+            "{}: the old tail is gone",
+            t.name
+        );
+        assert_eq!(t.count(REFS).await, 6, "{}", t.name);
+        assert_eq!(t.count(SPLIT).await, 6, "{}", t.name);
     }
 }

@@ -8,6 +8,7 @@ use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
 use crate::digest::Digest;
+use crate::document_tails::{SharedTail, released};
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -201,7 +202,7 @@ impl PageTx for PgPageTx {
         .bind(series_ids)
         .fetch_all(&mut *self.0)
         .await?;
-        forget_unused_tails(self, tails.into_iter().filter_map(|(t,)| t).collect()).await
+        release_tails(self, tails.into_iter().filter_map(|(t,)| t).collect()).await
     }
 
     async fn replace_problems(
@@ -236,7 +237,7 @@ impl PageTx for PgPageTx {
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
-        tails: Vec<String>,
+        tails: Vec<SharedTail>,
     ) -> Result<(), StoreError> {
         // Rows stored before may point at tails these writes leave unused.
         let rewritten: Vec<&str> = rows
@@ -275,7 +276,7 @@ impl PageTx for PgPageTx {
             rows.into_iter().partition(|r| r.first_seen);
         write_opportunities(self, first_seen, &tail_ids, "").await?;
         write_opportunities(self, stored, &tail_ids, OPPORTUNITIES_ON_CONFLICT).await?;
-        forget_unused_tails(self, old_tails).await
+        release_tails(self, old_tails).await
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
@@ -352,7 +353,7 @@ async fn write_items(
 /// Stores the tails of the documents about to be written, each as a new row; their rids,
 /// in order (taken from the sequence first: the order of an insert's `returning` rows is
 /// not promised).
-async fn insert_tails(tx: &mut PgPageTx, tails: Vec<String>) -> Result<Vec<i64>, StoreError> {
+async fn insert_tails(tx: &mut PgPageTx, tails: Vec<SharedTail>) -> Result<Vec<i64>, StoreError> {
     if tails.is_empty() {
         return Ok(Vec::new());
     }
@@ -362,28 +363,45 @@ async fn insert_tails(tx: &mut PgPageTx, tails: Vec<String>) -> Result<Vec<i64>,
     .bind(tails.len() as i64)
     .fetch_all(&mut *tx.0)
     .await?;
+    let refs: Vec<i64> = tails.iter().map(|t| t.refs).collect();
+    let bodies: Vec<String> = tails.into_iter().map(|t| t.body).collect();
     sqlx::query(
-        "insert into document_tails (rid, body) select * from unnest($1::bigint[], $2::text[])",
+        "insert into document_tails (rid, refs, body) \
+         select * from unnest($1::bigint[], $2::bigint[], $3::text[])",
     )
     .bind(&rids)
-    .bind(tails)
+    .bind(refs)
+    .bind(bodies)
     .execute(&mut *tx.0)
     .await?;
     Ok(rids)
 }
 
-/// Deletes those of these tails that no opportunity points at any more.
-async fn forget_unused_tails(tx: &mut PgPageTx, candidates: Vec<i64>) -> Result<(), StoreError> {
-    if candidates.is_empty() {
+/// Counts off the rows that no longer point at these tails (a tail once per row); deletes
+/// a tail no row points at any more.
+async fn release_tails(tx: &mut PgPageTx, old_tails: Vec<i64>) -> Result<(), StoreError> {
+    let (rids, rows): (Vec<i64>, Vec<i64>) = released(old_tails).into_iter().unzip();
+    if rids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "delete from document_tails t where t.rid = any($1) \
-         and not exists (select 1 from opportunities o where o.tail_id = t.rid)",
+    // Two statements: a delete in the statement that updated the same row (as a
+    // data-modifying `with`) would not see the update, and would skip the row.
+    let counted: Vec<Option<i64>> = sqlx::query_scalar(
+        "update document_tails t set refs = t.refs - c.rows \
+         from unnest($1::bigint[], $2::bigint[]) as c(rid, rows) where t.rid = c.rid \
+         returning case when t.refs <= 0 then t.rid end",
     )
-    .bind(candidates)
-    .execute(&mut *tx.0)
+    .bind(rids)
+    .bind(rows)
+    .fetch_all(&mut *tx.0)
     .await?;
+    let unused: Vec<i64> = counted.into_iter().flatten().collect();
+    if !unused.is_empty() {
+        sqlx::query("delete from document_tails where rid = any($1)")
+            .bind(unused)
+            .execute(&mut *tx.0)
+            .await?;
+    }
     Ok(())
 }
 

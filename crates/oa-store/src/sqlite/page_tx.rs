@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
+use rusqlite::OptionalExtension;
 use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
 use super::direct;
 use super::lookups::Snapshot;
 use super::page_writer::PageWrite;
+use crate::document_tails::{SharedTail, released};
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -88,31 +90,40 @@ fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
 
 /// Stores the tails of the documents about to be written, each as a new row; their rids,
 /// in order.
-fn insert_tails(conn: &rusqlite::Connection, tails: &[String]) -> rusqlite::Result<Vec<i64>> {
-    let mut insert = conn.prepare_cached("insert into document_tails (body) values (?1)")?;
+fn insert_tails(conn: &rusqlite::Connection, tails: &[SharedTail]) -> rusqlite::Result<Vec<i64>> {
+    let mut insert =
+        conn.prepare_cached("insert into document_tails (refs, body) values (?1, ?2)")?;
     tails
         .iter()
-        .map(|body| {
-            insert.execute([body])?;
+        .map(|tail| {
+            insert.execute(rusqlite::params![tail.refs, tail.body])?;
             Ok(conn.last_insert_rowid())
         })
         .collect()
 }
 
-/// Deletes those of these tails that no opportunity points at any more.
-fn forget_unused_tails(
+/// Counts off the rows that no longer point at these tails (a tail once per row); deletes
+/// a tail no row points at any more.
+fn release_tails(
     conn: &rusqlite::Connection,
-    candidates: impl IntoIterator<Item = i64>,
+    old_tails: impl IntoIterator<Item = i64>,
 ) -> rusqlite::Result<()> {
-    let candidates: Vec<i64> = candidates.into_iter().collect();
-    if candidates.is_empty() {
+    let released = released(old_tails);
+    if released.is_empty() {
         return Ok(());
     }
-    conn.prepare_cached(
-        "delete from document_tails where rid in (select value from json_each(?1)) \
-         and not exists (select 1 from opportunities o where o.tail_id = document_tails.rid)",
-    )?
-    .execute([serde_json::to_string(&candidates).unwrap_or_default()])?;
+    let mut count_off = conn.prepare_cached(
+        "update document_tails set refs = refs - ?2 where rid = ?1 returning refs",
+    )?;
+    let mut delete = conn.prepare_cached("delete from document_tails where rid = ?1")?;
+    for (rid, rows) in released {
+        let left: Option<i64> = count_off
+            .query_row(rusqlite::params![rid, rows], |row| row.get(0))
+            .optional()?;
+        if left.is_some_and(|left| left <= 0) {
+            delete.execute([rid])?;
+        }
+    }
     Ok(())
 }
 
@@ -381,7 +392,7 @@ impl PageTx for SqlitePageTx {
                 .collect::<rusqlite::Result<_>>()?;
             let (deleted, tails): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
             log_changes(conn, &deleted)?;
-            forget_unused_tails(conn, tails.into_iter().flatten())
+            release_tails(conn, tails.into_iter().flatten())
         })
         .await
     }
@@ -417,7 +428,7 @@ impl PageTx for SqlitePageTx {
         &mut self,
         sources: &[(i64, String)],
         rows: Vec<OpportunityRow>,
-        tails: Vec<String>,
+        tails: Vec<SharedTail>,
     ) -> Result<(), StoreError> {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
@@ -490,7 +501,7 @@ impl PageTx for SqlitePageTx {
                 }
                 log_record(conn, &written)?;
             }
-            forget_unused_tails(conn, old_tails)
+            release_tails(conn, old_tails)
         })
         .await
     }
