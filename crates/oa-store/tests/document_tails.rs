@@ -18,6 +18,22 @@ fn long_series(modified: i64, name: &str) -> Value {
     }})
 }
 
+/// The series "Walk" in one feed and `count` of its sessions in another.
+async fn walk_with_sessions(
+    t: &support::TestStore,
+    count: i64,
+) -> (oa_store::FeedRef, oa_store::FeedRef) {
+    let series_feed = t.feed("https://p.example/series").await;
+    let sessions = t.feed("https://p.example/sessions").await;
+    t.apply(&series_feed, vec![long_series(1, "Walk")], "n")
+        .await;
+    let children: Vec<_> = (0..count)
+        .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
+        .collect();
+    t.apply(&sessions, children, "n").await;
+    (series_feed, sessions)
+}
+
 const TAILS: &str = "select count(*) from document_tails";
 const REFS: &str = "select sum(refs) from document_tails";
 const SPLIT: &str = "select count(*) from opportunities where tail_id is not null";
@@ -57,14 +73,7 @@ fn whole_start(doc: &Value) -> i64 {
 #[tokio::test]
 async fn a_series_sessions_share_one_stored_tail_and_every_read_gives_them_back_whole() {
     for t in stores("tails_shared").await {
-        let series_feed = t.feed("https://p.example/series").await;
-        let sessions = t.feed("https://p.example/sessions").await;
-        t.apply(&series_feed, vec![long_series(1, "Walk")], "n")
-            .await;
-        let children: Vec<_> = (0..5)
-            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
-            .collect();
-        t.apply(&sessions, children, "n").await;
+        walk_with_sessions(&t, 5).await;
         assert_eq!(t.count(TAILS).await, 1, "{}", t.name);
         assert_eq!(t.count(SPLIT).await, 5, "{}", t.name);
         let docs = documents(&t).await;
@@ -93,14 +102,7 @@ async fn a_series_sessions_share_one_stored_tail_and_every_read_gives_them_back_
 #[tokio::test]
 async fn a_tail_goes_with_the_last_session_that_pointed_at_it() {
     for t in stores("tails_forgotten").await {
-        let series_feed = t.feed("https://p.example/series").await;
-        let sessions = t.feed("https://p.example/sessions").await;
-        t.apply(&series_feed, vec![long_series(1, "Walk")], "n")
-            .await;
-        let children: Vec<_> = (0..4)
-            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
-            .collect();
-        t.apply(&sessions, children, "n").await;
+        let (series_feed, sessions) = walk_with_sessions(&t, 4).await;
         let old_tail = t.count("select min(rid) from document_tails").await;
 
         // The series renamed: its sessions are written again with a new tail, and the old
@@ -150,14 +152,7 @@ impl oa_model::Normaliser for Renamed {
 #[tokio::test]
 async fn renormalising_rewrites_the_tails_and_releases_the_old_ones() {
     for t in stores("tails_renormalised").await {
-        let series_feed = t.feed("https://p.example/series").await;
-        let sessions = t.feed("https://p.example/sessions").await;
-        t.apply(&series_feed, vec![long_series(1, "Walk")], "n")
-            .await;
-        let children: Vec<_> = (0..6)
-            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
-            .collect();
-        t.apply(&sessions, children, "n").await;
+        walk_with_sessions(&t, 6).await;
         let old_tail = t.count("select min(rid) from document_tails").await;
         let mut after = None;
         loop {
