@@ -96,17 +96,29 @@ fn shared_end<'a>(mut docs: impl Iterator<Item = &'a str>) -> usize {
     let first = first.as_bytes();
     let mut shared = first.len();
     for doc in docs {
-        let doc = doc.as_bytes();
-        shared = first
-            .iter()
-            .rev()
-            .zip(doc.iter().rev())
-            .take(shared)
-            .take_while(|(a, b)| a == b)
-            .count();
+        shared = common_suffix(first, doc.as_bytes(), shared);
     }
     while shared > 0 && !is_char_start(first[first.len() - shared]) {
         shared -= 1;
+    }
+    shared
+}
+
+/// The length of the longest common end of `a` and `b`, up to `limit`: compared a block at
+/// a time (the writer compares every session's document, about a kilobyte each, with its
+/// first sibling's), then byte by byte within the block that differs.
+fn common_suffix(a: &[u8], b: &[u8], limit: usize) -> usize {
+    const BLOCK: usize = 64;
+    let most = limit.min(a.len()).min(b.len());
+    let (a, b) = (&a[a.len() - most..], &b[b.len() - most..]);
+    let mut shared = 0;
+    while shared + BLOCK <= most
+        && a[most - shared - BLOCK..most - shared] == b[most - shared - BLOCK..most - shared]
+    {
+        shared += BLOCK;
+    }
+    while shared < most && a[most - shared - 1] == b[most - shared - 1] {
+        shared += 1;
     }
     shared
 }
@@ -228,5 +240,24 @@ mod tests {
     fn released_tails_are_counted_per_row_in_order_of_rid() {
         assert_eq!(released([7, 3, 7, 7]), [(3, 1), (7, 3)]);
         assert!(released([]).is_empty());
+    }
+
+    #[test]
+    fn common_ends_are_found_across_block_boundaries_and_within_the_limit() {
+        let base: Vec<u8> = (0..300u32).map(|n| (n % 251) as u8).collect();
+        for differs_at in [0, 1, 63, 64, 65, 127, 128, 200, 299] {
+            let mut other = base.clone();
+            other[differs_at] ^= 0xFF;
+            let expected = base.len() - differs_at - 1;
+            assert_eq!(
+                common_suffix(&base, &other, usize::MAX),
+                expected,
+                "{differs_at}"
+            );
+            assert_eq!(common_suffix(&base, &other, 10), expected.min(10));
+        }
+        assert_eq!(common_suffix(&base, &base, usize::MAX), base.len());
+        assert_eq!(common_suffix(&base, &base[100..], usize::MAX), 200);
+        assert_eq!(common_suffix(b"", &base, usize::MAX), 0);
     }
 }
