@@ -3,6 +3,7 @@
 //! the same parent/child links take advisory locks so neither misses the other.
 
 mod changes;
+mod opportunity_rows;
 mod page_tx;
 
 use std::str::FromStr;

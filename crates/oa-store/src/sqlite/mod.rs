@@ -12,6 +12,7 @@ mod checkpoint;
 mod direct;
 mod lookaside;
 mod lookups;
+mod opportunity_rows;
 mod page_tx;
 mod page_writer;
 mod pass;

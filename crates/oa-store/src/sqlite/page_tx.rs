@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
-use rusqlite::OptionalExtension;
 use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
 use super::direct;
 use super::lookups::Snapshot;
+use super::opportunity_rows::{self, release_tails};
 use super::page_writer::PageWrite;
-use crate::document_tails::{SharedTail, released};
+use crate::document_tails::SharedTail;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent,
@@ -65,7 +65,7 @@ impl SqlitePageTx {
 
 /// The values as a JSON array of strings: how a list is bound (`in (select value from
 /// json_each(?))`), one statement for any length, with the plans of a list of parameters.
-fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+pub(super) fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
     let values: Vec<&str> = values.into_iter().collect();
     // Serialising strings cannot fail.
     serde_json::to_string(&values).unwrap_or_default()
@@ -74,7 +74,7 @@ fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
 /// Records that these opportunities changed, in the transaction that changed them: one
 /// change-log row for the statement (`migrations/sqlite/0010_change_log_per_statement.sql`),
 /// which is how every serving process's search index learns of it.
-fn log_changes(conn: &rusqlite::Connection, ids: &[String]) -> rusqlite::Result<()> {
+pub(super) fn log_changes(conn: &rusqlite::Connection, ids: &[String]) -> rusqlite::Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -82,53 +82,14 @@ fn log_changes(conn: &rusqlite::Connection, ids: &[String]) -> rusqlite::Result<
 }
 
 /// [`log_changes`] for ids already written as a JSON array.
-fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
+pub(super) fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("insert into opportunity_changes (at, ids) values (unixepoch(), ?1)")?
         .execute([ids])?;
     Ok(())
 }
 
-/// Stores the tails of the documents about to be written, each as a new row; their rids,
-/// in order.
-fn insert_tails(conn: &rusqlite::Connection, tails: &[SharedTail]) -> rusqlite::Result<Vec<i64>> {
-    let mut insert =
-        conn.prepare_cached("insert into document_tails (refs, body) values (?1, ?2)")?;
-    tails
-        .iter()
-        .map(|tail| {
-            insert.execute(rusqlite::params![tail.refs, tail.body])?;
-            Ok(conn.last_insert_rowid())
-        })
-        .collect()
-}
-
-/// Counts off the rows that no longer point at these tails (a tail once per row); deletes
-/// a tail no row points at any more.
-fn release_tails(
-    conn: &rusqlite::Connection,
-    old_tails: impl IntoIterator<Item = i64>,
-) -> rusqlite::Result<()> {
-    let released = released(old_tails);
-    if released.is_empty() {
-        return Ok(());
-    }
-    let mut count_off = conn.prepare_cached(
-        "update document_tails set refs = refs - ?2 where rid = ?1 returning refs",
-    )?;
-    let mut delete = conn.prepare_cached("delete from document_tails where rid = ?1")?;
-    for (rid, rows) in released {
-        let left: Option<i64> = count_off
-            .query_row(rusqlite::params![rid, rows], |row| row.get(0))
-            .optional()?;
-        if left.is_some_and(|left| left <= 0) {
-            delete.execute([rid])?;
-        }
-    }
-    Ok(())
-}
-
 /// Source items grouped by feed: each statement names one feed and a list of its items.
-fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<&str>> {
+pub(super) fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<&str>> {
     let mut grouped: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for (feed_id, item_id) in sources {
         grouped.entry(*feed_id).or_default().push(item_id);
@@ -433,77 +394,8 @@ impl PageTx for SqlitePageTx {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
-        let written = json_array(rows.iter().map(|r| r.id.as_str()));
-        // Rows stored before may point at tails these writes leave unused.
-        let rewritten = json_array(rows.iter().filter(|r| !r.first_seen).map(|r| r.id.as_str()));
-        self.run(|conn| {
-            let mut old_tails: Vec<i64> = Vec::new();
-            if rows.iter().any(|r| !r.first_seen) {
-                old_tails = conn
-                    .prepare_cached(
-                        "select tail_id from opportunities where id in (select value from json_each(?1)) \
-                         and tail_id is not null",
-                    )?
-                    .query_map([&rewritten], |row| row.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-            }
-            // Only the opportunities that went are deleted; the rest are upserted below, in
-            // place rather than deleted and inserted again.
-            for (feed_id, item_ids) in by_feed(sources) {
-                let in_items: HashSet<&str> = item_ids.iter().copied().collect();
-                let kept = json_array(
-                    rows.iter()
-                        .filter(|r| r.feed_id == feed_id && in_items.contains(r.item_id.as_str()))
-                        .map(|r| r.id.as_str()),
-                );
-                let deleted: Vec<(String, Option<i64>)> = conn
-                    .prepare_cached(
-                        "delete from opportunities where feed_id = ?1 \
-                         and item_id in (select value from json_each(?2)) \
-                         and id not in (select value from json_each(?3)) returning id, tail_id",
-                    )?
-                    .query_map(rusqlite::params![feed_id, json_array(item_ids), kept], |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                let (deleted, tails): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
-                old_tails.extend(tails.into_iter().flatten());
-                log_changes(conn, &deleted)?;
-            }
-            if !rows.is_empty() {
-                let tail_ids = insert_tails(conn, &tails)?;
-                // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
-                // a stored row with the same id has the same feed_id and item_id: leaving them out
-                // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
-                let mut upsert = conn.prepare_cached(
-                    "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id) \
-                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                     on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
-                     lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
-                     parent_ref = excluded.parent_ref, doc = excluded.doc, tail_id = excluded.tail_id",
-                )?;
-                for r in &rows {
-                    upsert.execute(rusqlite::params![
-                        r.id,
-                        r.feed_id,
-                        r.item_id,
-                        r.kind,
-                        r.start_at,
-                        r.end_at,
-                        r.lat,
-                        r.lng,
-                        r.status,
-                        r.modified,
-                        r.parent_ref,
-                        r.doc,
-                        r.tail.map(|n| tail_ids[n]),
-                    ])?;
-                }
-                log_record(conn, &written)?;
-            }
-            release_tails(conn, old_tails)
-        })
-        .await
+        self.run(|conn| opportunity_rows::replace(conn, sources, &rows, &tails))
+            .await
     }
 
     async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
