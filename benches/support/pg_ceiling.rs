@@ -6,6 +6,8 @@
 //! All rows are read into memory first, in feed order (`modified`, then id, as RPDE orders
 //! them); only the writing is timed. The fresh schema has the store's migrations, so its
 //! indexes and the change log's statement trigger are the harvest's.
+//! The documents are written as the harvest stored them: heads, and their shared tails
+//! each with the first page that points at it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +47,11 @@ type OpportunityRow = (
     i64,
     Option<String>,
     String,
+    Option<i64>,
 );
+
+/// A shared document tail: (rid, rows pointing at it, body).
+type TailRow = (i64, i64, String);
 
 type ProblemRow = (i64, String, String, String);
 
@@ -68,11 +74,8 @@ pub async fn replay(
     .expect("items");
     let mut opportunities: HashMap<(i64, String), Vec<OpportunityRow>> = HashMap::new();
     let stored: Vec<OpportunityRow> = sqlx::query_as(
-        // Documents whole, their shared tails spliced back: this ceiling writes them as
-        // the harvest did before the twenty-fifth session.
         "select id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, \
-         parent_ref, doc || coalesce((select t.body from document_tails t where t.rid = tail_id), '') \
-         from opportunities",
+         parent_ref, doc, tail_id from opportunities",
     )
     .fetch_all(harvested)
     .await
@@ -83,6 +86,14 @@ pub async fn replay(
             .or_default()
             .push(row);
     }
+    let tails: HashMap<i64, TailRow> =
+        sqlx::query_as::<_, TailRow>("select rid, refs, body from document_tails")
+            .fetch_all(harvested)
+            .await
+            .expect("tails")
+            .into_iter()
+            .map(|tail| (tail.0, tail))
+            .collect();
     let mut problems: HashMap<(i64, String), Vec<ProblemRow>> = HashMap::new();
     let stored: Vec<ProblemRow> =
         sqlx::query_as("select feed_id, item_id, code, detail from item_problems")
@@ -114,17 +125,30 @@ pub async fn replay(
             .expect("feed");
     }
 
-    let pages: Vec<(&[ItemRow], Vec<&OpportunityRow>, Vec<&ProblemRow>)> = items
+    // Each tail goes with the first page whose opportunities point at it.
+    let mut tails_placed = std::collections::HashSet::new();
+    let pages: Vec<Page<'_>> = items
         .chunk_by(|a, b| a.0 == b.0)
         .flat_map(|feed| feed.chunks(PAGE_ITEMS))
         .map(|page| {
             let keys = || page.iter().map(|i| (i.0, i.1.clone()));
-            let page_opportunities = keys()
+            let page_opportunities: Vec<&OpportunityRow> = keys()
                 .filter_map(|k| opportunities.get(&k))
                 .flatten()
                 .collect();
+            let page_tails = page_opportunities
+                .iter()
+                .filter_map(|o| o.12)
+                .filter(|rid| tails_placed.insert(*rid))
+                .filter_map(|rid| tails.get(&rid))
+                .collect();
             let page_problems = keys().filter_map(|k| problems.get(&k)).flatten().collect();
-            (page, page_opportunities, page_problems)
+            Page {
+                items: page,
+                tails: page_tails,
+                opportunities: page_opportunities,
+                problems: page_problems,
+            }
         })
         .collect();
     // Each connection takes the next page when it is free, so pages are written in order
@@ -134,10 +158,10 @@ pub async fn replay(
     let writers = (0..connections).map(|_| async {
         loop {
             let n = next.fetch_add(1, Ordering::Relaxed);
-            let Some((page, page_opportunities, page_problems)) = pages.get(n) else {
+            let Some(page) = pages.get(n) else {
                 break;
             };
-            write_page(pool, page[0].0, page, page_opportunities, page_problems).await;
+            write_page(pool, page).await;
         }
     });
     futures::future::join_all(writers).await;
@@ -150,13 +174,22 @@ macro_rules! column {
     };
 }
 
-async fn write_page(
-    pool: &PgPool,
-    feed_id: i64,
-    items: &[ItemRow],
-    opportunities: &[&OpportunityRow],
-    problems: &[&ProblemRow],
-) {
+/// One page's rows, as the harvest wrote them.
+struct Page<'a> {
+    items: &'a [ItemRow],
+    tails: Vec<&'a TailRow>,
+    opportunities: Vec<&'a OpportunityRow>,
+    problems: Vec<&'a ProblemRow>,
+}
+
+async fn write_page(pool: &PgPool, page: &Page<'_>) {
+    let Page {
+        items,
+        tails,
+        opportunities,
+        problems,
+    } = page;
+    let feed_id = items[0].0;
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query(
         "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, \
@@ -182,13 +215,25 @@ async fn write_page(
     .execute(&mut *tx)
     .await
     .expect("items");
+    if !tails.is_empty() {
+        sqlx::query(
+            "insert into document_tails (rid, refs, body) \
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[])",
+        )
+        .bind(column!(tails, 0))
+        .bind(column!(tails, 1))
+        .bind(column!(tails, 2))
+        .execute(&mut *tx)
+        .await
+        .expect("tails");
+    }
     if !opportunities.is_empty() {
         sqlx::query(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
-             status, modified, parent_ref, doc) \
+             status, modified, parent_ref, doc, tail_id) \
              select * from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], \
              $6::bigint[], $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], \
-             $12::text[])",
+             $12::text[], $13::bigint[])",
         )
         .bind(column!(opportunities, 0))
         .bind(column!(opportunities, 1))
@@ -202,6 +247,7 @@ async fn write_page(
         .bind(column!(opportunities, 9))
         .bind(column!(opportunities, 10))
         .bind(column!(opportunities, 11))
+        .bind(column!(opportunities, 12))
         .execute(&mut *tx)
         .await
         .expect("opportunities");

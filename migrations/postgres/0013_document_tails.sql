@@ -7,7 +7,7 @@
 -- every row written would pay for. Stored documents stay whole until they are next written.
 create table document_tails (
     rid bigserial primary key,
-    refs integer not null,
+    refs bigint not null,
     body text not null
 );
 alter table opportunities add column tail_id bigint;

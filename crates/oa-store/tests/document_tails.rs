@@ -35,7 +35,7 @@ async fn walk_with_sessions(
 }
 
 const TAILS: &str = "select count(*) from document_tails";
-const REFS: &str = "select sum(refs) from document_tails";
+const REFS: &str = "select cast(sum(refs) as bigint) from document_tails";
 const SPLIT: &str = "select count(*) from opportunities where tail_id is not null";
 
 /// Every stored document, read back (dump, detail and search reads), as JSON.
