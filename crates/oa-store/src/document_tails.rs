@@ -5,7 +5,7 @@
 //! price and tags, and differ in their ids, dates and status, which their documents write
 //! first (`oa_model::Opportunity`). Written whole, nine tenths of every session's document
 //! repeated its siblings' bytes, in the table, in the WAL and in every checkpoint: with
-//! only what differs written per session a harvest into SQLite ran a fifth faster
+//! only what differs written per session a harvest into SQLite ran about a sixth faster
 //! (docs/PERFORMANCE.md, "Harvest throughput", twenty-fifth session).
 //!
 //! Every read of a document splices it back ([`stored_doc!`]), so readers see the whole
@@ -13,8 +13,8 @@
 //! shared only by rows written together, so it needs no lookup by content: it gets the
 //! next `rid`. It counts the rows that point at it (`refs`), and the transaction that
 //! deletes or rewrites the last of them deletes it: an index on `opportunities.tail_id`,
-//! to find the rows still pointing at a tail, cost every row written a tenth of what the
-//! split saved (docs/PERFORMANCE.md, "Harvest throughput", twenty-fifth session).
+//! to find the rows still pointing at a tail, cost every row written an entry, and took
+//! about two thirds of what the split saved (same section).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,8 +29,8 @@ macro_rules! stored_doc {
 }
 pub(crate) use stored_doc;
 
-/// A shared end shorter than this stays in each document: its own row and index entry
-/// would cost about what it saves.
+/// A shared end shorter than this stays in each document: its own row would cost about
+/// what it saves.
 const SHORTEST_TAIL: usize = 256;
 
 /// The shared end of some rows' documents, and how many rows point at it.
