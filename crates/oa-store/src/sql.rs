@@ -1,7 +1,7 @@
 //! SQL text both backends run unchanged (the dialects differ elsewhere: arrays, points, locks).
 
 use crate::FeedEvent;
-use crate::document_tails::stored_doc;
+use crate::document_tails::{stored_doc, tail_join};
 
 /// The columns of `FeedRow`, with live item counts.
 pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, f.dataset_site, f.source, f.state, \
@@ -19,7 +19,9 @@ pub(crate) const DETAIL_QUERY: &str = concat!(
     i.modified, i.data as item_data, \
     (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
     from opportunities o join feeds f on f.id = o.feed_id \
-    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id where o.id = $1"
+    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id",
+    tail_join!(),
+    " where o.id = $1"
 );
 
 /// Adds or refreshes a discovered feed. A feed that vanished or was gone and is listed again
@@ -53,7 +55,9 @@ pub(crate) const DUMP_ITEMS: &str = "select f.url, i.item_id, i.modified, i.stat
 pub(crate) const DUMP_OPPORTUNITIES: &str = concat!(
     "select o.id, o.start_at, ",
     stored_doc!(),
-    " as doc from opportunities o order by o.id"
+    " as doc from opportunities o",
+    tail_join!(),
+    " order by o.id"
 );
 pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by url";
 
@@ -100,7 +104,8 @@ macro_rules! index_columns {
         concat!(
             "select o.id, o.start_at, o.lat, o.lng, o.status, f.url as feed_url, f.publisher, ",
             crate::document_tails::stored_doc!(),
-            " as doc from opportunities o join feeds f on f.id = o.feed_id"
+            " as doc from opportunities o join feeds f on f.id = o.feed_id",
+            crate::document_tails::tail_join!()
         )
     };
 }
@@ -119,7 +124,8 @@ pub(crate) const INDEX_ROWS: &str = concat!(
 pub(crate) const CANDIDATE_COLUMNS: &str = concat!(
     "select o.id, o.start_at, o.lat, o.lng, ",
     stored_doc!(),
-    " as doc, f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id"
+    " as doc, f.url as feed_url, f.publisher, o.modified from opportunities o join feeds f on f.id = o.feed_id",
+    tail_join!()
 );
 
 /// The columns of `Occurrence`; callers add the `where`.
