@@ -51,12 +51,11 @@ pub(crate) struct SharedTail {
 
 /// Splits the documents of rows with the same parent (`parent_ref`) at the longest end
 /// they all share, when it is long enough: each row keeps its head in `doc` and points
-/// at its tail by index into the returned tails (`tail`). Rows already split are left as
-/// they are.
+/// at its tail by index into the returned tails (`tail`).
 pub(crate) fn split_shared_tails(rows: &mut [OpportunityRow]) -> Vec<SharedTail> {
     let mut siblings: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, row) in rows.iter().enumerate() {
-        if let (Some(parent), None) = (&row.parent_ref, row.tail) {
+        if let Some(parent) = &row.parent_ref {
             siblings.entry(parent.as_str()).or_default().push(n);
         }
     }

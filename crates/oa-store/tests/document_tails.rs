@@ -180,3 +180,41 @@ async fn renormalising_rewrites_the_tails_and_releases_the_old_ones() {
         assert_eq!(t.count(SPLIT).await, 6, "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn the_tail_of_sessions_generated_from_a_schedule_goes_when_the_publisher_sends_sessions() {
+    for t in stores("tails_generated").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        let mut scheduled = long_series(1, "Walk");
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        scheduled["data"]["eventSchedule"] = json!([{"@type": "Schedule",
+            "repeatFrequency": "P1W", "startDate": tomorrow, "startTime": "10:00",
+            "duration": "PT1H", "scheduleTimezone": "Europe/London"}]);
+        t.apply(&series_feed, vec![scheduled], "n").await;
+        let generated = t.count(SPLIT).await;
+        assert!(
+            generated > 1,
+            "{}: sessions generated, sharing a tail",
+            t.name
+        );
+        assert_eq!(t.count(TAILS).await, 1, "{}", t.name);
+        assert_eq!(t.count(REFS).await, generated, "{}", t.name);
+        let generated_tail = t.count("select min(rid) from document_tails").await;
+
+        // The publisher's own sessions replace the generated ones, whose tail goes with them.
+        let children: Vec<_> = (0..3)
+            .map(|n| session(&format!("s{n}"), 2, "x", at(5 + n)))
+            .collect();
+        t.apply(&sessions, children, "n").await;
+        assert_eq!(t.count(TAILS).await, 1, "{}", t.name);
+        assert_eq!(t.count(REFS).await, 3, "{}", t.name);
+        assert!(
+            t.count("select min(rid) from document_tails").await > generated_tail,
+            "{}: the generated sessions' tail is gone",
+            t.name
+        );
+    }
+}

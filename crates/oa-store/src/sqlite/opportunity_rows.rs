@@ -18,9 +18,9 @@ pub(super) fn replace(
 ) -> rusqlite::Result<()> {
     let written = json_array(rows.iter().map(|r| r.id.as_str()));
     // Rows stored before may point at tails these writes leave unused.
-    let rewritten = json_array(rows.iter().filter(|r| !r.first_seen).map(|r| r.id.as_str()));
     let mut old_tails: Vec<i64> = Vec::new();
     if rows.iter().any(|r| !r.first_seen) {
+        let rewritten = json_array(rows.iter().filter(|r| !r.first_seen).map(|r| r.id.as_str()));
         old_tails = conn
             .prepare_cached(
                 "select tail_id from opportunities where id in (select value from json_each(?1)) \
