@@ -48,10 +48,12 @@ const PAGE_SIZE: u32 = 16384;
 const HARVEST_CACHE_KIB: i64 = 16384;
 
 /// Every other connection's page cache, and the page connection's until it writes a page.
-/// The SQLite bundled here pools the page caches of all a process's connections
-/// (`SQLITE_ENABLE_MEMORY_MANAGEMENT`): any connection may fill what the others are
-/// allowed. With the page connection opened at 16 MiB, a `serve` that never harvested held
-/// 24 MB of pages after its index load's scan of a million sessions (docs/PERFORMANCE.md).
+/// Each connection keeps to its own cache: the SQLite bundled here is built without
+/// `SQLITE_ENABLE_MEMORY_MANAGEMENT` (`.cargo/config.toml`), which pooled the caches of all
+/// a process's connections behind one mutex taken on every page read. Pooled, any connection
+/// could fill what the others were allowed: with the page connection opened at 16 MiB, a
+/// `serve` that never harvested held 24 MB of pages after its index load's scan of a million
+/// sessions (docs/PERFORMANCE.md).
 const SMALL_CACHE_KIB: i64 = 2048;
 
 /// The writer's page cache while it renormalises: 64 MiB, the index pages of a whole store

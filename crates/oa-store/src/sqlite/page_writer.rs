@@ -143,6 +143,28 @@ mod tests {
 
     use super::{PageWrite, WriteGate};
 
+    /// SQLite as `.cargo/config.toml` builds it: without memory statistics, and with a page
+    /// cache per connection rather than one pool for the process behind a mutex.
+    #[test]
+    fn sqlite_is_built_with_the_workspace_options() {
+        let conn = Connection::open_in_memory().expect("open");
+        let options: Vec<String> = conn
+            .prepare("pragma compile_options")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     /// A database file with a table, and the page connection on it.
     fn database() -> (tempfile::TempDir, std::path::PathBuf, WriteGate) {
         let dir = tempfile::tempdir().expect("temp dir");
