@@ -18,6 +18,10 @@
 //! each with a series feed and a sessions feed, as a region's many providers publish them;
 //! the harvest walks up to its `concurrency` (16) feeds at once.
 //!
+//! `OA_BENCH_IDS=scattered` gives the items RPDE ids in no order (a hash of their number),
+//! as a real feed's items arrive: in `modified` order, whatever their ids. By default the
+//! ids follow the order the items arrive in, which keeps the store's item keys in order.
+//!
 //! `OA_BENCH_HARVEST_UNDER` runs the harvest process under a tool, for instruction counts
 //! per thread that do not move with the machine's speed (figures in docs/PERFORMANCE.md):
 //!
@@ -102,6 +106,23 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// An item's RPDE id: `{kind}-{key}`, or with `OA_BENCH_IDS=scattered` a hash of the key
+/// (FNV-1a, mixed by splitmix64's finaliser), so that ids no longer follow the order items arrive in.
+fn rpde_id(kind: &str, key: &str) -> String {
+    static SCATTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let scattered =
+        *SCATTERED.get_or_init(|| std::env::var("OA_BENCH_IDS").is_ok_and(|v| v == "scattered"));
+    if !scattered {
+        return format!("{kind}-{key}");
+    }
+    let mut z = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{kind}-{:016x}", z ^ (z >> 31))
+}
+
 /// A series and its `sessions` ScheduledSessions, varied by `k`.
 fn series(k: usize, modified: usize) -> Value {
     let (activity_id, activity) = ACTIVITIES[k % ACTIVITIES.len()];
@@ -109,7 +130,7 @@ fn series(k: usize, modified: usize) -> Value {
     let price = [0.0, 2.5, 3.0, 4.5, 6.0][k % 5];
     let level = ["Beginner", "Intermediate", "All levels"][k % 3];
     let min_age = [16, 18, 50][k % 3];
-    json!({"state": "updated", "kind": "SessionSeries", "id": format!("series-{k}"), "modified": modified, "data": {
+    json!({"state": "updated", "kind": "SessionSeries", "id": rpde_id("series", &k.to_string()), "modified": modified, "data": {
         "@context": ["https://openactive.io/", "https://openactive.io/ns-beta"],
         "@type": "SessionSeries", "@id": format!("https://bench.example/series/{k}"),
         "name": format!("{activity} at Venue {}", k % 997),
@@ -128,7 +149,7 @@ fn series(k: usize, modified: usize) -> Value {
 
 fn session(k: usize, j: usize, modified: usize, now: chrono::DateTime<chrono::Utc>) -> Value {
     let start = now + chrono::Duration::hours(1 + ((k * 7 + j * 24) % (27 * 24)) as i64);
-    json!({"state": "updated", "kind": "ScheduledSession", "id": format!("session-{k}-{j}"), "modified": modified, "data": {
+    json!({"state": "updated", "kind": "ScheduledSession", "id": rpde_id("session", &format!("{k}-{j}")), "modified": modified, "data": {
         "@context": "https://openactive.io/",
         "@type": "ScheduledSession", "@id": format!("https://bench.example/sessions/{k}-{j}"),
         "superEvent": format!("https://bench.example/series/{k}"),
