@@ -116,3 +116,75 @@ async fn postgres_digests_stored_apart_move_onto_their_items() {
         .await
         .expect("clean up");
 }
+
+/// Items as the version before migration 13 kept them (in the order of their key), with
+/// every column set.
+const ITEMS_IN_KEY_ORDER: &str = "\
+    insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0); \
+    insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, \
+    status, problem, digest_opportunities, digest_problems, digest_ids) values \
+    (1, 'z', 'SessionSeries', 5, 'updated', 'parent', 'https://p.example/s/1', null, '{\"a\":1}', 'ok', null, 1, 2, 3), \
+    (1, 'a', 'ScheduledSession', 9, 'updated', 'child', 'https://p.example/e/1', 'https://p.example/s/1', '{}', 'awaiting_parent', 'why', null, null, null), \
+    (1, 'm', 'ScheduledSession', 7, 'deleted', 'child', null, null, null, 'deleted', null, 4, 5, 6)";
+
+/// Every column of every item, a JSON array a row (SQLite's `json_array`).
+const ITEM_COLUMNS: &str = "select json_array(item_id, kind, modified, state, role, data_id, \
+    parent_ref, data, status, problem, digest_opportunities, digest_problems, digest_ids) \
+    from items order by item_id";
+
+#[tokio::test]
+async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let old = SqlitePoolOptions::new()
+        .connect_with(
+            SqliteConnectOptions::from_str(&url)
+                .expect("url")
+                .create_if_missing(true),
+        )
+        .await
+        .expect("sqlite");
+    sqlx::migrate!("../../migrations/sqlite")
+        .run_to(12, &old)
+        .await
+        .expect("the schema with items in key order");
+    sqlx::raw_sql(ITEMS_IN_KEY_ORDER)
+        .execute(&old)
+        .await
+        .expect("old rows");
+    let before: Vec<String> = sqlx::query_scalar(ITEM_COLUMNS)
+        .fetch_all(&old)
+        .await
+        .expect("items before");
+    old.close().await;
+    assert_eq!(before.len(), 3);
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let pool = store.writer_pool();
+    let after: Vec<String> = sqlx::query_scalar(ITEM_COLUMNS)
+        .fetch_all(pool)
+        .await
+        .expect("items after");
+    assert_eq!(after, before, "every item and column is carried over");
+    // Carried over oldest first; what is written from now on goes after them, whatever
+    // its id.
+    sqlx::query(
+        "insert into items (feed_id, item_id, kind, modified, state, role, status) \
+         values (1, '0', 'ScheduledSession', 10, 'updated', 'standalone', 'ok')",
+    )
+    .execute(pool)
+    .await
+    .expect("a new item");
+    let order: Vec<String> = sqlx::query_scalar("select item_id from items order by rid")
+        .fetch_all(pool)
+        .await
+        .expect("items by arrival");
+    assert_eq!(order, ["z", "m", "a", "0"]);
+    let twice = sqlx::query(
+        "insert into items (feed_id, item_id, kind, modified, state, role, status) \
+         values (1, 'a', 'ScheduledSession', 11, 'updated', 'standalone', 'ok')",
+    )
+    .execute(pool)
+    .await;
+    assert!(twice.is_err(), "an item's key stays unique");
+}
