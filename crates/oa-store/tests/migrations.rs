@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use oa_store::{PgStore, SqliteStore};
+use sqlx::SqlitePool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -28,8 +29,9 @@ fn expected() -> Vec<Digests> {
     ]
 }
 
-#[tokio::test]
-async fn sqlite_digests_stored_apart_move_onto_their_items() {
+/// A SQLite store in a temporary directory, migrated to `version` only, holding `rows`: its
+/// directory (removed when dropped), URL and pool.
+async fn sqlite_at(version: i64, rows: &'static str) -> (tempfile::TempDir, String, SqlitePool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("old.db").display());
     let old = SqlitePoolOptions::new()
@@ -41,13 +43,16 @@ async fn sqlite_digests_stored_apart_move_onto_their_items() {
         .await
         .expect("sqlite");
     sqlx::migrate!("../../migrations/sqlite")
-        .run_to(10, &old)
+        .run_to(version, &old)
         .await
-        .expect("the schema before digests moved");
-    sqlx::raw_sql(OLD_ROWS)
-        .execute(&old)
-        .await
-        .expect("old rows");
+        .expect("an older schema");
+    sqlx::raw_sql(rows).execute(&old).await.expect("old rows");
+    (dir, url, old)
+}
+
+#[tokio::test]
+async fn sqlite_digests_stored_apart_move_onto_their_items() {
+    let (_dir, url, old) = sqlite_at(10, OLD_ROWS).await;
     old.close().await;
 
     let store = SqliteStore::connect(&url).await.expect("migrates");
@@ -134,24 +139,7 @@ const ITEM_COLUMNS: &str = "select json_array(item_id, kind, modified, state, ro
 
 #[tokio::test]
 async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("old.db").display());
-    let old = SqlitePoolOptions::new()
-        .connect_with(
-            SqliteConnectOptions::from_str(&url)
-                .expect("url")
-                .create_if_missing(true),
-        )
-        .await
-        .expect("sqlite");
-    sqlx::migrate!("../../migrations/sqlite")
-        .run_to(12, &old)
-        .await
-        .expect("the schema with items in key order");
-    sqlx::raw_sql(ITEMS_IN_KEY_ORDER)
-        .execute(&old)
-        .await
-        .expect("old rows");
+    let (_dir, url, old) = sqlite_at(12, ITEMS_IN_KEY_ORDER).await;
     let before: Vec<String> = sqlx::query_scalar(ITEM_COLUMNS)
         .fetch_all(&old)
         .await
