@@ -154,7 +154,7 @@ async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column(
         .await
         .expect("items after");
     assert_eq!(after, before, "every item and column is carried over");
-    // Carried over oldest first; what is written from now on goes after them, whatever
+    // Carried over in key order; what is written from now on goes after them, whatever
     // its id.
     sqlx::query(
         "insert into items (feed_id, item_id, kind, modified, state, role, status) \
@@ -167,7 +167,7 @@ async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column(
         .fetch_all(pool)
         .await
         .expect("items by arrival");
-    assert_eq!(order, ["z", "m", "a", "0"]);
+    assert_eq!(order, ["a", "m", "z", "0"]);
     let twice = sqlx::query(
         "insert into items (feed_id, item_id, kind, modified, state, role, status) \
          values (1, 'a', 'ScheduledSession', 11, 'updated', 'standalone', 'ok')",
