@@ -107,7 +107,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// An item's RPDE id: `{kind}-{key}`, or with `OA_BENCH_IDS=scattered` a hash of the key
-/// (FNV-1a, mixed by splitmix64's finaliser), so that ids no longer follow the order items arrive in.
+/// (FNV-1a, mixed by splitmix64's finaliser), so that ids no longer follow the order items
+/// arrive in.
 fn rpde_id(kind: &str, key: &str) -> String {
     static SCATTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let scattered =

@@ -1,7 +1,7 @@
 -- Items are kept in the order they arrive (a rowid table) and found by their key through a
 -- unique index. Kept in the order of their key (`without rowid`), a page of items whose ids
--- do not follow their `modified` order, as a real feed's seldom do, put each of its 600-byte
--- rows in a leaf of its own: every commit rewrote hundreds of 16 KiB leaves, which no longer
+-- do not follow their `modified` order (a real feed's ids seldom do) put each of its
+-- 600-byte rows in a leaf of its own: every commit rewrote hundreds of 16 KiB leaves, which no longer
 -- fitted the writer's cache either, and the harvest ran five times slower than with ids in
 -- arrival order (docs/PERFORMANCE.md, "Harvest throughput", twenty-seventh session). Now
 -- such a page scatters only the key index's entries, a tenth of the size.
