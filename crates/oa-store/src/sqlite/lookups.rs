@@ -28,10 +28,10 @@ const IDLE_KEPT: usize = 4;
 /// Each connection's page cache: 512 KiB. A read descends through the interior pages of the
 /// id index and of the table (about fifty 16 KiB pages at a million sessions), which stay
 /// cached as far as its 32 pages go; the leaves it ends on are all over the file, and no
-/// cache a process can afford would keep them. With a cache per connection (no longer one
-/// pool) the search bench's requests a second were the same. At 1 MiB the search bench peaked at 151 MB, at 512 KiB 148 MB, with the
-/// same requests a second, while the process's connections still shared one pool of pages
-/// (see `super::SMALL_CACHE_KIB`; docs/PERFORMANCE.md).
+/// cache a process can afford would keep them. While the process's connections shared one
+/// pool of pages, the search bench peaked at 151 MB with 1 MiB here and at 148 MB with
+/// 512 KiB, at the same requests a second; with a cache per connection
+/// (`super::SMALL_CACHE_KIB`) its requests a second stayed the same (docs/PERFORMANCE.md).
 const CACHE_KIB: i64 = 512;
 
 /// Statements each connection keeps prepared: a read of each list length up to a page,
