@@ -176,3 +176,51 @@ async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column(
     .await;
     assert!(twice.is_err(), "an item's key stays unique");
 }
+
+/// Items with opportunities as the version before migration 14 kept them (found by their
+/// item's key), the items' rids not in the order of their ids.
+const OPPORTUNITIES_BY_KEY: &str = "\
+    insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0), \
+    (2, 'https://q.example/feed', 'test', 0); \
+    insert into items (rid, feed_id, item_id, kind, modified, state, role, status) values \
+    (7, 1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
+    (8, 2, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
+    (9, 1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'); \
+    insert into opportunities (id, feed_id, item_id, kind, start_at, status, modified, doc) values \
+    ('o1', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
+    ('o2', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
+    ('o3', 1, 'b', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
+    ('o4', 2, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}')";
+
+#[tokio::test]
+async fn sqlite_opportunities_point_at_their_items_rows() {
+    let (_dir, url, old) = sqlite_at(13, OPPORTUNITIES_BY_KEY).await;
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let pool = store.writer_pool();
+    let pointed: Vec<(String, i64)> =
+        sqlx::query_as("select id, item_rid from opportunities order by id")
+            .fetch_all(pool)
+            .await
+            .expect("opportunities");
+    assert_eq!(
+        pointed,
+        [
+            ("o1".into(), 9),
+            ("o2".into(), 9),
+            ("o3".into(), 7),
+            ("o4".into(), 8)
+        ]
+    );
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("explain query plan select id from opportunities where item_rid = 9")
+            .fetch_all(pool)
+            .await
+            .expect("plan");
+    assert!(
+        plan.iter()
+            .any(|row| row.3.contains("opportunities_by_item")),
+        "found through the new index: {plan:?}"
+    );
+}

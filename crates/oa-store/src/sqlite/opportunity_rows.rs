@@ -40,8 +40,8 @@ pub(super) fn replace(
         );
         let deleted: Vec<(String, Option<i64>)> = conn
             .prepare_cached(
-                "delete from opportunities where feed_id = ?1 \
-                 and item_id in (select value from json_each(?2)) \
+                "delete from opportunities where item_rid in (select rid from items \
+                 where feed_id = ?1 and item_id in (select value from json_each(?2))) \
                  and id not in (select value from json_each(?3)) returning id, tail_id",
             )?
             .query_map(
@@ -56,11 +56,14 @@ pub(super) fn replace(
     if !rows.is_empty() {
         let tail_ids = insert_tails(conn, tails)?;
         // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
-        // a stored row with the same id has the same feed_id and item_id: leaving them out
-        // of the update spares SQLite rewriting the row's entry in `opportunities_by_source`.
+        // a stored row with the same id has the same item: leaving it out of the update
+        // spares SQLite rewriting the row's entry in `opportunities_by_item`. The item's
+        // row was written before its opportunities (`page_write`), and its key's leaf is
+        // in the cache.
         let mut upsert = conn.prepare_cached(
-            "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+            "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id, item_rid) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+             (select rid from items where feed_id = ?2 and item_id = ?3)) \
              on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
              lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
              parent_ref = excluded.parent_ref, doc = excluded.doc, tail_id = excluded.tail_id",

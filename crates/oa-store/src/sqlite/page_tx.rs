@@ -334,18 +334,17 @@ impl PageTx for SqlitePageTx {
             conn.prepare_cached(
                 "update items set digest_opportunities = null, digest_problems = null, digest_ids = null \
                  where role = 'parent' and state = 'updated' and data_id in (select value from json_each(?1)) \
-                 and exists (select 1 from opportunities o where o.feed_id = items.feed_id \
-                 and o.item_id = items.item_id and o.parent_ref = items.data_id)",
+                 and exists (select 1 from opportunities o where o.item_rid = items.rid \
+                 and o.parent_ref = items.data_id)",
             )?
             .execute([&series])?;
-            // Found through the series items (by `@id`, then their opportunities by source):
+            // Found through the series items (by `@id`, then their opportunities by item):
             // opportunities have no index on parent_ref, and scanning them for every page of
             // sessions made a large harvest quadratic.
             let deleted: Vec<(String, Option<i64>)> = conn
                 .prepare_cached(
                     "delete from opportunities where rid in (select o.rid from items p \
-                     join opportunities o on o.feed_id = p.feed_id and o.item_id = p.item_id \
-                     and o.parent_ref = p.data_id \
+                     join opportunities o on o.item_rid = p.rid and o.parent_ref = p.data_id \
                      where p.role = 'parent' and p.state = 'updated' \
                      and p.data_id in (select value from json_each(?1))) returning id, tail_id",
                 )?
