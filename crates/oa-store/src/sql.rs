@@ -11,18 +11,26 @@ pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, 
     (select count(*) from items i where i.feed_id = f.id and i.status = 'awaiting_parent') as items_awaiting_parent \
     from feeds f";
 
-/// The query behind [`Store::opportunity`], on both backends.
-pub(crate) const DETAIL_QUERY: &str = concat!(
+/// The columns behind [`Store::opportunity`]; each backend adds the `where` that finds the
+/// id (SQLite's ids are apart from their rows, `sqlite/opportunity_ids.rs`).
+macro_rules! detail_columns {
+    () => {
+        concat!(
     "select o.id, ",
-    stored_doc!(),
+    crate::document_tails::stored_doc!(),
     " as doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
     i.modified, i.data as item_data, \
     (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
     from opportunities o join feeds f on f.id = o.feed_id \
     join items i on i.feed_id = o.feed_id and i.item_id = o.item_id",
-    tail_join!(),
-    " where o.id = $1"
-);
+    crate::document_tails::tail_join!()
+        )
+    };
+}
+pub(crate) use detail_columns;
+
+/// The query behind [`Store::opportunity`] on PostgreSQL.
+pub(crate) const DETAIL_QUERY: &str = concat!(detail_columns!(), " where o.id = $1");
 
 /// Adds or refreshes a discovered feed. A feed that vanished or was gone and is listed again
 /// is harvested again.

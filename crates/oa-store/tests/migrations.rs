@@ -224,3 +224,49 @@ async fn sqlite_opportunities_point_at_their_items_rows() {
         "found through the new index: {plan:?}"
     );
 }
+
+/// Every column of every opportunity, a JSON array a row.
+const OPPORTUNITY_COLUMNS: &str = "select json_array(rid, id, feed_id, item_id, kind, start_at, \
+    end_at, lat, lng, status, modified, parent_ref, doc, tail_id, item_rid) \
+    from opportunities order by rid";
+
+#[tokio::test]
+async fn sqlite_opportunity_ids_move_to_their_own_table_with_every_column_kept() {
+    let (_dir, url, old) = sqlite_at(14, OPPORTUNITIES_BY_KEY).await;
+    sqlx::raw_sql(
+        "update opportunities set end_at = 5, lat = 51.5, lng = -0.1, parent_ref = 'p', \
+         tail_id = 3, item_rid = rid + 100 where id = 'o2'",
+    )
+    .execute(&old)
+    .await
+    .expect("every column set");
+    let before: Vec<String> = sqlx::query_scalar(OPPORTUNITY_COLUMNS)
+        .fetch_all(&old)
+        .await
+        .expect("before");
+    let rids: Vec<(String, i64)> = sqlx::query_as("select id, rid from opportunities order by id")
+        .fetch_all(&old)
+        .await
+        .expect("rids");
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let pool = store.writer_pool();
+    let after: Vec<String> = sqlx::query_scalar(OPPORTUNITY_COLUMNS)
+        .fetch_all(pool)
+        .await
+        .expect("after");
+    assert_eq!(
+        after, before,
+        "every opportunity and column is carried over"
+    );
+    let ids: Vec<(String, i64)> = sqlx::query_as("select id, rid from opportunity_ids order by id")
+        .fetch_all(pool)
+        .await
+        .expect("ids");
+    assert_eq!(ids, rids, "each id names its row");
+    let twice = sqlx::query("insert into opportunity_ids (id, rid) values ('o1', 99)")
+        .execute(pool)
+        .await;
+    assert!(twice.is_err(), "an id is recorded once");
+}

@@ -31,12 +31,13 @@ where
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let mut query = QueryBuilder::<Sqlite>::new(columns);
-        query.push(" where o.id in (");
+        query.push(" where ");
+        query.push(super::opportunity_ids::ID_IN);
         let mut list = query.separated(", ");
         for id in chunk {
             list.push_bind(id.as_str());
         }
-        query.push(")");
+        query.push("))");
         rows.extend(query.build_query_as::<T>().fetch_all(pool).await?);
     }
     Ok(rows)

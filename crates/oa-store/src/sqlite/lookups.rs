@@ -198,11 +198,12 @@ fn open(path: &PathBuf) -> rusqlite::Result<Connection> {
 fn in_list(columns: &str, count: usize) -> String {
     let mut sql = String::with_capacity(columns.len() + 20 + 3 * count);
     sql.push_str(columns);
-    sql.push_str(" where o.id in (");
+    sql.push_str(" where ");
+    sql.push_str(super::opportunity_ids::ID_IN);
     for n in 0..count {
         sql.push_str(if n == 0 { "?" } else { ", ?" });
     }
-    sql.push(')');
+    sql.push_str("))");
     sql
 }
 
@@ -219,8 +220,12 @@ mod tests {
 
     #[test]
     fn an_in_list_has_one_parameter_per_id() {
-        assert_eq!(in_list("select 1", 1), "select 1 where o.id in (?)");
-        assert_eq!(in_list("select 1", 3), "select 1 where o.id in (?, ?, ?)");
+        let ids = super::super::opportunity_ids::ID_IN;
+        assert_eq!(in_list("select 1", 1), format!("select 1 where {ids}?))"));
+        assert_eq!(
+            in_list("select 1", 3),
+            format!("select 1 where {ids}?, ?, ?))")
+        );
     }
 
     #[test]

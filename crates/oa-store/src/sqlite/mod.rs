@@ -12,6 +12,7 @@ mod checkpoint;
 mod direct;
 mod lookaside;
 mod lookups;
+mod opportunity_ids;
 mod opportunity_rows;
 mod page_tx;
 mod page_writer;
@@ -28,13 +29,21 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite, SqlitePool};
 
 use crate::renormalise::RenormaliseBatch;
-use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
+use crate::sql::{self, FEED_COLUMNS};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
     CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
     Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
     now_secs, page_plan,
 };
+
+/// The query behind [`Store::opportunity`], the id found apart from the rows.
+const DETAIL_QUERY: &str = concat!(
+    sql::detail_columns!(),
+    " where ",
+    opportunity_ids::id_in!(),
+    "$1))"
+);
 
 /// Bytes per database page, for a database this creates (an existing one keeps its own).
 const PAGE_SIZE: u32 = 16384;

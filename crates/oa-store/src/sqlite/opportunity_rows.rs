@@ -1,11 +1,12 @@
 //! The opportunity rows a page transaction writes on SQLite, with the tails of their
 //! documents (`crate::document_tails`): rows that went deleted, the rest upserted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::page_tx::{by_feed, json_array, log_changes, log_record};
+use super::opportunity_ids::{self, ID_IN};
+use super::page_tx::{by_feed, json_array, log_record};
 use crate::document_tails::{SharedTail, released};
 use crate::page::OpportunityRow;
 
@@ -17,19 +18,23 @@ pub(super) fn replace(
     tails: &[SharedTail],
 ) -> rusqlite::Result<()> {
     let written = json_array(rows.iter().map(|r| r.id.as_str()));
-    // Rows stored before may point at tails these writes leave unused.
+    // The stored rows of these ids, rewritten in place, and the tails these writes may
+    // leave unused. A row made from an item never stored before names none.
+    let mut stored: HashMap<String, i64> = HashMap::new();
     let mut old_tails: Vec<i64> = Vec::new();
     if rows.iter().any(|r| !r.first_seen) {
         let rewritten = json_array(rows.iter().filter(|r| !r.first_seen).map(|r| r.id.as_str()));
-        old_tails = conn
-            .prepare_cached(
-                "select tail_id from opportunities where id in (select value from json_each(?1)) \
-                 and tail_id is not null",
-            )?
-            .query_map([&rewritten], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut read = conn.prepare_cached(&format!(
+            "select o.id, o.rid, o.tail_id from opportunities o where {ID_IN}\
+             select value from json_each(?1)))"
+        ))?;
+        let mut found = read.query([&rewritten])?;
+        while let Some(row) = found.next()? {
+            stored.insert(row.get(0)?, row.get(1)?);
+            old_tails.extend(row.get::<_, Option<i64>>(2)?);
+        }
     }
-    // Only the opportunities that went are deleted; the rest are upserted below, in
+    // Only the opportunities that went are deleted; the rest are rewritten below, in
     // place rather than deleted and inserted again.
     for (feed_id, item_ids) in by_feed(sources) {
         let in_items: HashSet<&str> = item_ids.iter().copied().collect();
@@ -51,25 +56,42 @@ pub(super) fn replace(
             .collect::<rusqlite::Result<_>>()?;
         let (deleted, freed): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
         old_tails.extend(freed.into_iter().flatten());
-        log_changes(conn, &deleted)?;
+        forget_deleted(conn, &deleted)?;
     }
     if !rows.is_empty() {
         let tail_ids = insert_tails(conn, tails)?;
-        // An id is a digest of its feed's URL and item id (`oa_model::opportunity_id`), so
-        // a stored row with the same id has the same item: leaving it out of the update
-        // spares SQLite rewriting the row's entry in `opportunities_by_item`. The item's
-        // row was written before its opportunities (`page_write`), and its key's leaf is
-        // in the cache.
-        let mut upsert = conn.prepare_cached(
+        // The item's row was written before its opportunities (`page_write`), and its
+        // key's leaf is in the cache. An id is a digest of its feed's URL and item id
+        // (`oa_model::opportunity_id`), so a stored row with the same id has the same
+        // item: the update leaves `feed_id`, `item_id` and `item_rid` as they are.
+        let mut insert = conn.prepare_cached(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id, item_rid) \
              values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-             (select rid from items where feed_id = ?2 and item_id = ?3)) \
-             on conflict (id) do update set kind = excluded.kind, start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
-             lng = excluded.lng, status = excluded.status, modified = excluded.modified, \
-             parent_ref = excluded.parent_ref, doc = excluded.doc, tail_id = excluded.tail_id",
+             (select rid from items where feed_id = ?2 and item_id = ?3))",
+        )?;
+        let mut update = conn.prepare_cached(
+            "update opportunities set kind = ?2, start_at = ?3, end_at = ?4, lat = ?5, lng = ?6, \
+             status = ?7, modified = ?8, parent_ref = ?9, doc = ?10, tail_id = ?11 where rid = ?1",
         )?;
         for r in rows {
-            upsert.execute(rusqlite::params![
+            let tail = r.tail.map(|n| tail_ids[n]);
+            if let Some(rid) = stored.get(r.id.as_str()) {
+                update.execute(rusqlite::params![
+                    rid,
+                    r.kind,
+                    r.start_at,
+                    r.end_at,
+                    r.lat,
+                    r.lng,
+                    r.status,
+                    r.modified,
+                    r.parent_ref,
+                    r.doc,
+                    tail,
+                ])?;
+                continue;
+            }
+            insert.execute(rusqlite::params![
                 r.id,
                 r.feed_id,
                 r.item_id,
@@ -82,12 +104,27 @@ pub(super) fn replace(
                 r.modified,
                 r.parent_ref,
                 r.doc,
-                r.tail.map(|n| tail_ids[n]),
+                tail,
             ])?;
+            let rid = conn.last_insert_rowid();
+            opportunity_ids::remember(conn, &r.id, rid)?;
+            // The same id twice in these rows is written once, as the upsert it replaces did.
+            stored.insert(r.id.clone(), rid);
         }
         log_record(conn, &written)?;
+        opportunity_ids::settle_when_full(conn, opportunity_ids::RECENT_IDS_MAX)?;
     }
     release_tails(conn, old_tails)
+}
+
+/// Forgets deleted opportunities' ids and logs the change.
+pub(super) fn forget_deleted(conn: &Connection, deleted: &[String]) -> rusqlite::Result<()> {
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let ids = json_array(deleted.iter().map(String::as_str));
+    opportunity_ids::forget(conn, &ids)?;
+    log_record(conn, &ids)
 }
 
 /// Stores the tails of the documents about to be written, each as a new row; their rids,

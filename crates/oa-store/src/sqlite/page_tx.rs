@@ -11,7 +11,7 @@ use sqlx::{Sqlite, Transaction};
 use super::WriteGuard;
 use super::direct;
 use super::lookups::Snapshot;
-use super::opportunity_rows::{self, release_tails};
+use super::opportunity_rows::{self, forget_deleted, release_tails};
 use super::page_writer::PageWrite;
 use crate::document_tails::SharedTail;
 use crate::page::{
@@ -71,17 +71,10 @@ pub(super) fn json_array<'a>(values: impl IntoIterator<Item = &'a str>) -> Strin
     serde_json::to_string(&values).unwrap_or_default()
 }
 
-/// Records that these opportunities changed, in the transaction that changed them: one
-/// change-log row for the statement (`migrations/sqlite/0010_change_log_per_statement.sql`),
-/// which is how every serving process's search index learns of it.
-pub(super) fn log_changes(conn: &rusqlite::Connection, ids: &[String]) -> rusqlite::Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    log_record(conn, &json_array(ids.iter().map(String::as_str)))
-}
-
-/// [`log_changes`] for ids already written as a JSON array.
+/// Records that the opportunities named (a JSON array of ids) changed, in the transaction
+/// that changed them: one change-log row for the statement
+/// (`migrations/sqlite/0010_change_log_per_statement.sql`), which is how every serving
+/// process's search index learns of it.
 pub(super) fn log_record(conn: &rusqlite::Connection, ids: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("insert into opportunity_changes (at, ids) values (unixepoch(), ?1)")?
         .execute([ids])?;
@@ -351,7 +344,7 @@ impl PageTx for SqlitePageTx {
                 .query_map([&series], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let (deleted, tails): (Vec<String>, Vec<Option<i64>>) = deleted.into_iter().unzip();
-            log_changes(conn, &deleted)?;
+            forget_deleted(conn, &deleted)?;
             release_tails(conn, tails.into_iter().flatten())
         })
         .await

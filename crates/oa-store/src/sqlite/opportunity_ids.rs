@@ -1,0 +1,210 @@
+//! Where SQLite finds an opportunity by its public id: `opportunity_ids` and the small
+//! `opportunity_ids_recent` that new ids go to first, read as one through the view
+//! `opportunity_id_lookup` (`migrations/sqlite/0015_opportunity_ids_apart.sql`).
+//!
+//! Public ids are hashes, so a unique index on them took each new opportunity's entry
+//! wherever its hash fell: at a million opportunities nearly every one written rewrote a
+//! 16 KiB leaf at its page's commit. The recent table is a few dozen leaves that a page's
+//! new entries share; when it holds [`RECENT_IDS_MAX`] ids they move into the main table
+//! in one pass in id order, which writes each of its leaves once for all of them.
+
+use rusqlite::Connection;
+
+/// How many ids the recent table holds before they move. A page's new entries land in its
+/// leaves (about a hundred of 16 KiB at this size), and each move writes every leaf of
+/// the main table once (about 2,700 at a million opportunities): more ids between moves
+/// write the main table less often and the recent one's leaves more.
+pub(super) const RECENT_IDS_MAX: i64 = 32_768;
+
+/// The condition, after `where`, that picks the opportunities (`o`) whose ids are bound as
+/// the parameters: close it with the parameter list and `))`.
+macro_rules! id_in {
+    () => {
+        "o.rid in (select rid from opportunity_id_lookup where id in ("
+    };
+}
+pub(super) use id_in;
+pub(super) const ID_IN: &str = id_in!();
+
+/// Records the row a new opportunity's id names. An id already recorded (two items whose
+/// ids hash alike: a chance of about 3 in 10^8 at a million opportunities) is pointed at
+/// the new row, as the unique index on the id kept only one of the two as well.
+pub(super) fn remember(conn: &Connection, id: &str, rid: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "insert into opportunity_ids_recent (id, rid) values (?1, ?2) \
+         on conflict (id) do update set rid = excluded.rid",
+    )?
+    .execute(rusqlite::params![id, rid])?;
+    Ok(())
+}
+
+/// Forgets the ids (a JSON array) of deleted opportunities.
+pub(super) fn forget(conn: &Connection, ids: &str) -> rusqlite::Result<()> {
+    for table in [
+        "delete from opportunity_ids where id in (select value from json_each(?1))",
+        "delete from opportunity_ids_recent where id in (select value from json_each(?1))",
+    ] {
+        conn.prepare_cached(table)?.execute([ids])?;
+    }
+    Ok(())
+}
+
+/// Moves the recent ids into the main table once there are `most` of them (the store's
+/// writes pass [`RECENT_IDS_MAX`]).
+pub(super) fn settle_when_full(conn: &Connection, most: i64) -> rusqlite::Result<()> {
+    let recent: i64 = conn
+        .prepare_cached("select count(*) from opportunity_ids_recent")?
+        .query_row([], |row| row.get(0))?;
+    if recent >= most {
+        settle(conn)?;
+    }
+    Ok(())
+}
+
+/// Moves every recent id into the main table, in id order (the recent table's own).
+fn settle(conn: &Connection) -> rusqlite::Result<()> {
+    // A statement that may fail half way (an upsert, an `insert` that aborts) keeps a
+    // copy of every page it changes until it ends (its statement journal, in memory
+    // here): up to the whole main table, which took the harvest's peak memory from 81 to
+    // 117 MB. One that fails where it stands needs none, and the page's transaction rolls
+    // back whole anyway. So an id also in the main table (see [`remember`]) is deleted
+    // there first, and the move cannot collide.
+    conn.prepare_cached(
+        "delete from opportunity_ids where id in (select id from opportunity_ids_recent)",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "insert or fail into opportunity_ids (id, rid) \
+         select id, rid from opportunity_ids_recent order by id",
+    )?
+    .execute([])?;
+    conn.prepare_cached("delete from opportunity_ids_recent")?
+        .execute([])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::OpportunityRow;
+    use crate::sqlite::opportunity_rows::replace;
+
+    fn row(id: &str, doc: &str, first_seen: bool) -> OpportunityRow {
+        OpportunityRow {
+            id: id.into(),
+            feed_id: 1,
+            item_id: "i".into(),
+            kind: "ScheduledSession",
+            start_at: 0,
+            end_at: None,
+            lat: None,
+            lng: None,
+            status: "scheduled",
+            modified: 0,
+            parent_ref: None,
+            doc: doc.into(),
+            tail: None,
+            from_schedule_of: None,
+            first_seen,
+        }
+    }
+
+    /// A migrated store holding feed 1 and its item `i`, and a connection to it.
+    async fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("store.db");
+        crate::SqliteStore::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("store");
+        let conn = Connection::open(&file).expect("open");
+        conn.execute_batch(
+            "insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/f', 'test', 0); \
+             insert into items (feed_id, item_id, kind, modified, state, role, status) \
+             values (1, 'i', 'ScheduledSession', 0, 'updated', 'standalone', 'ok')",
+        )
+        .expect("feed and item");
+        (dir, conn)
+    }
+
+    fn ids(conn: &Connection, table: &str) -> Vec<(String, i64)> {
+        conn.prepare(&format!("select id, rid from {table} order by id"))
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect(table)
+    }
+
+    fn docs(conn: &Connection) -> Vec<(i64, String, String)> {
+        conn.prepare("select rid, id, doc from opportunities order by id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .expect("opportunities")
+    }
+
+    #[tokio::test]
+    async fn new_ids_move_to_the_main_table_once_enough_are_recent() {
+        let (_dir, conn) = store().await;
+        replace(&conn, &[], &[row("b", "1", true)], &[]).expect("first");
+        settle_when_full(&conn, 2).expect("one is not enough");
+        assert_eq!(ids(&conn, "opportunity_ids").len(), 0);
+        replace(&conn, &[], &[row("a", "1", true)], &[]).expect("second");
+        settle_when_full(&conn, 2).expect("two are");
+        let rids: Vec<i64> = docs(&conn).iter().map(|d| d.0).collect();
+        assert_eq!(
+            ids(&conn, "opportunity_ids"),
+            [("a".into(), rids[0]), ("b".into(), rids[1])]
+        );
+        assert!(ids(&conn, "opportunity_ids_recent").is_empty());
+    }
+
+    #[tokio::test]
+    async fn ids_in_either_table_are_rewritten_in_place_and_forgotten_when_they_go() {
+        let (_dir, conn) = store().await;
+        let source = [(1, "i".to_owned())];
+        replace(&conn, &[], &[row("a", "1", true), row("b", "1", true)], &[]).expect("stored");
+        settle(&conn).expect("settled");
+        replace(
+            &conn,
+            &source,
+            &[
+                row("a", "2", false),
+                row("b", "2", false),
+                row("c", "2", false),
+            ],
+            &[],
+        )
+        .expect("one more");
+        let before = docs(&conn);
+        assert_eq!(
+            ids(&conn, "opportunity_ids_recent"),
+            [("c".into(), before[2].0)]
+        );
+
+        // `a` (settled) and `c` (recent) are rewritten; `b` goes.
+        replace(
+            &conn,
+            &source,
+            &[row("a", "3", false), row("c", "3", false)],
+            &[],
+        )
+        .expect("rewritten");
+        assert_eq!(
+            docs(&conn),
+            [
+                (before[0].0, "a".into(), "3".into()),
+                (before[2].0, "c".into(), "3".into())
+            ],
+            "the same rows, rewritten"
+        );
+        assert_eq!(ids(&conn, "opportunity_ids"), [("a".into(), before[0].0)]);
+        replace(&conn, &source, &[row("a", "4", false)], &[]).expect("c goes");
+        assert!(ids(&conn, "opportunity_ids_recent").is_empty());
+        let found: Vec<String> = conn
+            .prepare(&format!(
+                "select o.doc from opportunities o where {ID_IN}'a', 'b', 'c'))"
+            ))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("lookup");
+        assert_eq!(found, ["4"]);
+    }
+}
