@@ -142,21 +142,9 @@ mod tests {
 
     fn row(parent: Option<&str>, doc: &str) -> OpportunityRow {
         OpportunityRow {
-            id: doc.into(),
-            feed_id: 1,
-            item_id: "i".into(),
             kind: "session",
-            start_at: 0,
-            end_at: None,
-            lat: None,
-            lng: None,
-            status: "scheduled",
-            modified: 0,
             parent_ref: parent.map(str::to_owned),
-            doc: doc.into(),
-            tail: None,
-            from_schedule_of: None,
-            first_seen: true,
+            ..OpportunityRow::session(doc, doc)
         }
     }
 

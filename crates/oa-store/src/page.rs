@@ -115,6 +115,30 @@ pub(crate) struct OpportunityRow {
     pub first_seen: bool,
 }
 
+#[cfg(test)]
+impl OpportunityRow {
+    /// A scheduled session of item `i` in feed 1, made from an item never stored before.
+    pub(crate) fn session(id: &str, doc: &str) -> Self {
+        OpportunityRow {
+            id: id.into(),
+            feed_id: 1,
+            item_id: "i".into(),
+            kind: "ScheduledSession",
+            start_at: 0,
+            end_at: None,
+            lat: None,
+            lng: None,
+            status: "scheduled",
+            modified: 0,
+            parent_ref: None,
+            doc: doc.into(),
+            tail: None,
+            from_schedule_of: None,
+            first_seen: true,
+        }
+    }
+}
+
 /// The SQL a backend runs inside one page transaction.
 #[async_trait]
 pub(crate) trait PageTx: Send {

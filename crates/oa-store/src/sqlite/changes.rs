@@ -2,10 +2,11 @@
 //! transactions write (a record per statement, `sqlite/page_tx.rs`). SQLite has one writer,
 //! so `seq` order is commit order.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 
 use futures::TryStreamExt;
 
+use super::opportunity_ids;
 use crate::sql::{self, INDEX_COLUMNS, INDEX_ROWS};
 use crate::{ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
 
@@ -29,16 +30,17 @@ where
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
 {
     let mut rows = Vec::with_capacity(ids.len());
+    let recent: bool = sqlx::query_scalar(opportunity_ids::ANY_RECENT)
+        .fetch_one(pool)
+        .await?;
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        let mut query = QueryBuilder::<Sqlite>::new(columns);
-        query.push(" where ");
-        query.push(super::opportunity_ids::ID_IN);
-        let mut list = query.separated(", ");
+        // Only placeholders are written into the text; the ids are bound.
+        let sql = opportunity_ids::select_by_ids(columns, chunk.len(), recent);
+        let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
         for id in chunk {
-            list.push_bind(id.as_str());
+            query = query.bind(id.as_str());
         }
-        query.push("))");
-        rows.extend(query.build_query_as::<T>().fetch_all(pool).await?);
+        rows.extend(query.fetch_all(pool).await?);
     }
     Ok(rows)
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, params_from_iter};
 
+use super::opportunity_ids;
 use crate::sql::{CANDIDATE_COLUMNS, OCCURRENCE_COLUMNS};
 use crate::{CandidateDoc, Occurrence, StoreError};
 
@@ -94,16 +95,22 @@ impl Lookups {
         }
         let connection = self.take()?;
         let mut rows = Vec::with_capacity(ids.len());
-        let result = (|| {
-            for chunk in ids.chunks(IDS_PER_QUERY) {
-                let mut statement = connection.prepare_cached(&in_list(columns, chunk.len()))?;
-                let mut found = statement.query(params_from_iter(chunk))?;
-                while let Some(row) = found.next()? {
-                    rows.push(read(row)?);
+        let result =
+            (|| {
+                let recent: bool = connection
+                    .prepare_cached(opportunity_ids::ANY_RECENT)?
+                    .query_row([], |row| row.get(0))?;
+                for chunk in ids.chunks(IDS_PER_QUERY) {
+                    let mut statement = connection.prepare_cached(
+                        &opportunity_ids::select_by_ids(columns, chunk.len(), recent),
+                    )?;
+                    let mut found = statement.query(params_from_iter(chunk))?;
+                    while let Some(row) = found.next()? {
+                        rows.push(read(row)?);
+                    }
                 }
-            }
-            Ok::<_, rusqlite::Error>(())
-        })();
+                Ok::<_, rusqlite::Error>(())
+            })();
         match result {
             Ok(()) => {
                 self.give_back(connection);
@@ -194,19 +201,6 @@ fn open(path: &PathBuf) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// `columns` where the id is one of `count` parameters.
-fn in_list(columns: &str, count: usize) -> String {
-    let mut sql = String::with_capacity(columns.len() + 20 + 3 * count);
-    sql.push_str(columns);
-    sql.push_str(" where ");
-    sql.push_str(super::opportunity_ids::ID_IN);
-    for n in 0..count {
-        sql.push_str(if n == 0 { "?" } else { ", ?" });
-    }
-    sql.push_str("))");
-    sql
-}
-
 fn lookup_error(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
     StoreError::Lookup {
         database: path.display().to_string(),
@@ -217,16 +211,6 @@ fn lookup_error(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_in_list_has_one_parameter_per_id() {
-        let ids = super::super::opportunity_ids::ID_IN;
-        assert_eq!(in_list("select 1", 1), format!("select 1 where {ids}?))"));
-        assert_eq!(
-            in_list("select 1", 3),
-            format!("select 1 where {ids}?, ?, ?))")
-        );
-    }
 
     #[test]
     fn a_snapshot_sees_one_state_and_gives_its_connection_back_ended() {

@@ -302,8 +302,11 @@ impl Store for SqliteStore {
             .bind(error)
             .bind(now_secs())
             .bind(feed_id);
-        let _gate = self.hold_gate().await;
-        query.execute(&self.writer).await?;
+        {
+            let _gate = self.hold_gate().await;
+            query.execute(&self.writer).await?;
+        }
+        opportunity_ids::settle_after_walk(&self.gate).await;
         Ok(())
     }
 

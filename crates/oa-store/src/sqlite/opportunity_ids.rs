@@ -10,6 +10,9 @@
 
 use rusqlite::Connection;
 
+use super::page_writer::{PageWrite, WriteGate};
+use crate::StoreError;
+
 /// How many ids the recent table holds before they move. A page's new entries land in its
 /// leaves (about a hundred of 16 KiB at this size), and each move writes every leaf of
 /// the main table once (about 2,700 at a million opportunities): more ids between moves
@@ -25,6 +28,37 @@ macro_rules! id_in {
 }
 pub(super) use id_in;
 pub(super) const ID_IN: &str = id_in!();
+
+/// Whether the recent table holds any id: when it does not, [`select_by_ids`] leaves it
+/// out.
+pub(super) const ANY_RECENT: &str = "select exists (select 1 from opportunity_ids_recent)";
+
+/// `columns` (a `select` from `opportunities o`) of the opportunities whose ids are the
+/// parameters `?1` to `?count`, the id tables joined to the rows, the recent one only when
+/// `recent` ([`ANY_RECENT`]). Asked after a reader learned the ids, `ANY_RECENT` sees them
+/// if they are there: an id goes into the recent table in the transaction that writes its
+/// row, and leaves it only for the main table, in one transaction.
+///
+/// As one list of rids read through `opportunity_id_lookup` ([`ID_IN`]), SQLite built a
+/// temporary index of them for every query, and a search whose documents came from the
+/// store ran 14-18 % fewer requests a second than through the unique index this replaced;
+/// with the recent table joined as a second half, even empty, 8-22 % fewer; without it, as
+/// many (docs/PERFORMANCE.md, "Harvest throughput", twenty-eighth session).
+pub(super) fn select_by_ids(columns: &str, count: usize, recent: bool) -> String {
+    let list = (1..=count)
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let settled =
+        format!("{columns} join opportunity_ids l on l.rid = o.rid where l.id in ({list})");
+    if !recent {
+        return settled;
+    }
+    format!(
+        "{settled} union all \
+         {columns} join opportunity_ids_recent l on l.rid = o.rid where l.id in ({list})"
+    )
+}
 
 /// Records the row a new opportunity's id names. An id already recorded (two items whose
 /// ids hash alike: a chance of about 3 in 10^8 at a million opportunities) is pointed at
@@ -61,6 +95,24 @@ pub(super) fn settle_when_full(conn: &Connection, most: i64) -> rusqlite::Result
     Ok(())
 }
 
+/// Moves every recent id into the main table once a feed's walk ends (any feed event ends
+/// one), so that a store no page is being written to finds each id through one index: a
+/// lookup that also probes a recent table of thousands of ids reads one of its leaves for
+/// nothing, and a search reads a few dozen documents by id (docs/PERFORMANCE.md). A move
+/// writes at most a leaf of the main table per id moved, so the moves add up to no more
+/// than the ids. One that fails (the database busy past the wait) leaves the ids where
+/// they are, still found.
+pub(super) async fn settle_after_walk(gate: &WriteGate) {
+    let moved = async {
+        let write = PageWrite::begin(gate).await?;
+        settle_when_full(write.conn(), 1).map_err(StoreError::Direct)?;
+        write.commit()
+    };
+    if let Err(e) = moved.await {
+        tracing::warn!(error = %e, "recent opportunity ids were not moved into the main table: {e}");
+    }
+}
+
 /// Moves every recent id into the main table, in id order (the recent table's own).
 fn settle(conn: &Connection) -> rusqlite::Result<()> {
     // A statement that may fail half way (an upsert, an `insert` that aborts) keeps a
@@ -91,29 +143,21 @@ mod tests {
 
     fn row(id: &str, doc: &str, first_seen: bool) -> OpportunityRow {
         OpportunityRow {
-            id: id.into(),
-            feed_id: 1,
-            item_id: "i".into(),
-            kind: "ScheduledSession",
-            start_at: 0,
-            end_at: None,
-            lat: None,
-            lng: None,
-            status: "scheduled",
-            modified: 0,
-            parent_ref: None,
-            doc: doc.into(),
-            tail: None,
-            from_schedule_of: None,
             first_seen,
+            ..OpportunityRow::session(id, doc)
         }
     }
 
     /// A migrated store holding feed 1 and its item `i`, and a connection to it.
     async fn store() -> (tempfile::TempDir, Connection) {
+        let (dir, _, conn) = store_and_connection().await;
+        (dir, conn)
+    }
+
+    async fn store_and_connection() -> (tempfile::TempDir, crate::SqliteStore, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("store.db");
-        crate::SqliteStore::connect(&format!("sqlite://{}", file.display()))
+        let store = crate::SqliteStore::connect(&format!("sqlite://{}", file.display()))
             .await
             .expect("store");
         let conn = Connection::open(&file).expect("open");
@@ -123,7 +167,7 @@ mod tests {
              values (1, 'i', 'ScheduledSession', 0, 'updated', 'standalone', 'ok')",
         )
         .expect("feed and item");
-        (dir, conn)
+        (dir, store, conn)
     }
 
     fn ids(conn: &Connection, table: &str) -> Vec<(String, i64)> {
@@ -206,5 +250,46 @@ mod tests {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .expect("lookup");
         assert_eq!(found, ["4"]);
+    }
+
+    #[tokio::test]
+    async fn recent_ids_move_when_a_feed_walk_ends() {
+        use crate::Store;
+        let (_dir, store, conn) = store_and_connection().await;
+        replace(&conn, &[], &[row("a", "1", true)], &[]).expect("stored");
+        assert_eq!(ids(&conn, "opportunity_ids_recent").len(), 1);
+        store
+            .record_feed_event(1, &crate::FeedEvent::CaughtUp)
+            .await
+            .expect("caught up");
+        assert!(ids(&conn, "opportunity_ids_recent").is_empty());
+        assert_eq!(ids(&conn, "opportunity_ids").len(), 1);
+    }
+
+    fn found(conn: &Connection, wanted: &[&str]) -> Vec<String> {
+        let recent: bool = conn
+            .query_row(ANY_RECENT, [], |row| row.get(0))
+            .expect("any recent");
+        let sql = select_by_ids("select o.id from opportunities o", wanted.len(), recent);
+        let mut found: Vec<String> = conn
+            .prepare(&sql)
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(wanted), |r| r.get(0))?
+                    .collect()
+            })
+            .expect("by ids");
+        found.sort();
+        found
+    }
+
+    #[tokio::test]
+    async fn reads_by_id_find_ids_in_either_table() {
+        let (_dir, conn) = store().await;
+        replace(&conn, &[], &[row("a", "1", true)], &[]).expect("a");
+        settle(&conn).expect("settled");
+        replace(&conn, &[], &[row("b", "1", true)], &[]).expect("b, recent");
+        assert_eq!(found(&conn, &["a", "b", "x"]), ["a", "b"]);
+        settle(&conn).expect("settled");
+        assert_eq!(found(&conn, &["a", "b", "x"]), ["a", "b"]);
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::opportunity_ids::{self, ID_IN};
 use super::page_tx::{by_feed, json_array, log_record};
@@ -75,37 +76,26 @@ pub(super) fn replace(
         )?;
         for r in rows {
             let tail = r.tail.map(|n| tail_ids[n]);
+            // What both statements write, after what picks the row (`?1`, or `?1`-`?3`).
+            let written: [&dyn ToSql; 10] = [
+                &r.kind,
+                &r.start_at,
+                &r.end_at,
+                &r.lat,
+                &r.lng,
+                &r.status,
+                &r.modified,
+                &r.parent_ref,
+                &r.doc,
+                &tail,
+            ];
             if let Some(rid) = stored.get(r.id.as_str()) {
-                update.execute(rusqlite::params![
-                    rid,
-                    r.kind,
-                    r.start_at,
-                    r.end_at,
-                    r.lat,
-                    r.lng,
-                    r.status,
-                    r.modified,
-                    r.parent_ref,
-                    r.doc,
-                    tail,
-                ])?;
+                let row: [&dyn ToSql; 1] = [rid];
+                update.execute(params_from_iter(row.into_iter().chain(written)))?;
                 continue;
             }
-            insert.execute(rusqlite::params![
-                r.id,
-                r.feed_id,
-                r.item_id,
-                r.kind,
-                r.start_at,
-                r.end_at,
-                r.lat,
-                r.lng,
-                r.status,
-                r.modified,
-                r.parent_ref,
-                r.doc,
-                tail,
-            ])?;
+            let row: [&dyn ToSql; 3] = [&r.id, &r.feed_id, &r.item_id];
+            insert.execute(params_from_iter(row.into_iter().chain(written)))?;
             let rid = conn.last_insert_rowid();
             opportunity_ids::remember(conn, &r.id, rid)?;
             // The same id twice in these rows is written once, as the upsert it replaces did.
