@@ -16,14 +16,14 @@ pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, 
 macro_rules! detail_columns {
     () => {
         concat!(
-    "select o.id, ",
-    crate::document_tails::stored_doc!(),
-    " as doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
-    i.modified, i.data as item_data, \
-    (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
-    from opportunities o join feeds f on f.id = o.feed_id \
-    join items i on i.feed_id = o.feed_id and i.item_id = o.item_id",
-    crate::document_tails::tail_join!()
+            "select o.id, ",
+            crate::document_tails::stored_doc!(),
+            " as doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
+            i.modified, i.data as item_data, \
+            (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
+            from opportunities o join feeds f on f.id = o.feed_id \
+            join items i on i.feed_id = o.feed_id and i.item_id = o.item_id",
+            crate::document_tails::tail_join!()
         )
     };
 }

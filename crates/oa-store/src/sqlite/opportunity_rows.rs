@@ -1,5 +1,6 @@
 //! The opportunity rows a page transaction writes on SQLite, with the tails of their
-//! documents (`crate::document_tails`): rows that went deleted, the rest upserted.
+//! documents (`crate::document_tails`): rows that went deleted, stored ones rewritten in
+//! place, new ones inserted with their ids recorded (`super::opportunity_ids`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -77,7 +78,7 @@ pub(super) fn replace(
         for r in rows {
             let tail = r.tail.map(|n| tail_ids[n]);
             // What both statements write, after what picks the row (`?1`, or `?1`-`?3`).
-            let written: [&dyn ToSql; 10] = [
+            let fields: [&dyn ToSql; 10] = [
                 &r.kind,
                 &r.start_at,
                 &r.end_at,
@@ -91,11 +92,11 @@ pub(super) fn replace(
             ];
             if let Some(rid) = stored.get(r.id.as_str()) {
                 let row: [&dyn ToSql; 1] = [rid];
-                update.execute(params_from_iter(row.into_iter().chain(written)))?;
+                update.execute(params_from_iter(row.into_iter().chain(fields)))?;
                 continue;
             }
             let row: [&dyn ToSql; 3] = [&r.id, &r.feed_id, &r.item_id];
-            insert.execute(params_from_iter(row.into_iter().chain(written)))?;
+            insert.execute(params_from_iter(row.into_iter().chain(fields)))?;
             let rid = conn.last_insert_rowid();
             opportunity_ids::remember(conn, &r.id, rid)?;
             // The same id twice in these rows is written once, as the upsert it replaces did.
