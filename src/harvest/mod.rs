@@ -2,6 +2,7 @@
 //! transaction per page ([`StoreSink`]), and the schedule that walks many feeds at once
 //! ([`schedule`]).
 
+mod ahead;
 pub mod refresh;
 pub mod schedule;
 pub mod sources;
@@ -18,8 +19,10 @@ use backon::{ExponentialBuilder, Retryable};
 use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
 use oa_model::RpdePage;
 use oa_normalise::OpenActiveNormaliser;
-use oa_store::{FeedEvent, FeedRecord, FeedRef, PagePlan, Store, StoreError};
+use oa_store::{FeedEvent, FeedRecord, FeedRef, PageOutcome, Store, StoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use ahead::{AheadOf, AheadOutcome, Applying, Upcoming};
 use tokio::task::JoinHandle;
 
 /// What harvesting needs: where to store, how to fetch, how to normalise. Cheap to clone.
@@ -81,22 +84,18 @@ pub struct StoreSink {
     /// "Retrying" writes in flight; settled before the walk's final state is recorded.
     retry_notes: Mutex<Vec<JoinHandle<()>>>,
     /// The pages fetched ahead (at most two, [`oa_harvest::walker`]), in order, each being
-    /// planned while the pages before it are stored.
+    /// planned (or written, [`ahead`]) while the pages before it are stored.
     upcoming: Mutex<VecDeque<Upcoming>>,
+    /// The page being stored.
+    applying: Applying,
     /// Slots for pages held parsed, shared with the other feeds' sinks ([`pages_in_memory`]).
     pages_in_memory: Arc<Semaphore>,
     /// This feed's pages' turns to ask for a slot.
     slot_order: SlotOrder,
     /// Pages stored from such a plan (not normalised again in their transaction).
     pages_planned: AtomicUsize,
-}
-
-/// A page's plan under way ([`Store::plan_page`]), for the URL it was fetched from.
-#[derive(Debug)]
-struct Upcoming {
-    requested: String,
-    /// The plan, with the page's slot ([`pages_in_memory`]).
-    plan: JoinHandle<Result<(PagePlan, OwnedSemaphorePermit), StoreError>>,
+    /// Pages written beside the page before them ([`Store::apply_plan_after`]).
+    pages_written_ahead: AtomicUsize,
 }
 
 impl StoreSink {
@@ -110,9 +109,11 @@ impl StoreSink {
             shutdown: Shutdown::never(),
             retry_notes: Mutex::default(),
             upcoming: Mutex::default(),
+            applying: Applying::new(None),
             pages_in_memory: pages_in_memory(),
             slot_order: SlotOrder::default(),
             pages_planned: AtomicUsize::new(0),
+            pages_written_ahead: AtomicUsize::new(0),
         }
     }
 
@@ -153,6 +154,12 @@ impl StoreSink {
         self.pages_planned.load(Ordering::Relaxed)
     }
 
+    /// How many pages were written while the page before them was, on a connection of
+    /// their own ([`Store::writes_pages_ahead`]).
+    pub fn pages_written_ahead(&self) -> usize {
+        self.pages_written_ahead.load(Ordering::Relaxed)
+    }
+
     /// Drops the plans of every page fetched ahead (they give their slots back).
     fn abort_upcoming(&self) {
         let later = match self.upcoming.lock() {
@@ -160,23 +167,23 @@ impl StoreSink {
             Err(_) => VecDeque::new(),
         };
         for upcoming in later {
-            upcoming.plan.abort();
+            upcoming.work.abort();
         }
     }
 
-    /// The plan of the page fetched from `requested`, if one was begun: `None` when it was
-    /// not, or could not be made (the page is then applied unplanned, and any error it meets
-    /// is reported from there).
-    async fn plan_of(&self, requested: &str) -> Option<(PagePlan, OwnedSemaphorePermit)> {
+    /// The plan (or the write) of the page fetched from `requested`, if one was begun:
+    /// `None` when it was not, or could not be made (the page is then applied unplanned, and
+    /// any error it meets is reported from there).
+    async fn plan_of(&self, requested: &str) -> Option<(AheadOutcome, OwnedSemaphorePermit)> {
         let upcoming = self.upcoming.lock().ok()?.pop_front()?;
         if upcoming.requested != requested {
             // Pages are applied in the order they were fetched; anything else is a walk
             // that started again, whose plans no page will ask for.
-            upcoming.plan.abort();
+            upcoming.work.abort();
             self.abort_upcoming();
             return None;
         }
-        match upcoming.plan.await {
+        match upcoming.work.await {
             Ok(Ok(plan)) => Some(plan),
             Ok(Err(error)) => {
                 tracing::debug!(feed.url = %self.feed.url, feed.page = %requested, %error, "could not plan a page of {} ahead ({error}); applying it unplanned", self.feed.url);
@@ -186,15 +193,37 @@ impl StoreSink {
             Err(_) => None,
         }
     }
+
+    /// Counts a stored page.
+    fn stored(&self, requested: &str, outcome: PageOutcome) {
+        if outcome.planned {
+            self.pages_planned.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
+    }
 }
 
 #[async_trait]
 impl PageSink for StoreSink {
     async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
+        self.applying
+            .send_replace(Some((requested.to_owned(), page.clone())));
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
         let (planned, _slot) = match self.plan_of(requested).await {
-            Some((plan, slot)) => (Some(plan), slot),
+            Some((AheadOutcome::Planned(plan), slot)) => (Some(plan), slot),
+            Some((AheadOutcome::Written(Ok(outcome)), _slot)) => {
+                self.pages_written_ahead.fetch_add(1, Ordering::Relaxed);
+                self.stored(requested, outcome);
+                return Ok(());
+            }
+            Some((AheadOutcome::Written(Err(error)), slot)) => {
+                tracing::debug!(feed.url = %self.feed.url, feed.page = %requested, %error, "could not write a page of {} beside the page before ({error}); applying it now", self.feed.url);
+                (None, slot)
+            }
             None => {
                 // This page asks for its slot only now (its plan failed, or none was made).
                 // Plans of the pages after it, begun meanwhile, must not keep slots while
@@ -248,38 +277,22 @@ impl PageSink for StoreSink {
                 }
             }
         };
-        if outcome.planned {
-            self.pages_planned.fetch_add(1, Ordering::Relaxed);
-        }
-        tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
-        if let Some(bar) = &self.progress {
-            bar.inc(1);
-        }
+        self.stored(requested, outcome);
         Ok(())
     }
 
-    /// Plans the page (parsing its items, reading what it depends on, normalising it) on a
-    /// task of its own, while this feed's pages before it are written.
+    /// Plans the page, or writes it ([`ahead`]), on a task of its own, while this feed's
+    /// pages before it are written.
     fn upcoming(&self, requested: &str, page: &Arc<RpdePage>) {
-        let page = page.clone();
-        let (store, feed) = (self.store.clone(), self.feed.clone());
-        let normaliser = self.normaliser.clone();
-        let slots = self.pages_in_memory.clone();
-        let turn = self.slot_order.turn();
-        let plan = tokio::spawn(async move {
-            // Parsed only once it has a slot: until then the page waits as fetched.
-            let slot = take_slot(&slots, turn)
-                .await
-                .map_err(StoreError::Abandoned)?;
-            let items = page.valid_items().map(oa_normalise::prepare).collect();
-            drop(page);
-            let plan = store.plan_page(&feed, items, &normaliser).await?;
-            Ok((plan, slot))
-        });
-        let upcoming = Upcoming {
-            requested: requested.to_owned(),
-            plan,
-        };
+        let upcoming = AheadOf {
+            store: self.store.clone(),
+            feed: self.feed.clone(),
+            normaliser: self.normaliser.clone(),
+            slots: self.pages_in_memory.clone(),
+            turn: self.slot_order.turn(),
+            applying: self.applying.subscribe(),
+        }
+        .start(requested, page.clone());
         if let Ok(mut queue) = self.upcoming.lock() {
             queue.push_back(upcoming);
         }

@@ -15,6 +15,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the page was abandoned and nothing of it stored: {0}")]
     Abandoned(String),
+    /// A page written while the page before it was in its transaction
+    /// ([`crate::Store::apply_plan_after`]), when that page did not commit: the feed's cursor
+    /// is not at the page's URL, given here, and nothing of the page was stored.
+    #[error("the page before {0} was not stored, so it was not stored either")]
+    PageBeforeNotStored(String),
+    /// What this database cannot do.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// A page's statement on SQLite, run on a connection borrowed from sqlx

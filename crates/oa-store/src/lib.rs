@@ -67,8 +67,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 
     /// How many pages of a feed a harvest should fetch and plan ahead of the one being
-    /// written: 2 keeps both cores busy when the database runs in this process (a page's
-    /// plan no longer waits for its fetch after the page before it was written).
+    /// written: 2 keeps both cores busy, when the database runs in this process (a page's
+    /// plan no longer waits for its fetch after the page before it was written) and on
+    /// PostgreSQL, where the next page is written beside the one being written while the
+    /// one after it is planned ([`Store::writes_pages_ahead`]).
     fn pages_to_plan_ahead(&self) -> usize {
         2
     }
@@ -93,6 +95,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError>;
+
+    /// Whether a feed's page may be written while the page before it is still being written
+    /// ([`Store::apply_plan_after`]): on PostgreSQL, whose server writes a feed's
+    /// consecutive pages on two connections at once. SQLite has one writer.
+    fn writes_pages_ahead(&self) -> bool {
+        false
+    }
+
+    /// Applies a planned page as [`Store::apply_plan`] does, while the page before it, which
+    /// leaves the feed's cursor at `requested`, may still be in its transaction. The page
+    /// commits only after that page has, and only if it did: otherwise it stores nothing
+    /// and fails with [`StoreError::PageBeforeNotStored`]. The caller must make sure the two
+    /// pages share no item id (a page reads its items as stored before it writes them).
+    async fn apply_plan_after(
+        &self,
+        _feed: &FeedRef,
+        _plan: PagePlan,
+        _requested: &str,
+        _next: &str,
+        _normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError> {
+        Err(StoreError::Unsupported(
+            "this database writes a feed's pages one at a time",
+        ))
+    }
 
     /// Normalises stored items again, `limit` at a time after a (feed id, item id) position,
     /// in one transaction per call.

@@ -186,7 +186,16 @@ pub(crate) trait PageTx: Send {
         rows: Vec<OpportunityRow>,
         tails: Vec<SharedTail>,
     ) -> Result<(), StoreError>;
-    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError>;
+    /// Moves the feed's cursor to `next`. With `after`, the page was written while the page
+    /// before it (which leaves the cursor at `after`) may still be in its transaction: it
+    /// waits for that page to end, and fails with [`StoreError::PageBeforeNotStored`] unless
+    /// that page committed.
+    async fn finish_page(
+        &mut self,
+        feed_id: i64,
+        next: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What applying a page did.
@@ -205,6 +214,15 @@ pub struct PageOutcome {
     /// Normalised ahead of its transaction ([`crate::Store::plan_page`]), against the state
     /// the transaction found; `false` when normalised in the transaction.
     pub planned: bool,
+}
+
+/// Whether the cursor moved (`moved` rows): it must have when the page was written after one
+/// that may not have committed (`after`, see [`PageTx::finish_page`]).
+pub(crate) fn page_before_stored(moved: usize, after: Option<&str>) -> Result<(), StoreError> {
+    match after {
+        Some(after) if moved == 0 => Err(StoreError::PageBeforeNotStored(after.to_owned())),
+        _ => Ok(()),
+    }
 }
 
 /// A data-quality problem of a stored item.

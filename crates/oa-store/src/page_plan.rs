@@ -138,12 +138,13 @@ fn parse_again(items: &mut [PreparedItem]) -> Result<(), StoreError> {
 
 /// Applies a page in `tx` (which the caller commits), handing `tx` back: the plan's writes
 /// when the state it was normalised against is still the stored one, otherwise the page
-/// normalised again.
+/// normalised again. `after`, for a page written while the page before it may still be in
+/// its transaction, is the cursor that page leaves (see `PageTx::finish_page`).
 pub(crate) async fn apply_plan<T: PageTx + 'static>(
     mut tx: T,
     feed: &FeedRef,
     mut plan: PagePlan,
-    next: &str,
+    (next, after): (&str, Option<&str>),
     normaliser: &dyn Normaliser,
 ) -> Result<(T, PageOutcome), StoreError> {
     let state = read_state(&mut tx, feed, &plan.items, true).await?;
@@ -183,6 +184,7 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
     let page = PageWrites {
         feed_id: feed.id,
         next: next.to_owned(),
+        after: after.map(str::to_owned),
         new_children,
     };
     let (mut tx, written) = writer.finish().await?;

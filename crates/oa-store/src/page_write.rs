@@ -63,6 +63,9 @@ pub(crate) struct PageWrites {
     pub feed_id: i64,
     /// The cursor the page leaves.
     pub next: String,
+    /// The cursor the page before leaves, when that page may still be in its transaction
+    /// ([`crate::Store::apply_plan_after`]).
+    pub after: Option<String>,
     /// Series that received ScheduledSessions: their generated sessions go.
     pub new_children: Vec<String>,
 }
@@ -239,7 +242,8 @@ pub(crate) async fn finish_page<T: PageTx>(tx: &mut T, page: PageWrites) -> Resu
     if !page.new_children.is_empty() {
         tx.delete_generated(&page.new_children).await?;
     }
-    tx.finish_page(page.feed_id, &page.next).await
+    tx.finish_page(page.feed_id, &page.next, page.after.as_deref())
+        .await
 }
 
 /// A chunk's statuses, opportunities, problems and digests; returns the opportunities

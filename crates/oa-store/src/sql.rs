@@ -69,9 +69,11 @@ pub(crate) const DUMP_OPPORTUNITIES: &str = concat!(
 );
 pub(crate) const DUMP_CURSORS: &str = "select url, cursor from feeds order by url";
 
-/// Marks the feed's cursor after a stored page (binds: next, now, feed id).
+/// Marks the feed's cursor after a stored page (binds: next, now, feed id, and the cursor
+/// the page before left when this page was written while that one may not have committed,
+/// else null: then no row is updated unless it did).
 pub(crate) const FINISH_PAGE: &str = "update feeds set cursor = $1, pages = pages + 1, state = 'ok', \
-    caught_up = false, last_success_at = $2 where id = $3";
+    caught_up = false, last_success_at = $2 where id = $3 and ($4 is null or cursor = $4)";
 
 /// Items with each data-quality problem, per feed.
 pub(crate) const PROBLEM_COUNTS: &str = "select feed_id, code, count(*) from item_problems \

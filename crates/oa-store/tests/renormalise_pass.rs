@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 
-use oa_model::{Normalised, Normaliser};
+use oa_model::Normaliser;
 use oa_normalise::OpenActiveNormaliser;
 use oa_store::{RenormaliseBatch, Store};
 use serde_json::Value;
@@ -98,26 +97,6 @@ async fn a_pass_told_to_stop_commits_nothing_after_the_batch_it_stopped_at() {
     }
 }
 
-/// Marks like `Marking`, and the first time it meets an item `pauses_at` picks, waits
-/// there until let go: a page lands while the pass is normalising that batch.
-struct Pausing {
-    marking: Marking,
-    pauses_at: fn(&str, &Value) -> bool,
-    paused: AtomicBool,
-    reached: Mutex<mpsc::Sender<()>>,
-    resume: Mutex<mpsc::Receiver<()>>,
-}
-
-impl Normaliser for Pausing {
-    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> Normalised {
-        if (self.pauses_at)(kind, item) && !self.paused.swap(true, Ordering::SeqCst) {
-            let _ = self.reached.lock().expect("lock").send(());
-            let _ = self.resume.lock().expect("lock").recv();
-        }
-        self.marking.normalise(kind, item, parent)
-    }
-}
-
 /// A pass in batches of two, on its own task, paused at the item `pauses_at` picks: the
 /// pass, and what lets it go on.
 async fn paused_pass(
@@ -127,15 +106,7 @@ async fn paused_pass(
     tokio::task::JoinHandle<Result<(), oa_store::StoreError>>,
     mpsc::Sender<()>,
 ) {
-    let (reached, paused) = mpsc::channel();
-    let (resume, resumed) = mpsc::channel();
-    let pausing = Arc::new(Pausing {
-        marking: Marking,
-        pauses_at,
-        paused: AtomicBool::new(false),
-        reached: Mutex::new(reached),
-        resume: Mutex::new(resumed),
-    });
+    let (pausing, paused, resume) = Pausing::new(Marking, pauses_at);
     let running = tokio::spawn(async move {
         store
             .renormalise_pass(None, 2, pausing.as_ref(), &mut |_| true)

@@ -6,6 +6,8 @@ mod changes;
 mod opportunity_rows;
 mod page_tx;
 
+use page_tx::PgPageTx;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +89,21 @@ impl PgStore {
         })
     }
 
+    /// A page's transaction, with the locks every page takes first.
+    async fn begin_page(&self, feed: &FeedRef, next: &str) -> Result<PgPageTx, StoreError> {
+        let mut tx = PgPageTx(self.pool.begin().await?);
+        // Before anything else is locked: a renormalise batch holds the feeds table
+        // exclusively while it works (see `renormalise_batch`). A key-share lock on the
+        // feed's row, which the page before (on another connection) can still move the
+        // cursor under.
+        sqlx::query("select 1 from feeds where id = $1 for key share")
+            .bind(feed.id)
+            .execute(&mut *tx.0)
+            .await?;
+        page_tx::take_turn(&mut tx, feed.id, next).await?;
+        Ok(tx)
+    }
+
     /// The pool, for tests that need to reach under the trait (fault injection).
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -146,14 +163,6 @@ impl Store for PgStore {
         rows.into_iter().map(FeedRecord::try_from).collect()
     }
 
-    /// One: the server, the bottleneck here, shares the machine's cores with the harvest,
-    /// and planning two pages ahead gained nothing (110,000 items: 16,755-17,686 items/s,
-    /// against 15,630-19,947 planning one ahead; docs/PERFORMANCE.md, twenty-third session)
-    /// while the client used more CPU.
-    fn pages_to_plan_ahead(&self) -> usize {
-        1
-    }
-
     async fn plan_page(
         &self,
         feed: &FeedRef,
@@ -175,14 +184,31 @@ impl Store for PgStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
-        // First, before anything else is locked: a renormalise batch holds the feeds table
-        // exclusively while it works (see `renormalise_batch`).
-        sqlx::query("select 1 from feeds where id = $1 for update")
-            .bind(feed.id)
-            .execute(&mut *tx.0)
-            .await?;
-        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, next, normaliser).await?;
+        let tx = self.begin_page(feed, next).await?;
+        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, (next, None), normaliser).await?;
+        tx.0.commit().await?;
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(outcome)
+    }
+
+    /// Two connections write one feed's consecutive pages: the server's work on a page is
+    /// most of the harvest's chain of steps, and the machine's other core would wait for it.
+    fn writes_pages_ahead(&self) -> bool {
+        true
+    }
+
+    async fn apply_plan_after(
+        &self,
+        feed: &FeedRef,
+        plan: PagePlan,
+        requested: &str,
+        next: &str,
+        normaliser: &dyn Normaliser,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut tx = self.begin_page(feed, next).await?;
+        page_tx::page_before_begun(&mut tx, feed.id, requested).await?;
+        let after = (next, Some(requested));
+        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, after, normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

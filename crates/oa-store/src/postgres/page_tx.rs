@@ -12,7 +12,7 @@ use crate::digest::Digest;
 use crate::document_tails::SharedTail;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
-    StoredParent,
+    StoredParent, page_before_stored,
 };
 use crate::{StoreError, now_secs};
 
@@ -243,15 +243,87 @@ impl PageTx for PgPageTx {
         opportunity_rows::replace(self, sources, rows, tails).await
     }
 
-    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
-        sqlx::query(crate::sql::FINISH_PAGE)
+    async fn finish_page(
+        &mut self,
+        feed_id: i64,
+        next: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if let Some(after) = after {
+            // The page before holds this turn until its transaction ends.
+            take_turn(self, feed_id, after).await?;
+        }
+        let moved = sqlx::query(crate::sql::FINISH_PAGE)
             .bind(next)
             .bind(now_secs())
             .bind(feed_id)
+            .bind(after)
             .execute(&mut *self.0)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        page_before_stored(moved as usize, after)
     }
+}
+
+/// The advisory lock key of a page's turn (binds: feed id, the cursor the page leaves):
+/// seeded with the feed, apart from the link keys of `lock_links`.
+macro_rules! turn_key {
+    () => {
+        "hashtextextended('page ' || $2, $1)"
+    };
+}
+
+/// Waits, for a second at most, until the page of this feed that leaves its cursor at
+/// `after` has begun (another connection holds its turn) or has committed. A page written
+/// beside the page before it begins once that page is being stored, but that page may not
+/// have taken its turn yet: were this page to reach the turn first, it would find the
+/// cursor not moved and be rolled back, to be written again after.
+pub(super) async fn page_before_begun(
+    tx: &mut PgPageTx,
+    feed_id: i64,
+    after: &str,
+) -> Result<(), StoreError> {
+    for _ in 0..50 {
+        // A bigint advisory lock shows in `pg_locks` as its high and low halves.
+        let begun: bool = sqlx::query_scalar(concat!(
+            "select exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted \
+             and l.pid <> pg_backend_pid() and l.database = (select oid from pg_database where datname = current_database()) \
+             and l.objsubid = 1 and l.classid = ((k.turn >> 32) & 4294967295)::oid \
+             and l.objid = (k.turn & 4294967295)::oid) \
+             or exists (select 1 from feeds where id = $1 and cursor = $2) \
+             from (select ",
+            turn_key!(),
+            " as turn) k"
+        ))
+        .bind(feed_id)
+        .bind(after)
+        .fetch_one(&mut *tx.0)
+        .await?;
+        if begun {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Takes, until the transaction ends, the turn of the page of this feed that leaves its
+/// cursor at `next`. Every page takes its own turn first; a page written while the page
+/// before it may still be in its transaction takes that page's turn before it moves the
+/// cursor (`finish_page`), so it waits for that page to end. The wait is in the server,
+/// which sees any cycle it closes with other locks and breaks it (a deadlock error, which
+/// the harvest retries).
+pub(super) async fn take_turn(
+    tx: &mut PgPageTx,
+    feed_id: i64,
+    next: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(concat!("select pg_advisory_xact_lock(", turn_key!(), ")"))
+        .bind(feed_id)
+        .bind(next)
+        .execute(&mut *tx.0)
+        .await?;
+    Ok(())
 }
 
 /// How a stored item is replaced. Rows not stored before are inserted without it: the

@@ -264,7 +264,7 @@ impl Store for SqliteStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
         let tx = page_tx::SqlitePageTx::Page(page_writer::PageWrite::begin(&self.gate).await?);
-        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, next, normaliser).await?;
+        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, (next, None), normaliser).await?;
         tx.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

@@ -16,7 +16,7 @@ use super::page_writer::PageWrite;
 use crate::document_tails::SharedTail;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
-    StoredParent,
+    StoredParent, page_before_stored,
 };
 use crate::{StoreError, now_secs};
 
@@ -390,12 +390,20 @@ impl PageTx for SqlitePageTx {
             .await
     }
 
-    async fn finish_page(&mut self, feed_id: i64, next: &str) -> Result<(), StoreError> {
-        self.run(|conn| {
-            conn.prepare_cached(crate::sql::FINISH_PAGE)?
-                .execute(rusqlite::params![next, now_secs(), feed_id])?;
-            Ok(())
-        })
-        .await
+    async fn finish_page(
+        &mut self,
+        feed_id: i64,
+        next: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError> {
+        // SQLite writes one page at a time: the page before has always ended, and `after`
+        // only checks that it committed.
+        let moved = self
+            .run(|conn| {
+                conn.prepare_cached(crate::sql::FINISH_PAGE)?
+                    .execute(rusqlite::params![next, now_secs(), feed_id, after])
+            })
+            .await?;
+        page_before_stored(moved, after)
     }
 }

@@ -3,7 +3,8 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::{DateTime, Duration, Utc};
 use oa_model::{DiscoveredFeed, PreparedItem, parse_page};
@@ -300,4 +301,43 @@ pub fn scheduled_series(id: &str, modified: i64, place: (f64, f64)) -> Value {
         "eventSchedule": [{"@type": "Schedule", "repeatFrequency": "P1W", "startDate": tomorrow,
                            "startTime": "10:00", "duration": "PT1H", "scheduleTimezone": "Europe/London"}]
     }})
+}
+
+/// Normalises as `inner` does, and the first time it meets an item `pauses_at` picks, waits
+/// there until let go: what a test lands beside a transaction it holds open.
+pub struct Pausing<N> {
+    inner: N,
+    pauses_at: fn(&str, &Value) -> bool,
+    paused: AtomicBool,
+    reached: Mutex<mpsc::Sender<()>>,
+    resume: Mutex<mpsc::Receiver<()>>,
+}
+
+impl<N> Pausing<N> {
+    /// The normaliser, what tells when it has paused, and what lets it go on.
+    pub fn new(
+        inner: N,
+        pauses_at: fn(&str, &Value) -> bool,
+    ) -> (Arc<Self>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (reached, paused) = mpsc::channel();
+        let (resume, resumed) = mpsc::channel();
+        let pausing = Arc::new(Pausing {
+            inner,
+            pauses_at,
+            paused: AtomicBool::new(false),
+            reached: Mutex::new(reached),
+            resume: Mutex::new(resumed),
+        });
+        (pausing, paused, resume)
+    }
+}
+
+impl<N: oa_model::Normaliser> oa_model::Normaliser for Pausing<N> {
+    fn normalise(&self, kind: &str, item: &Value, parent: Option<&Value>) -> oa_model::Normalised {
+        if (self.pauses_at)(kind, item) && !self.paused.swap(true, Ordering::SeqCst) {
+            let _ = self.reached.lock().expect("lock").send(());
+            let _ = self.resume.lock().expect("lock").recv();
+        }
+        self.inner.normalise(kind, item, parent)
+    }
 }
