@@ -164,6 +164,9 @@ async fn a_harvest_killed_at_random_moments_resumes_to_exactly_the_uninterrupted
     if std::env::var("OA_TEST_DATABASE_URL").is_ok() {
         backends.push("postgres");
     }
+    // Each backend's uninterrupted run, to compare with the first's: PostgreSQL writes a
+    // feed's pages two at a time, SQLite one after another, and both must store the same.
+    let mut first_expected: Option<oa_store::StoreDump> = None;
     for backend in backends {
         let dir = tempfile::tempdir().expect("dir");
         let config = config(dir.path(), &feed);
@@ -180,6 +183,14 @@ async fn a_harvest_killed_at_random_moments_resumes_to_exactly_the_uninterrupted
             "{}",
             expected.items.len()
         );
+
+        match &first_expected {
+            None => first_expected = Some(expected.clone()),
+            Some(first) => assert_eq!(
+                &expected, first,
+                "{backend}: the same state as the first backend's uninterrupted run"
+            ),
+        }
 
         let seed = u64::from(nanos());
         println!("{backend}: kill seed {seed}, an uninterrupted run takes {full_run:?}");
