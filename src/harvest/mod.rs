@@ -209,8 +209,11 @@ impl StoreSink {
 #[async_trait]
 impl PageSink for StoreSink {
     async fn apply(&self, requested: &str, page: Arc<RpdePage>) -> Result<(), String> {
-        self.applying
-            .send_replace(Some((requested.to_owned(), page.clone())));
+        if self.store.writes_pages_ahead() {
+            // The page after it may be written beside it (`ahead`).
+            self.applying
+                .send_replace(Some((requested.to_owned(), page.clone())));
+        }
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
         let (planned, _slot) = match self.plan_of(requested).await {
@@ -321,6 +324,7 @@ impl PageSink for StoreSink {
     async fn settle(&self) {
         // Pages planned but never applied (the walk stopped first) are dropped.
         self.abort_upcoming();
+        self.applying.send_replace(None);
         let notes = match self.retry_notes.lock() {
             Ok(mut notes) => std::mem::take(&mut *notes),
             Err(_) => Vec::new(),

@@ -177,3 +177,60 @@ async fn a_page_written_beside_one_that_fails_stores_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_the_feed_from_another_walk_waits_for_the_page_being_stored() {
+    for t in stores("ahead-writer")
+        .await
+        .into_iter()
+        .filter(|t| t.store.writes_pages_ahead())
+    {
+        let feed = t.feed(FEED).await;
+        let (first, resume) = first_page_paused(t.store.clone(), feed.clone()).await;
+        // Another process walks the same feed meanwhile, elsewhere in it (a page of its own,
+        // leaving another cursor, so not the same turn).
+        let other = t.other_process().await;
+        let other_walk = tokio::spawn({
+            let feed = feed.clone();
+            async move {
+                other
+                    .apply_page(&feed, prepared(events(4)), THIRD, &*NORMALISER)
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !other_walk.is_finished(),
+            "{}: the other walk's page waits for the feed's writer",
+            t.name
+        );
+        resume.send(()).expect("resume");
+        first.await.expect("join").expect("the first page");
+        other_walk
+            .await
+            .expect("join")
+            .expect("the other walk's page, after");
+        assert_eq!(t.store.dump().await.expect("dump").items.len(), 4);
+    }
+}
+
+#[tokio::test]
+async fn a_page_written_beside_one_that_never_began_stores_nothing() {
+    for t in stores("ahead-alone")
+        .await
+        .into_iter()
+        .filter(|t| t.store.writes_pages_ahead())
+    {
+        let feed = t.feed(FEED).await;
+        let refused = second_page_beside(t.store.clone(), feed.clone())
+            .await
+            .expect("join");
+        assert!(
+            matches!(&refused, Err(StoreError::Abandoned(why)) if why.contains("had not begun")),
+            "{}: {refused:?}",
+            t.name
+        );
+        assert_eq!(cursor_and_pages(t.store.as_ref()).await, (None, 0));
+        assert!(t.store.dump().await.expect("dump").items.is_empty());
+    }
+}

@@ -6,7 +6,7 @@ mod changes;
 mod opportunity_rows;
 mod page_tx;
 
-use page_tx::PgPageTx;
+use page_tx::{FeedLock, PgPageTx};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -89,17 +89,16 @@ impl PgStore {
         })
     }
 
-    /// A page's transaction, with the locks every page takes first.
-    async fn begin_page(&self, feed: &FeedRef, next: &str) -> Result<PgPageTx, StoreError> {
+    /// A page's transaction, with the locks every page takes first: its feed's row, then
+    /// its turn (`page_tx::take_turn`).
+    async fn begin_page(
+        &self,
+        feed: &FeedRef,
+        next: &str,
+        feed_lock: FeedLock,
+    ) -> Result<PgPageTx, StoreError> {
         let mut tx = PgPageTx(self.pool.begin().await?);
-        // Before anything else is locked: a renormalise batch holds the feeds table
-        // exclusively while it works (see `renormalise_batch`). A key-share lock on the
-        // feed's row, which the page before (on another connection) can still move the
-        // cursor under.
-        sqlx::query("select 1 from feeds where id = $1 for key share")
-            .bind(feed.id)
-            .execute(&mut *tx.0)
-            .await?;
+        page_tx::lock_feed(&mut tx, feed.id, feed_lock).await?;
         page_tx::take_turn(&mut tx, feed.id, next).await?;
         Ok(tx)
     }
@@ -184,7 +183,7 @@ impl Store for PgStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let tx = self.begin_page(feed, next).await?;
+        let tx = self.begin_page(feed, next, FeedLock::Writer).await?;
         let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, (next, None), normaliser).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
@@ -205,8 +204,8 @@ impl Store for PgStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = self.begin_page(feed, next).await?;
-        page_tx::page_before_begun(&mut tx, feed.id, requested).await?;
+        let mut tx = self.begin_page(feed, next, FeedLock::BesideWriter).await?;
+        page_tx::beside_the_page_before(&mut tx, feed.id, requested).await?;
         let after = (next, Some(requested));
         let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, after, normaliser).await?;
         tx.0.commit().await?;

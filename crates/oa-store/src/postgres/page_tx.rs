@@ -266,31 +266,62 @@ impl PageTx for PgPageTx {
 }
 
 /// The advisory lock key of a page's turn (binds: feed id, the cursor the page leaves):
-/// seeded with the feed, apart from the link keys of `lock_links`.
+/// seeded with the feed, apart from the link keys of `lock_links`, and naming the schema, as
+/// advisory locks are the whole database's and deployments (and tests) may share one.
 macro_rules! turn_key {
     () => {
-        "hashtextextended('page ' || $2, $1)"
+        "hashtextextended('page ' || current_schema() || ' ' || $2, $1)"
     };
 }
 
-/// Waits, for a second at most, until the page of this feed that leaves its cursor at
-/// `after` has begun (another connection holds its turn) or has committed. A page written
-/// beside the page before it begins once that page is being stored, but that page may not
-/// have taken its turn yet: were this page to reach the turn first, it would find the
-/// cursor not moved and be rolled back, to be written again after.
-pub(super) async fn page_before_begun(
+/// How a page locks its feed's row first, before anything else: a renormalise batch holds
+/// the feeds table exclusively while it works (see `renormalise_batch`), and either lock
+/// waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FeedLock {
+    /// The feed's writer for the whole transaction (`for no key update`): a page of the feed
+    /// from another walk (another process) waits for it, and waits for the next.
+    Writer,
+    /// Beside the writer (`for key share`, which the writer's cursor update does not wait
+    /// for): a page written while the page before it, the writer, is in its transaction.
+    BesideWriter,
+}
+
+pub(super) async fn lock_feed(
+    tx: &mut PgPageTx,
+    feed_id: i64,
+    lock: FeedLock,
+) -> Result<(), StoreError> {
+    let statement = match lock {
+        FeedLock::Writer => "select 1 from feeds where id = $1 for no key update",
+        FeedLock::BesideWriter => "select 1 from feeds where id = $1 for key share",
+    };
+    sqlx::query(statement)
+        .bind(feed_id)
+        .execute(&mut *tx.0)
+        .await?;
+    Ok(())
+}
+
+/// Makes sure a page written beside the page of this feed that leaves its cursor at `after`
+/// may be: that page is in its transaction (another connection holds its turn, and with it
+/// the feed's writer lock, so no other walk's page of the feed is under way), or it has
+/// committed, and then this page becomes the feed's writer itself. It waits a second at
+/// most for that page to begin (it may not have reached its turn yet); past that, nothing
+/// is stored and the page is to be applied after it.
+pub(super) async fn beside_the_page_before(
     tx: &mut PgPageTx,
     feed_id: i64,
     after: &str,
 ) -> Result<(), StoreError> {
     for _ in 0..50 {
         // A bigint advisory lock shows in `pg_locks` as its high and low halves.
-        let begun: bool = sqlx::query_scalar(concat!(
+        let (begun, committed): (bool, bool) = sqlx::query_as(concat!(
             "select exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted \
              and l.pid <> pg_backend_pid() and l.database = (select oid from pg_database where datname = current_database()) \
              and l.objsubid = 1 and l.classid = ((k.turn >> 32) & 4294967295)::oid \
-             and l.objid = (k.turn & 4294967295)::oid) \
-             or exists (select 1 from feeds where id = $1 and cursor = $2) \
+             and l.objid = (k.turn & 4294967295)::oid), \
+             exists (select 1 from feeds where id = $1 and cursor = $2) \
              from (select ",
             turn_key!(),
             " as turn) k"
@@ -299,12 +330,17 @@ pub(super) async fn page_before_begun(
         .bind(after)
         .fetch_one(&mut *tx.0)
         .await?;
+        if committed {
+            return lock_feed(tx, feed_id, FeedLock::Writer).await;
+        }
         if begun {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    Ok(())
+    Err(StoreError::Abandoned(format!(
+        "the page before {after} had not begun"
+    )))
 }
 
 /// Takes, until the transaction ends, the turn of the page of this feed that leaves its
