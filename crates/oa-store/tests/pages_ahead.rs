@@ -234,3 +234,86 @@ async fn a_page_written_beside_one_that_never_began_stores_nothing() {
         assert!(t.store.dump().await.expect("dump").items.is_empty());
     }
 }
+
+/// The first page renames series x; the page beside it moves session s1, stored under x,
+/// to series y. The first page recomputes x's stored sessions, s1 among them, which the
+/// page beside is rewriting: the two wait on each other in the server, which breaks the
+/// cycle. Whatever it breaks, applying again what failed, in page order, ends as the pages
+/// applied one after the other do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_moved_beside_its_old_series_renamed_ends_as_one_page_after_the_other() {
+    let mut beside = stores("ahead-moved").await;
+    let mut one_by_one = stores("ahead-moved-seq").await;
+    let (Some(t), Some(reference)) = (beside.pop(), one_by_one.pop()) else {
+        return;
+    };
+    if !t.store.writes_pages_ahead() {
+        return;
+    }
+    let first_requested = "https://p.example/events?after=0";
+    let start = at(5);
+    let stored_before = vec![
+        series("x", 1, "Yoga", PRESTON.0, PRESTON.1),
+        series("y", 1, "Pilates", PRESTON.0, PRESTON.1),
+        session("s1", 1, "x", start),
+    ];
+    let renamed = || vec![series("x", 2, "Yoga renamed", PRESTON.0, PRESTON.1)];
+    let moved = move || vec![session("s1", 2, "y", start)];
+
+    let feed = reference.feed(FEED).await;
+    reference
+        .apply(&feed, stored_before.clone(), first_requested)
+        .await;
+    reference.apply(&feed, renamed(), SECOND).await;
+    reference.apply(&feed, moved(), THIRD).await;
+
+    let feed = t.feed(FEED).await;
+    t.apply(&feed, stored_before, first_requested).await;
+    let (pausing, paused, resume) = Pausing::new(OpenActiveNormaliser::default(), |_, _| true);
+    let first = tokio::spawn({
+        let (store, feed) = (t.store.clone(), feed.clone());
+        async move {
+            store
+                .apply_page(&feed, prepared(renamed()), SECOND, pausing.as_ref())
+                .await
+        }
+    });
+    tokio::task::spawn_blocking(move || paused.recv())
+        .await
+        .expect("join")
+        .expect("the first page is normalised");
+    let second = tokio::spawn({
+        let (store, feed) = (t.store.clone(), feed.clone());
+        async move {
+            let plan = store
+                .plan_page(&feed, prepared(moved()), &*NORMALISER)
+                .await?;
+            store
+                .apply_plan_after(&feed, plan, SECOND, THIRD, &*NORMALISER)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    resume.send(()).expect("resume");
+    let within = Duration::from_secs(20);
+    let first = tokio::time::timeout(within, first)
+        .await
+        .expect("no hang")
+        .expect("join");
+    let second = tokio::time::timeout(within, second)
+        .await
+        .expect("no hang")
+        .expect("join");
+    if let Err(e) = &first {
+        assert!(e.is_transient(), "{e}");
+        assert!(second.is_err(), "nothing commits after a page that did not");
+        t.apply(&feed, renamed(), SECOND).await;
+    }
+    if second.is_err() {
+        t.apply(&feed, moved(), THIRD).await;
+    }
+    assert_eq!(
+        t.store.dump().await.expect("dump"),
+        reference.store.dump().await.expect("dump")
+    );
+}
