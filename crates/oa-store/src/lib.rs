@@ -106,8 +106,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies a planned page as [`Store::apply_plan`] does, while the page before it, which
     /// leaves the feed's cursor at `requested`, may still be in its transaction. The page
     /// commits only after that page has, and only if it did: otherwise it stores nothing
-    /// and fails with [`StoreError::PageBeforeNotStored`]. The caller must make sure the two
-    /// pages share no item id (a page reads its items as stored before it writes them).
+    /// and fails with [`StoreError::PageBeforeNotStored`] (or [`StoreError::Abandoned`] when
+    /// that page has not begun within a second). The caller must make sure the two pages
+    /// share no item id (a page reads its items as stored before it writes them), and apply
+    /// the page again after the page before when this fails (docs/RELIABILITY.md, "A feed's
+    /// pages written two at a time").
     async fn apply_plan_after(
         &self,
         _feed: &FeedRef,
