@@ -6,7 +6,7 @@
 //! opportunities of every item that changed and of every stored child whose parent changed
 //! (in any feed); move the cursor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use oa_model::{ItemRole, PreparedItem};
@@ -268,7 +268,9 @@ pub(crate) async fn series_with_children<T: PageTx>(
 /// The RPDE rule within one page: when an id appears twice, the greater `modified` wins
 /// (and, at equal `modified`, the later one, as a consumer reading in order would keep).
 pub(crate) fn newest_per_id(items: Vec<PreparedItem>) -> Vec<PreparedItem> {
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    // foldhash (hashbrown's default): SipHash was most of what hashing cost a page's plan.
+    let mut index: hashbrown::HashMap<String, usize> =
+        hashbrown::HashMap::with_capacity(items.len());
     let mut kept: Vec<PreparedItem> = Vec::with_capacity(items.len());
     for item in items {
         match index.get(&item.id) {
