@@ -282,8 +282,8 @@ pub(super) enum FeedLock {
     /// The feed's writer for the whole transaction (`for no key update`): a page of the feed
     /// from another walk (another process) waits for it, and waits for the next.
     Writer,
-    /// Beside the writer (`for key share`, which the writer's cursor update does not wait
-    /// for): a page written while the page before it, the writer, is in its transaction.
+    /// Beside it (`for key share`, which the cursor update of the page before does not wait
+    /// for): a page written while the page before it is in its transaction.
     BesideWriter,
 }
 
@@ -304,11 +304,12 @@ pub(super) async fn lock_feed(
 }
 
 /// Makes sure a page written beside the page of this feed that leaves its cursor at `after`
-/// may be: that page is in its transaction (another connection holds its turn, and with it
-/// the feed's writer lock, so no other walk's page of the feed is under way), or it has
-/// committed, and then this page becomes the feed's writer itself. It waits a second at
-/// most for that page to begin (it may not have reached its turn yet); past that, nothing
-/// is stored and the page is to be applied after it.
+/// may be: that page is in its transaction (another connection holds its turn), or it has
+/// committed, and then this page becomes the feed's writer itself. Another walk's page of
+/// the feed that commits in between moves the cursor elsewhere, and this page's cursor
+/// update then refuses it (docs/RELIABILITY.md, "A feed's pages written two at a time"). It
+/// waits a second at most for that page to begin (it may not have reached its turn yet);
+/// past that, nothing is stored and the page is to be applied after it.
 pub(super) async fn beside_the_page_before(
     tx: &mut PgPageTx,
     feed_id: i64,
