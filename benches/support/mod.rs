@@ -35,23 +35,51 @@ pub fn remove_sqlite(file: &std::path::Path) {
     }
 }
 
-/// (utime + stime in seconds, VmHWM in MB) of a live process, from /proc. CPU seconds tell
-/// builds apart better than wall time on a machine whose shared vCPUs slow it by hours.
-pub fn cpu_and_peak(pid: u32) -> Option<(f64, f64)> {
+/// Clock ticks a second, the unit of /proc's CPU times.
+fn ticks() -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    let ticks = *TICKS.get_or_init(|| {
+    *TICKS.get_or_init(|| {
         std::process::Command::new("getconf")
             .arg("CLK_TCK")
             .output()
             .ok()
             .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
             .unwrap_or(100.0)
-    });
+    })
+}
+
+/// A process's command name and the CPU fields of its /proc stat, in ticks: utime, stime,
+/// and its exited children's cutime, cstime (the 14th to 17th fields).
+fn stat_cpu(pid: &str) -> Option<(String, [f64; 4])> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat.rsplit_once(") ")?.1;
+    let (head, rest) = stat.rsplit_once(") ")?;
+    let name = head.split_once(" (")?.1.to_owned();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let cpu = (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?) / ticks;
+    let field = |n: usize| fields.get(n).and_then(|f| f.parse::<f64>().ok());
+    Some((name, [field(11)?, field(12)?, field(13)?, field(14)?]))
+}
+
+/// CPU seconds used so far by every `postgres` process of this machine, with the backends
+/// that have exited (counted into their parent's children times): read before and after a
+/// harvest into a local server, the server's share of the work.
+pub fn local_postgres_cpu() -> f64 {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    procs
+        .flatten()
+        .filter_map(|entry| stat_cpu(&entry.file_name().to_string_lossy()))
+        .filter(|(name, _)| name == "postgres")
+        .map(|(_, cpu)| cpu.iter().sum::<f64>())
+        .sum::<f64>()
+        / ticks()
+}
+
+/// (utime + stime in seconds, VmHWM in MB) of a live process, from /proc. CPU seconds tell
+/// builds apart better than wall time on a machine whose shared vCPUs slow it by hours.
+pub fn cpu_and_peak(pid: u32) -> Option<(f64, f64)> {
+    let (_, [utime, stime, _, _]) = stat_cpu(&pid.to_string())?;
+    let cpu = (utime + stime) / ticks();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let peak_kb: f64 = status
         .lines()
