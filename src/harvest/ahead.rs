@@ -66,13 +66,16 @@ impl AheadOf {
                 .await
                 .map_err(StoreError::Abandoned)?;
             let items = page.valid_items().map(oa_normalise::prepare).collect();
-            let ids: HashSet<String> = page.valid_items().map(|i| i.id.clone()).collect();
-            let next = page.next.clone();
+            // What writing it beside the page before needs, where the store can.
+            let ids_and_next = store.writes_pages_ahead().then(|| {
+                let ids: HashSet<String> = page.valid_items().map(|i| i.id.clone()).collect();
+                (ids, page.next.clone())
+            });
             drop(page);
             let plan = store.plan_page(&feed, items, &normaliser).await?;
-            if !store.writes_pages_ahead() {
+            let Some((ids, next)) = ids_and_next else {
                 return Ok((AheadOutcome::Planned(plan), slot));
-            }
+            };
             // Written once the page before it is being stored (pages further back have
             // committed by then), unless this page is stored first.
             let beside = match applying

@@ -317,3 +317,59 @@ async fn a_session_moved_beside_its_old_series_renamed_ends_as_one_page_after_th
         reference.store.dump().await.expect("dump")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_beside_one_already_committed_stores_nothing_when_another_walk_commits_first() {
+    for t in stores("ahead-late")
+        .await
+        .into_iter()
+        .filter(|t| t.store.writes_pages_ahead())
+    {
+        let feed = t.feed(FEED).await;
+        // The page before has committed by the time the page beside begins.
+        t.apply(&feed, events(0), SECOND).await;
+        // Another walk of the feed is storing a page of its own (another cursor), paused.
+        let (pausing, paused, resume) = Pausing::new(OpenActiveNormaliser::default(), |_, _| true);
+        let other = t.other_process().await;
+        let other_walk = tokio::spawn({
+            let feed = feed.clone();
+            async move {
+                other
+                    .apply_page(
+                        &feed,
+                        prepared(events(4)),
+                        "https://p.example/events?other",
+                        pausing.as_ref(),
+                    )
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || paused.recv())
+            .await
+            .expect("join")
+            .expect("the other walk's page is normalised");
+        let second = second_page_beside(t.store.clone(), feed.clone());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !second.is_finished(),
+            "{}: the page beside moves the cursor only after the other walk's page ends",
+            t.name
+        );
+        resume.send(()).expect("resume");
+        other_walk
+            .await
+            .expect("join")
+            .expect("the other walk's page");
+        // The other walk moved the cursor elsewhere: the page beside stores nothing.
+        let refused = second.await.expect("join");
+        assert!(
+            matches!(&refused, Err(StoreError::PageBeforeNotStored(_))),
+            "{}: {refused:?}",
+            t.name
+        );
+        assert_eq!(
+            cursor_and_pages(t.store.as_ref()).await,
+            (Some("https://p.example/events?other".to_owned()), 2)
+        );
+    }
+}

@@ -305,9 +305,9 @@ pub(super) async fn lock_feed(
 
 /// Makes sure a page written beside the page of this feed that leaves its cursor at `after`
 /// may be: that page is in its transaction (another connection holds its turn), or it has
-/// committed, and then this page becomes the feed's writer itself. Another walk's page of
-/// the feed that commits in between moves the cursor elsewhere, and this page's cursor
-/// update then refuses it (docs/RELIABILITY.md, "A feed's pages written two at a time"). It
+/// committed. Another walk's page of the feed that commits in between moves the cursor
+/// elsewhere, and this page's cursor update, which waits for that page's row lock, then
+/// refuses it (docs/RELIABILITY.md, "A feed's pages written two at a time"). It
 /// waits a second at most for that page to begin (it may not have reached its turn yet);
 /// past that, nothing is stored and the page is to be applied after it.
 pub(super) async fn beside_the_page_before(
@@ -331,10 +331,7 @@ pub(super) async fn beside_the_page_before(
         .bind(after)
         .fetch_one(&mut *tx.0)
         .await?;
-        if committed {
-            return lock_feed(tx, feed_id, FeedLock::Writer).await;
-        }
-        if begun {
+        if begun || committed {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
