@@ -99,6 +99,9 @@ fn write_pages(harvested: &Path, fresh: &Path, rows: Rows) -> (usize, f64) {
 
 fn write_page(conn: &Connection, page: &Page) {
     let tx = conn.unchecked_transaction().expect("begin");
+    let last_rid: i64 = tx
+        .query_row("select coalesce(max(rid), 0) from items", [], |r| r.get(0))
+        .expect("last rid");
     let insert = |table: &str, columns: &str, rows: &[Vec<Value>]| {
         let marks = vec!["?"; columns.split(',').count()].join(", ");
         let mut statement = tx
@@ -109,6 +112,15 @@ fn write_page(conn: &Connection, page: &Page) {
         }
     };
     insert("items", ITEM_COLUMNS, &page.items);
+    // Each new item's key, as the harvest records it (`item_keys_recent`; the moves into
+    // the main table are not replayed).
+    tx.prepare_cached(
+        "insert into item_keys_recent (feed_id, item_id, rid) \
+         select feed_id, item_id, rid from items where rid > ?1",
+    )
+    .expect("prepare")
+    .execute([last_rid])
+    .expect("keys");
     insert("document_tails", "rid, refs, body", &page.tails);
     insert("opportunities", OPPORTUNITY_COLUMNS, &page.opportunities);
     insert("item_problems", PROBLEM_COLUMNS, &page.problems);

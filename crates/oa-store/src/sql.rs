@@ -3,26 +3,38 @@
 use crate::FeedEvent;
 use crate::document_tails::{stored_doc, tail_join};
 
-/// The columns of `FeedRow`, with live item counts.
-pub(crate) const FEED_COLUMNS: &str = "select f.id, f.url, f.kind, f.publisher, f.dataset_site, f.source, f.state, \
-    f.cursor, f.caught_up, f.pages, f.last_success_at, f.last_error, f.last_error_at, f.discovered_at, f.vanished_at, \
-    (select count(*) from items i where i.feed_id = f.id and i.state = 'updated') as items_stored, \
-    (select count(*) from items i where i.feed_id = f.id and i.status = 'unusable') as items_unusable, \
-    (select count(*) from items i where i.feed_id = f.id and i.status = 'awaiting_parent') as items_awaiting_parent \
-    from feeds f";
+/// The columns of `FeedRow`, with live item counts, each counted by `$count` (a macro taking
+/// the condition on the feed's (`f`) items (`i`): each backend finds a feed's items its way).
+macro_rules! feed_columns {
+    ($count:ident) => {
+        concat!(
+            "select f.id, f.url, f.kind, f.publisher, f.dataset_site, f.source, f.state, \
+             f.cursor, f.caught_up, f.pages, f.last_success_at, f.last_error, f.last_error_at, \
+             f.discovered_at, f.vanished_at, ",
+            $count!("i.state = 'updated'"),
+            " as items_stored, ",
+            $count!("i.status = 'unusable'"),
+            " as items_unusable, ",
+            $count!("i.status = 'awaiting_parent'"),
+            " as items_awaiting_parent from feeds f"
+        )
+    };
+}
+pub(crate) use feed_columns;
 
-/// The columns behind [`Store::opportunity`]; each backend adds the `where` that finds the
-/// id (SQLite's ids are apart from their rows, `sqlite/opportunity_ids.rs`).
+/// The columns behind [`Store::opportunity`], the opportunity's (`o`) item (`i`) joined by
+/// `$item_join`; each backend adds the `where` that finds the id (SQLite's ids and item keys
+/// are apart from their rows, `sqlite/opportunity_ids.rs`, `sqlite/item_keys.rs`).
 macro_rules! detail_columns {
-    () => {
+    ($item_join:literal) => {
         concat!(
             "select o.id, ",
             crate::document_tails::stored_doc!(),
             " as doc, f.url as feed_url, f.publisher, o.item_id, i.kind as item_kind, \
             i.modified, i.data as item_data, \
             (select p.data from items p where p.data_id = o.parent_ref and p.role = 'parent' and p.state = 'updated' limit 1) as parent_data \
-            from opportunities o join feeds f on f.id = o.feed_id \
-            join items i on i.feed_id = o.feed_id and i.item_id = o.item_id",
+            from opportunities o join feeds f on f.id = o.feed_id ",
+            $item_join,
             crate::document_tails::tail_join!()
         )
     };
@@ -30,7 +42,10 @@ macro_rules! detail_columns {
 pub(crate) use detail_columns;
 
 /// The query behind [`Store::opportunity`] on PostgreSQL.
-pub(crate) const DETAIL_QUERY: &str = concat!(detail_columns!(), " where o.id = $1");
+pub(crate) const DETAIL_QUERY: &str = concat!(
+    detail_columns!("join items i on i.feed_id = o.feed_id and i.item_id = o.item_id"),
+    " where o.id = $1"
+);
 
 /// Adds or refreshes a discovered feed. A feed that vanished or was gone and is listed again
 /// is harvested again.
@@ -99,12 +114,29 @@ pub(crate) const PROVIDER_LINKS: &str =
     "select provider_id, organizer, linked from provider_links order by provider_id, organizer";
 
 /// The columns of `StoredChild` (in its field order, which SQLite's JSON batch read relies
-/// on), from live and deleted items alike; callers add the `where`.
+/// on), its feed and item ids taken from `$key` (the items, `i`, or a table of their keys);
+/// callers add the `from` (items `i`, feeds `f`) and the `where`.
+macro_rules! stored_child_columns {
+    ($key:literal) => {
+        concat!(
+            "select ",
+            $key,
+            ".feed_id, f.url as feed_url, ",
+            $key,
+            ".item_id, i.kind, i.modified, i.role, i.data_id, i.parent_ref, i.data, i.status, \
+             i.problem, i.digest_opportunities, i.digest_problems, i.digest_ids"
+        )
+    };
+}
+pub(crate) use stored_child_columns;
+
+/// The columns of `StoredChild` from live and deleted items alike; callers add the `where`.
 macro_rules! stored_children {
     () => {
-        "select i.feed_id, f.url as feed_url, i.item_id, i.kind, i.modified, i.role, i.data_id, \
-         i.parent_ref, i.data, i.status, i.problem, i.digest_opportunities, i.digest_problems, \
-         i.digest_ids from items i join feeds f on f.id = i.feed_id"
+        concat!(
+            crate::sql::stored_child_columns!("i"),
+            " from items i join feeds f on f.id = i.feed_id"
+        )
     };
 }
 pub(crate) use stored_children;

@@ -168,12 +168,9 @@ async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column(
         .await
         .expect("items by arrival");
     assert_eq!(order, ["a", "m", "z", "0"]);
-    let twice = sqlx::query(
-        "insert into items (feed_id, item_id, kind, modified, state, role, status) \
-         values (1, 'a', 'ScheduledSession', 11, 'updated', 'standalone', 'ok')",
-    )
-    .execute(pool)
-    .await;
+    let twice = sqlx::query("insert into item_keys (feed_id, item_id, rid) values (1, 'a', 99)")
+        .execute(pool)
+        .await;
     assert!(twice.is_err(), "an item's key stays unique");
 }
 
@@ -269,4 +266,44 @@ async fn sqlite_opportunity_ids_move_to_their_own_table_with_every_column_kept()
         .execute(pool)
         .await;
     assert!(twice.is_err(), "an id is recorded once");
+}
+
+#[tokio::test]
+async fn sqlite_item_keys_move_to_their_own_table_each_naming_its_row() {
+    use oa_store::Store;
+    let (_dir, url, old) = sqlite_at(15, OPPORTUNITIES_BY_KEY).await;
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let pool = store.writer_pool();
+    let keys: Vec<(i64, String, i64)> =
+        sqlx::query_as("select feed_id, item_id, rid from item_keys order by feed_id, item_id")
+            .fetch_all(pool)
+            .await
+            .expect("keys");
+    assert_eq!(
+        keys,
+        [(1, "a".into(), 9), (1, "b".into(), 7), (2, "a".into(), 8)],
+        "each key names its item's row"
+    );
+    let recent: i64 = sqlx::query_scalar("select count(*) from item_keys_recent")
+        .fetch_one(pool)
+        .await
+        .expect("recent");
+    assert_eq!(recent, 0);
+    let stored: Vec<(String, i64)> = store
+        .feeds()
+        .await
+        .expect("feeds")
+        .into_iter()
+        .map(|f| (f.url, f.items_stored))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("https://p.example/feed".into(), 2),
+            ("https://q.example/feed".into(), 1)
+        ],
+        "a feed's items are counted through their keys"
+    );
 }

@@ -19,7 +19,21 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::renormalise::{self, RenormaliseBatch};
-use crate::sql::{self, DETAIL_QUERY, FEED_COLUMNS};
+use crate::sql::{self, DETAIL_QUERY};
+
+/// A feed's (`f`) items (`i`) that meet `$condition`, counted through their key.
+macro_rules! count_feed_items {
+    ($condition:literal) => {
+        concat!(
+            "(select count(*) from items i where i.feed_id = f.id and ",
+            $condition,
+            ")"
+        )
+    };
+}
+
+/// The columns of `FeedRow`.
+const FEED_COLUMNS: &str = sql::feed_columns!(count_feed_items);
 use crate::types::{DetailRow, FeedRow};
 use crate::{
     CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,

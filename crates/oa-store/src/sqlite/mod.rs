@@ -10,6 +10,7 @@ mod batch_part;
 mod changes;
 mod checkpoint;
 mod direct;
+mod item_keys;
 mod lookaside;
 mod lookups;
 mod opportunity_ids;
@@ -17,6 +18,7 @@ mod opportunity_rows;
 mod page_tx;
 mod page_writer;
 mod pass;
+mod recent_keys;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,17 +31,21 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite, SqlitePool};
 
 use crate::renormalise::RenormaliseBatch;
-use crate::sql::{self, FEED_COLUMNS};
+use crate::sql;
 use crate::types::{DetailRow, FeedRow};
 use crate::{
     CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
     Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
     now_secs, page_plan,
 };
+use item_keys::count_feed_items;
+
+/// The columns of `FeedRow`.
+const FEED_COLUMNS: &str = sql::feed_columns!(count_feed_items);
 
 /// The query behind [`Store::opportunity`], the id found apart from the rows.
 const DETAIL_QUERY: &str = concat!(
-    sql::detail_columns!(),
+    sql::detail_columns!("join items i on i.rid = o.item_rid"),
     " where ",
     opportunity_ids::id_in!(),
     "$1))"
@@ -306,7 +312,7 @@ impl Store for SqliteStore {
             let _gate = self.hold_gate().await;
             query.execute(&self.writer).await?;
         }
-        opportunity_ids::settle_after_walk(&self.gate).await;
+        recent_keys::settle_after_walk(&self.gate).await;
         Ok(())
     }
 

@@ -1,23 +1,26 @@
 //! Where SQLite finds an opportunity by its public id: `opportunity_ids` and the small
 //! `opportunity_ids_recent` that new ids go to first, read as one through the view
-//! `opportunity_id_lookup` (`migrations/sqlite/0015_opportunity_ids_apart.sql`).
-//!
-//! Public ids are hashes, so a unique index on them took each new opportunity's entry
-//! wherever its hash fell: at a million opportunities nearly every one written rewrote a
-//! 16 KiB leaf at its page's commit. The recent table is a few dozen leaves that a page's
-//! new entries share; when it holds [`RECENT_IDS_MAX`] ids they move into the main table
-//! in one pass in id order, which writes each of its leaves once for all of them.
+//! `opportunity_id_lookup` (`migrations/sqlite/0015_opportunity_ids_apart.sql`). Public ids
+//! are hashes: as a unique index on them, each new opportunity's entry went wherever its hash
+//! fell ([`super::recent_keys`] says how the two tables share the writes).
 
 use rusqlite::Connection;
 
-use super::page_writer::{PageWrite, WriteGate};
-use crate::StoreError;
+use super::recent_keys::RecentKeys;
 
-/// How many ids the recent table holds before they move. A page's new entries land in its
-/// leaves (about a hundred of 16 KiB at this size), and each move writes every leaf of
-/// the main table once (about 2,700 at a million opportunities): more ids between moves
-/// write the main table less often and the recent one's leaves more.
-pub(super) const RECENT_IDS_MAX: i64 = 32_768;
+/// The recent ids and their move into the main table, in id order (the recent table's
+/// own). An id also in the main table (see [`remember`]) is deleted there first, so the move
+/// cannot collide.
+pub(super) const RECENT: RecentKeys = RecentKeys {
+    what: "opportunity ids",
+    count: "select count(*) from opportunity_ids_recent",
+    moves: &[
+        "delete from opportunity_ids where id in (select id from opportunity_ids_recent)",
+        "insert or fail into opportunity_ids (id, rid) \
+         select id, rid from opportunity_ids_recent order by id",
+        "delete from opportunity_ids_recent",
+    ],
+};
 
 /// The condition, after `where`, that picks the opportunities (`o`) whose ids are bound as
 /// the parameters: close it with the parameter list and `))`.
@@ -83,58 +86,6 @@ pub(super) fn forget(conn: &Connection, ids: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Moves the recent ids into the main table once there are `most` of them (the store's
-/// writes pass [`RECENT_IDS_MAX`]).
-pub(super) fn settle_when_full(conn: &Connection, most: i64) -> rusqlite::Result<()> {
-    let recent: i64 = conn
-        .prepare_cached("select count(*) from opportunity_ids_recent")?
-        .query_row([], |row| row.get(0))?;
-    if recent >= most {
-        settle(conn)?;
-    }
-    Ok(())
-}
-
-/// Moves every recent id into the main table once a feed's walk ends (any feed event ends
-/// one), so that a store no page is being written to finds each id through one index: a
-/// lookup that also probes a recent table of thousands of ids reads one of its leaves for
-/// nothing, and a search reads a few dozen documents by id (docs/PERFORMANCE.md). A move
-/// writes at most a leaf of the main table per id moved, so the moves add up to no more
-/// than the ids. One that fails (the database busy past the wait) leaves the ids where
-/// they are, still found.
-pub(super) async fn settle_after_walk(gate: &WriteGate) {
-    let moved = async {
-        let write = PageWrite::begin(gate).await?;
-        settle_when_full(write.conn(), 1).map_err(StoreError::Direct)?;
-        write.commit()
-    };
-    if let Err(e) = moved.await {
-        tracing::warn!(error = %e, "recent opportunity ids were not moved into the main table: {e}");
-    }
-}
-
-/// Moves every recent id into the main table, in id order (the recent table's own).
-fn settle(conn: &Connection) -> rusqlite::Result<()> {
-    // A statement that may fail half way (an upsert, an `insert` that aborts) keeps a
-    // copy of every page it changes until it ends (its statement journal, in memory
-    // here): up to the whole main table, which took the harvest's peak memory from 81 to
-    // 117 MB. One that fails where it stands needs none, and the page's transaction rolls
-    // back whole anyway. So an id also in the main table (see [`remember`]) is deleted
-    // there first, and the move cannot collide.
-    conn.prepare_cached(
-        "delete from opportunity_ids where id in (select id from opportunity_ids_recent)",
-    )?
-    .execute([])?;
-    conn.prepare_cached(
-        "insert or fail into opportunity_ids (id, rid) \
-         select id, rid from opportunity_ids_recent order by id",
-    )?
-    .execute([])?;
-    conn.prepare_cached("delete from opportunity_ids_recent")?
-        .execute([])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +115,8 @@ mod tests {
         conn.execute_batch(
             "insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/f', 'test', 0); \
              insert into items (feed_id, item_id, kind, modified, state, role, status) \
-             values (1, 'i', 'ScheduledSession', 0, 'updated', 'standalone', 'ok')",
+             values (1, 'i', 'ScheduledSession', 0, 'updated', 'standalone', 'ok'); \
+             insert into item_keys (feed_id, item_id, rid) select feed_id, item_id, rid from items",
         )
         .expect("feed and item");
         (dir, store, conn)
@@ -189,10 +141,12 @@ mod tests {
     async fn new_ids_move_to_the_main_table_once_enough_are_recent() {
         let (_dir, conn) = store().await;
         replace(&conn, &[], &[row("b", "1", true)], &[]).expect("first");
-        settle_when_full(&conn, 2).expect("one is not enough");
+        RECENT
+            .settle_when_full(&conn, 2)
+            .expect("one is not enough");
         assert_eq!(ids(&conn, "opportunity_ids").len(), 0);
         replace(&conn, &[], &[row("a", "1", true)], &[]).expect("second");
-        settle_when_full(&conn, 2).expect("two are");
+        RECENT.settle_when_full(&conn, 2).expect("two are");
         let rids: Vec<i64> = docs(&conn).iter().map(|d| d.0).collect();
         assert_eq!(
             ids(&conn, "opportunity_ids"),
@@ -206,7 +160,7 @@ mod tests {
         let (_dir, conn) = store().await;
         let source = [(1, "i".to_owned())];
         replace(&conn, &[], &[row("a", "1", true), row("b", "1", true)], &[]).expect("stored");
-        settle(&conn).expect("settled");
+        RECENT.settle(&conn).expect("settled");
         replace(
             &conn,
             &source,
@@ -286,10 +240,10 @@ mod tests {
     async fn reads_by_id_find_ids_in_either_table() {
         let (_dir, conn) = store().await;
         replace(&conn, &[], &[row("a", "1", true)], &[]).expect("a");
-        settle(&conn).expect("settled");
+        RECENT.settle(&conn).expect("settled");
         replace(&conn, &[], &[row("b", "1", true)], &[]).expect("b, recent");
         assert_eq!(found(&conn, &["a", "b", "x"]), ["a", "b"]);
-        settle(&conn).expect("settled");
+        RECENT.settle(&conn).expect("settled");
         assert_eq!(found(&conn, &["a", "b", "x"]), ["a", "b"]);
     }
 }

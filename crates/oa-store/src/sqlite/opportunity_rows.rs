@@ -7,8 +7,10 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
+use super::item_keys::{rid_of_key, rids_of_items};
 use super::opportunity_ids::{self, ID_IN};
 use super::page_tx::{by_feed, json_array, log_record};
+use super::recent_keys::RECENT_KEYS_MAX;
 use crate::document_tails::{SharedTail, released};
 use crate::page::OpportunityRow;
 
@@ -46,11 +48,11 @@ pub(super) fn replace(
                 .map(|r| r.id.as_str()),
         );
         let deleted: Vec<(String, Option<i64>)> = conn
-            .prepare_cached(
-                "delete from opportunities where item_rid in (select rid from items \
-                 where feed_id = ?1 and item_id in (select value from json_each(?2))) \
-                 and id not in (select value from json_each(?3)) returning id, tail_id",
-            )?
+            .prepare_cached(concat!(
+                "delete from opportunities where item_rid in (",
+                rids_of_items!(),
+                ") and id not in (select value from json_each(?3)) returning id, tail_id"
+            ))?
             .query_map(
                 rusqlite::params![feed_id, json_array(item_ids), kept],
                 |row| Ok((row.get(0)?, row.get(1)?)),
@@ -66,11 +68,12 @@ pub(super) fn replace(
         // key's leaf is in the cache. An id is a digest of its feed's URL and item id
         // (`oa_model::opportunity_id`), so a stored row with the same id has the same
         // item: the update leaves `feed_id`, `item_id` and `item_rid` as they are.
-        let mut insert = conn.prepare_cached(
+        let mut insert = conn.prepare_cached(concat!(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id, item_rid) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-             (select rid from items where feed_id = ?2 and item_id = ?3))",
-        )?;
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ",
+            rid_of_key!("?2", "?3"),
+            ")"
+        ))?;
         let mut update = conn.prepare_cached(
             "update opportunities set kind = ?2, start_at = ?3, end_at = ?4, lat = ?5, lng = ?6, \
              status = ?7, modified = ?8, parent_ref = ?9, doc = ?10, tail_id = ?11 where rid = ?1",
@@ -103,7 +106,7 @@ pub(super) fn replace(
             stored.insert(r.id.clone(), rid);
         }
         log_record(conn, &written)?;
-        opportunity_ids::settle_when_full(conn, opportunity_ids::RECENT_IDS_MAX)?;
+        opportunity_ids::RECENT.settle_when_full(conn, RECENT_KEYS_MAX)?;
     }
     release_tails(conn, old_tails)
 }

@@ -10,6 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
 use super::direct;
+use super::item_keys::{self, live_items_in_key_order, rid_of_key, rids_of_items};
 use super::lookups::Snapshot;
 use super::opportunity_rows::{self, forget_deleted, release_tails};
 use super::page_writer::PageWrite;
@@ -103,10 +104,11 @@ impl PageTx for SqlitePageTx {
         ids: &[String],
     ) -> Result<Vec<ExistingItem>, StoreError> {
         self.run(|conn| {
-            let mut read = conn.prepare_cached(
-                "select item_id, modified, data_id, role from items where feed_id = ?1 \
-                 and item_id in (select value from json_each(?2))",
-            )?;
+            let mut read = conn.prepare_cached(concat!(
+                "select item_id, modified, data_id, role from items where rid in (",
+                rids_of_items!(),
+                ")"
+            ))?;
             read.query_map(
                 rusqlite::params![feed_id, json_array(ids.iter().map(String::as_str))],
                 |row| {
@@ -171,10 +173,7 @@ impl PageTx for SqlitePageTx {
                          data_id, parent_ref, status, problem, digest_opportunities, digest_problems, digest_ids), \
                          coalesce(octet_length(data), 0))), group_concat(data, '') \
                          from (",
-                        crate::sql::stored_children!(),
-                        " where i.state = 'updated' and (i.feed_id, i.item_id) > (?1, ?2) \
-                         order by i.feed_id, i.item_id limit ",
-                        part_items!(),
+                        live_items_in_key_order!(part_items!()),
                         ")"
                     ))?
                     .query_row(rusqlite::params![after.0, after.1], |row| {
@@ -229,40 +228,8 @@ impl PageTx for SqlitePageTx {
         if rows.is_empty() {
             return Ok(());
         }
-        // One statement for rows stored before and not (`ItemRow::first_seen`): SQLite's
-        // conflict check is the unique index's own probe, which a plain insert makes too.
-        self.run(|conn| {
-            let mut upsert = conn.prepare_cached(
-                "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
-                 digest_opportunities, digest_problems, digest_ids) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-                 on conflict (feed_id, item_id) do update set kind = excluded.kind, modified = excluded.modified, \
-                 state = excluded.state, role = excluded.role, data_id = excluded.data_id, \
-                 parent_ref = excluded.parent_ref, data = excluded.data, status = excluded.status, \
-                 problem = excluded.problem, digest_opportunities = excluded.digest_opportunities, \
-                 digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids",
-            )?;
-            for r in &rows {
-                upsert.execute(rusqlite::params![
-                    feed_id,
-                    r.item.id,
-                    r.item.kind,
-                    r.item.modified,
-                    r.item.state.as_str(),
-                    r.item.role.as_str(),
-                    r.item.data_id,
-                    r.item.parent_ref,
-                    r.item.data_json,
-                    r.status,
-                    r.problem,
-                    r.digest.map(|d| d.opportunities),
-                    r.digest.map(|d| d.problems),
-                    r.digest.map(|d| d.opportunity_ids),
-                ])?;
-            }
-            Ok(())
-        })
-        .await
+        self.run(|conn| item_keys::write_items(conn, feed_id, &rows))
+            .await
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
@@ -270,9 +237,10 @@ impl PageTx for SqlitePageTx {
             return Ok(());
         }
         self.run(|conn| {
-            let mut update = conn.prepare_cached(
-                "update items set status = ?3, problem = ?4 where feed_id = ?1 and item_id = ?2",
-            )?;
+            let mut update = conn.prepare_cached(concat!(
+                "update items set status = ?3, problem = ?4 where rid = ",
+                rid_of_key!("?1", "?2")
+            ))?;
             for r in rows {
                 update.execute(rusqlite::params![r.feed_id, r.item_id, r.status, r.problem])?;
             }
@@ -286,10 +254,11 @@ impl PageTx for SqlitePageTx {
             return Ok(());
         }
         self.run(|conn| {
-            let mut update = conn.prepare_cached(
+            let mut update = conn.prepare_cached(concat!(
                 "update items set digest_opportunities = ?3, digest_problems = ?4, digest_ids = ?5 \
-                 where feed_id = ?1 and item_id = ?2",
-            )?;
+                 where rid = ",
+                rid_of_key!("?1", "?2")
+            ))?;
             for r in &rows {
                 update.execute(rusqlite::params![
                     r.feed_id,
