@@ -22,15 +22,18 @@ pub(super) const RECENT: RecentKeys = RecentKeys {
 };
 
 /// The `rid` of the item whose feed and item ids are the parameters `$feed` and `$item`,
-/// as a scalar subquery (null for an item not stored).
+/// as a scalar subquery (null for an item not stored). The recent table is asked first, and
+/// the main one only if it does not hold the key (a scalar subquery stops at its first row):
+/// the items these lookups name were mostly just written, and a key missed in a main table
+/// larger than the cache still reads the leaf it would be in.
 macro_rules! rid_of_key {
     ($feed:literal, $item:literal) => {
         concat!(
-            "(select rid from item_keys where feed_id = ",
+            "(select rid from item_keys_recent where feed_id = ",
             $feed,
             " and item_id = ",
             $item,
-            " union all select rid from item_keys_recent where feed_id = ",
+            " union all select rid from item_keys where feed_id = ",
             $feed,
             " and item_id = ",
             $item,
