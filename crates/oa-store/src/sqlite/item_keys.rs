@@ -12,7 +12,6 @@ use crate::page::ItemRow;
 /// own). A key is only ever written to the recent table for an item found in neither
 /// ([`write_items`]), so the move cannot collide; `insert or fail` says so if it would.
 pub(super) const RECENT: RecentKeys = RecentKeys {
-    what: "item keys",
     count: "select count(*) from item_keys_recent",
     moves: &[
         "insert or fail into item_keys (feed_id, item_id, rid) \

@@ -12,7 +12,6 @@ use super::recent_keys::RecentKeys;
 /// own). An id also in the main table (see [`remember`]) is deleted there first, so the move
 /// cannot collide.
 pub(super) const RECENT: RecentKeys = RecentKeys {
-    what: "opportunity ids",
     count: "select count(*) from opportunity_ids_recent",
     moves: &[
         "delete from opportunity_ids where id in (select id from opportunity_ids_recent)",

@@ -16,8 +16,6 @@ use crate::StoreError;
 
 /// A main table of keys and the recent one in front of it.
 pub(super) struct RecentKeys {
-    /// What is kept (for logs).
-    pub what: &'static str,
     /// Counts the recent keys.
     pub count: &'static str,
     /// Move every recent key into the main table, in order. A statement that may fail half
@@ -64,15 +62,15 @@ impl RecentKeys {
 /// than the keys. One that fails (the database busy past the wait) leaves the keys where
 /// they are, still found.
 pub(super) async fn settle_after_walk(gate: &WriteGate) {
-    for keys in [&opportunity_ids::RECENT, &item_keys::RECENT] {
-        let moved = async {
-            let write = PageWrite::begin(gate).await?;
+    let moved = async {
+        let write = PageWrite::begin(gate).await?;
+        for keys in [&opportunity_ids::RECENT, &item_keys::RECENT] {
             keys.settle_when_full(write.conn(), 1)
                 .map_err(StoreError::Direct)?;
-            write.commit()
-        };
-        if let Err(e) = moved.await {
-            tracing::warn!(error = %e, "recent {} were not moved into the main table: {e}", keys.what);
         }
+        write.commit()
+    };
+    if let Err(e) = moved.await {
+        tracing::warn!(error = %e, "recent keys were not moved into their main tables: {e}");
     }
 }
