@@ -217,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_keyed_in_either_table_are_rewritten_in_place() {
-        let (_dir, _store, conn) = store().await;
+        let (_dir, store, conn) = store().await;
         write_items(&conn, 1, &[item("a", 1, true)]).expect("a");
         RECENT.settle(&conn).expect("settled");
         write_items(&conn, 1, &[item("b", 1, true)]).expect("b, recent");
@@ -251,6 +251,17 @@ mod tests {
             })
             .expect("lookup");
         assert_eq!(found, [1, 4], "found through either table, in their feed");
+        let counted: Vec<(i64, i64)> = crate::Store::feeds(&store)
+            .await
+            .expect("feeds")
+            .into_iter()
+            .map(|f| (f.id, f.items_stored))
+            .collect();
+        assert_eq!(
+            counted,
+            [(1, 3), (2, 1)],
+            "a feed's items counted in both tables"
+        );
     }
 
     #[tokio::test]
