@@ -140,22 +140,16 @@ pub(super) fn write_items(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqlite::test_store;
     use oa_model::{ItemRole, ItemState, PreparedItem};
 
     /// A migrated store holding feeds 1 and 2, and a connection to it.
     async fn store() -> (tempfile::TempDir, crate::SqliteStore, Connection) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("store.db");
-        let store = crate::SqliteStore::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .expect("store");
-        let conn = Connection::open(&file).expect("open");
-        conn.execute_batch(
+        test_store::with_rows(
             "insert into feeds (id, url, source, discovered_at) values \
              (1, 'https://p.example/f', 'test', 0), (2, 'https://q.example/f', 'test', 0)",
         )
-        .expect("feeds");
-        (dir, store, conn)
+        .await
     }
 
     fn item(id: &str, modified: i64, first_seen: bool) -> ItemRow {
@@ -179,21 +173,14 @@ mod tests {
     }
 
     fn keys(conn: &Connection, table: &str) -> Vec<(i64, String)> {
-        conn.prepare(&format!(
-            "select feed_id, item_id from {table} order by 1, 2"
-        ))
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .expect(table)
+        let sql = format!("select feed_id, item_id from {table} order by 1, 2");
+        test_store::rows(conn, &sql, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     /// Every item row as (feed, item id, modified), in the order they arrived.
     fn items(conn: &Connection) -> Vec<(i64, String, i64)> {
-        conn.prepare("select feed_id, item_id, modified from items order by rid")
-            .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect()
-            })
-            .expect("items")
+        let sql = "select feed_id, item_id, modified from items order by rid";
+        test_store::rows(conn, sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ mod page_tx;
 mod page_writer;
 mod pass;
 mod recent_keys;
+#[cfg(test)]
+mod test_store;
 
 use std::str::FromStr;
 use std::sync::Arc;

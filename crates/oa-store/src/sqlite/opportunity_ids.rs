@@ -90,6 +90,7 @@ mod tests {
     use super::*;
     use crate::page::OpportunityRow;
     use crate::sqlite::opportunity_rows::replace;
+    use crate::sqlite::test_store;
 
     fn row(id: &str, doc: &str, first_seen: bool) -> OpportunityRow {
         OpportunityRow {
@@ -105,35 +106,26 @@ mod tests {
     }
 
     async fn store_and_connection() -> (tempfile::TempDir, crate::SqliteStore, Connection) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("store.db");
-        let store = crate::SqliteStore::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .expect("store");
-        let conn = Connection::open(&file).expect("open");
-        conn.execute_batch(
+        test_store::with_rows(
             "insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/f', 'test', 0); \
              insert into items (feed_id, item_id, kind, modified, state, role, status) \
              values (1, 'i', 'ScheduledSession', 0, 'updated', 'standalone', 'ok'); \
              insert into item_keys (feed_id, item_id, rid) select feed_id, item_id, rid from items",
         )
-        .expect("feed and item");
-        (dir, store, conn)
+        .await
     }
 
     fn ids(conn: &Connection, table: &str) -> Vec<(String, i64)> {
-        conn.prepare(&format!("select id, rid from {table} order by id"))
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .expect(table)
+        let sql = format!("select id, rid from {table} order by id");
+        test_store::rows(conn, &sql, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     fn docs(conn: &Connection) -> Vec<(i64, String, String)> {
-        conn.prepare("select rid, id, doc from opportunities order by id")
-            .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect()
-            })
-            .expect("opportunities")
+        test_store::rows(
+            conn,
+            "select rid, id, doc from opportunities order by id",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     #[tokio::test]
