@@ -20,6 +20,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY};
+use crate::types::{DetailRow, FeedRow};
+use crate::{
+    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
+    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
+    now_secs, page_plan,
+};
 
 /// A feed's (`f`) items (`i`) that meet `$condition`, counted through their key.
 macro_rules! count_feed_items {
@@ -34,12 +40,6 @@ macro_rules! count_feed_items {
 
 /// The columns of `FeedRow`.
 const FEED_COLUMNS: &str = sql::feed_columns!(count_feed_items);
-use crate::types::{DetailRow, FeedRow};
-use crate::{
-    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
-    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
-    now_secs, page_plan,
-};
 
 /// PostgreSQL store.
 #[derive(Debug, Clone)]

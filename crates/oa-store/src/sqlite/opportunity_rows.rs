@@ -65,7 +65,7 @@ pub(super) fn replace(
     if !rows.is_empty() {
         let tail_ids = insert_tails(conn, tails)?;
         // The item's row was written before its opportunities (`page_write`), and its
-        // key's leaf is in the cache. An id is a digest of its feed's URL and item id
+        // key is in the cache (most often in the recent keys, asked first). An id is a digest of its feed's URL and item id
         // (`oa_model::opportunity_id`), so a stored row with the same id has the same
         // item: the update leaves `feed_id`, `item_id` and `item_rid` as they are.
         let mut insert = conn.prepare_cached(concat!(
