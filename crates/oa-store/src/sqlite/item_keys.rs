@@ -9,8 +9,9 @@ use super::recent_keys::RecentKeys;
 use crate::page::ItemRow;
 
 /// The recent keys and their move into the main table, in key order (the recent table's
-/// own). A key is only ever written to the recent table for an item found in neither
-/// ([`write_items`]), so the move cannot collide; `insert or fail` says so if it would.
+/// own). A key is only ever written to the recent table for an item its page's transaction
+/// found in neither table (`ItemRow::first_seen`, or a rewrite that found no row: see
+/// [`write_items`]), so the move cannot collide; `insert or fail` says so if it would.
 pub(super) const RECENT: RecentKeys = RecentKeys {
     count: "select count(*) from item_keys_recent",
     moves: &[
