@@ -96,7 +96,7 @@ pub(crate) async fn plan<T: PageTx>(
     normaliser: &dyn Normaliser,
 ) -> Result<PagePlan, StoreError> {
     let mut plan = PagePlan::unplanned(items);
-    let state = read_state(&mut reads, feed, &plan.items, false).await?;
+    let state = read_state(&mut reads, feed, &plan.items, Reading::Plan).await?;
     // The snapshot ends before normalising: an open read transaction would keep SQLite's
     // checkpointer from restarting the WAL meanwhile.
     drop(reads);
@@ -147,7 +147,7 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
     (next, after): (&str, Option<&str>),
     normaliser: &dyn Normaliser,
 ) -> Result<(T, PageOutcome), StoreError> {
-    let state = read_state(&mut tx, feed, &plan.items, true).await?;
+    let state = read_state(&mut tx, feed, &plan.items, Reading::Transaction).await?;
     let writer = ChunkWriter::start(tx, Writes::Page { feed_id: feed.id });
     let normalised = match plan.ahead {
         Some(ahead) if ahead.state == state => {
@@ -272,13 +272,22 @@ fn deleted_parents<'a>(
         .collect()
 }
 
-/// Reads the page's state; `lock` takes the page's link locks first (in its transaction).
+/// Who reads a page's state: a plan, from a snapshot, or the page's transaction, which takes
+/// the page's link locks first.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    Plan,
+    Transaction,
+}
+
+/// Reads the page's state.
 async fn read_state<T: PageTx>(
     tx: &mut T,
     feed: &FeedRef,
     items: &[PreparedItem],
-    lock: bool,
+    reading: Reading,
 ) -> Result<PageState, StoreError> {
+    let lock = reading == Reading::Transaction;
     let links: Vec<String> = items
         .iter()
         .filter_map(|i| {
@@ -293,8 +302,17 @@ async fn read_state<T: PageTx>(
     if lock {
         tx.lock_links(&links).await?;
     }
-    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let mut existing = tx.existing_items(feed.id, &ids).await?;
+    // A plan for a feed new to the store takes its items as not stored: they seldom are (a
+    // page stored earlier in the same walk may hold one), and reading them is work for the
+    // database, PostgreSQL's server being what bounds a harvest into it (+5 to +43 % a
+    // round there: docs/PERFORMANCE.md, "Harvest throughput", thirtieth session). The
+    // transaction reads them whatever the plan took.
+    let mut existing = if reading == Reading::Plan && feed.new_to_store {
+        Vec::new()
+    } else {
+        let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+        tx.existing_items(feed.id, &ids).await?
+    };
     existing.sort_unstable_by(|a, b| a.item_id.cmp(&b.item_id));
     if lock {
         // A deleted (or re-identified) parent is known only by its stored `@id`: lock that

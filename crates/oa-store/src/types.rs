@@ -56,6 +56,11 @@ impl FeedState {
 pub struct FeedRef {
     pub id: i64,
     pub url: String,
+    /// No page of the feed was stored when the reference was taken (its cursor unset, and a
+    /// page's items are stored with the cursor it leaves): a page's plan takes its items as
+    /// not stored rather than reading them (`page_plan::plan`). The page's transaction
+    /// reads them, as for every plan, and normalises the page again if that was wrong.
+    pub new_to_store: bool,
 }
 
 /// A feed as stored, with counts.
@@ -91,6 +96,7 @@ impl FeedRecord {
         FeedRef {
             id: self.id,
             url: self.url.clone(),
+            new_to_store: self.cursor.is_none(),
         }
     }
 

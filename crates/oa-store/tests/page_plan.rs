@@ -221,3 +221,42 @@ async fn a_plan_is_read_again_after_another_process_commits() {
         assert_eq!(stored_names(&t).await, ["Event a", "Renamed"], "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn a_plan_for_a_feed_new_to_the_store_takes_its_items_as_not_stored_and_its_transaction_checks()
+ {
+    for t in stores("plan_new_feed").await {
+        let feed = t.feed("https://p.example/events").await;
+        assert!(feed.new_to_store, "{}: no page stored yet", t.name);
+        t.apply(
+            &feed,
+            vec![event("a", 2, PRESTON.0, PRESTON.1, at(2))],
+            "n1",
+        )
+        .await;
+
+        // Taken as not stored, the item is found stored (and newer) in the transaction.
+        let older = || vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))];
+        let page = plan(&t, &feed, older()).await;
+        let outcome = apply_plan(&t, &feed, page, "n2").await;
+        assert_eq!(
+            (outcome.planned, outcome.applied, outcome.stale),
+            (false, 0, 1),
+            "{}",
+            t.name
+        );
+
+        // A reference taken once a page is stored reads them, and its plan is used.
+        let listed = t.store.feeds().await.expect("feeds");
+        let feed = listed[0].as_ref();
+        assert!(!feed.new_to_store, "{}", t.name);
+        let page = plan(&t, &feed, older()).await;
+        let outcome = apply_plan(&t, &feed, page, "n3").await;
+        assert_eq!(
+            (outcome.planned, outcome.applied, outcome.stale),
+            (true, 0, 1),
+            "{}",
+            t.name
+        );
+    }
+}
