@@ -235,28 +235,26 @@ async fn a_plan_for_a_feed_new_to_the_store_takes_its_items_as_not_stored_and_it
         )
         .await;
 
+        // The older version of the stored item, planned and applied: (planned, applied,
+        // stale).
+        let older_applied = |feed: FeedRef, next: &'static str| {
+            let t = &t;
+            async move {
+                let older = vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))];
+                let page = plan(t, &feed, older).await;
+                let outcome = apply_plan(t, &feed, page, next).await;
+                (outcome.planned, outcome.applied, outcome.stale)
+            }
+        };
         // Taken as not stored, the item is found stored (and newer) in the transaction.
-        let older = || vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))];
-        let page = plan(&t, &feed, older()).await;
-        let outcome = apply_plan(&t, &feed, page, "n2").await;
-        assert_eq!(
-            (outcome.planned, outcome.applied, outcome.stale),
-            (false, 0, 1),
-            "{}",
-            t.name
-        );
+        let outcome = older_applied(feed, "n2").await;
+        assert_eq!(outcome, (false, 0, 1), "{}", t.name);
 
         // A reference taken once a page is stored reads them, and its plan is used.
         let listed = t.store.feeds().await.expect("feeds");
         let feed = listed[0].as_ref();
         assert!(!feed.new_to_store, "{}", t.name);
-        let page = plan(&t, &feed, older()).await;
-        let outcome = apply_plan(&t, &feed, page, "n3").await;
-        assert_eq!(
-            (outcome.planned, outcome.applied, outcome.stale),
-            (true, 0, 1),
-            "{}",
-            t.name
-        );
+        let outcome = older_applied(feed, "n3").await;
+        assert_eq!(outcome, (true, 0, 1), "{}", t.name);
     }
 }
