@@ -56,10 +56,11 @@ impl FeedState {
 pub struct FeedRef {
     pub id: i64,
     pub url: String,
-    /// No page of the feed was stored when the reference was taken (its cursor unset, and a
-    /// page's items are stored with the cursor it leaves): a page's plan takes its items as
-    /// not stored rather than reading them (`page_plan::plan`). The page's transaction
-    /// reads them, as for every plan, and normalises the page again if that was wrong.
+    /// The feed's cursor was unset when the reference was taken: no page of it stored (a
+    /// page's items are stored with the cursor it leaves), or a walk from the start asked
+    /// for. A page's plan then takes its items as not stored rather than reading them
+    /// (`page_plan::plan`); the page's transaction reads them, as for every plan, and
+    /// normalises the page again if that was wrong.
     pub new_to_store: bool,
 }
 
