@@ -307,3 +307,31 @@ async fn sqlite_item_keys_move_to_their_own_table_each_naming_its_row() {
         "a feed's items are counted through their keys"
     );
 }
+
+#[tokio::test]
+async fn sqlite_opportunity_ids_gain_a_middle_table_read_with_the_others() {
+    let (_dir, url, old) = sqlite_at(
+        16,
+        "insert into opportunity_ids (id, rid) values ('a', 1); \
+         insert into opportunity_ids_recent (id, rid) values ('c', 3)",
+    )
+    .await;
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let pool = store.writer_pool();
+    sqlx::query("insert into opportunity_ids_middle (id, rid) values ('b', 2)")
+        .execute(pool)
+        .await
+        .expect("a middle id");
+    let found: Vec<(String, i64)> =
+        sqlx::query_as("select id, rid from opportunity_id_lookup order by id")
+            .fetch_all(pool)
+            .await
+            .expect("lookup");
+    assert_eq!(
+        found,
+        [("a".into(), 1), ("b".into(), 2), ("c".into(), 3)],
+        "the ids of all three tables"
+    );
+}

@@ -8,7 +8,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::item_keys::{rid_of_key, rids_of_items};
-use super::opportunity_ids::{self, ID_IN};
+use super::opportunity_ids::{self, ID_IN, MIDDLE_KEYS_MAX};
 use super::page_tx::{by_feed, json_array, log_record};
 use super::recent_keys::RECENT_KEYS_MAX;
 use crate::document_tails::{SharedTail, released};
@@ -106,7 +106,7 @@ pub(super) fn replace(
             stored.insert(r.id.clone(), rid);
         }
         log_record(conn, &written)?;
-        opportunity_ids::RECENT.settle_when_full(conn, RECENT_KEYS_MAX)?;
+        opportunity_ids::settle_when_full(conn, RECENT_KEYS_MAX, MIDDLE_KEYS_MAX)?;
     }
     release_tails(conn, old_tails)
 }

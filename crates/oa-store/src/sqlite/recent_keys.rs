@@ -6,7 +6,9 @@
 //! a unique index wherever it falls: once the index outgrows the writer's cache, nearly every
 //! key written rewrote a 16 KiB leaf at its page's commit. A page's new keys share the few
 //! leaves of the recent table instead; when it holds enough they move into the main table
-//! in one pass in key order, which writes each of its leaves once for all of them.
+//! in one pass in key order, which writes each of its leaves once for all of them. Keys
+//! that always arrive in no order (opportunity ids, which are hashes) pass through a middle
+//! table on the way, so that what a move writes does not grow with the whole store.
 
 use rusqlite::Connection;
 
@@ -36,13 +38,18 @@ impl RecentKeys {
     /// Moves the recent keys into the main table once there are `most` of them (the
     /// store's writes pass [`RECENT_KEYS_MAX`]).
     pub(super) fn settle_when_full(&self, conn: &Connection, most: i64) -> rusqlite::Result<()> {
-        let recent: i64 = conn
-            .prepare_cached(self.count)?
-            .query_row([], |row| row.get(0))?;
-        if recent >= most {
+        if self.holds(conn, most)? {
             self.settle(conn)?;
         }
         Ok(())
+    }
+
+    /// Whether there are `most` recent keys or more.
+    pub(super) fn holds(&self, conn: &Connection, most: i64) -> rusqlite::Result<bool> {
+        let recent: i64 = conn
+            .prepare_cached(self.count)?
+            .query_row([], |row| row.get(0))?;
+        Ok(recent >= most)
     }
 
     /// Moves every recent key into the main table.
@@ -54,7 +61,7 @@ impl RecentKeys {
     }
 }
 
-/// Moves every recent key into its main table once a feed's walk ends (any feed event ends
+/// Moves every recent (and middle) key into its main table once a feed's walk ends (any feed event ends
 /// one), so that a store no page is being written to finds each key through one index: a
 /// lookup that also probes a recent table of thousands of keys reads one of its leaves for
 /// nothing, and a search reads a few dozen documents by id (docs/PERFORMANCE.md). A move
@@ -64,10 +71,10 @@ impl RecentKeys {
 pub(super) async fn settle_after_walk(gate: &WriteGate) {
     let moved = async {
         let write = PageWrite::begin(gate).await?;
-        for keys in [&opportunity_ids::RECENT, &item_keys::RECENT] {
-            keys.settle_when_full(write.conn(), 1)
-                .map_err(StoreError::Direct)?;
-        }
+        opportunity_ids::settle_all(write.conn()).map_err(StoreError::Direct)?;
+        item_keys::RECENT
+            .settle_when_full(write.conn(), 1)
+            .map_err(StoreError::Direct)?;
         write.commit()
     };
     if let Err(e) = moved.await {
