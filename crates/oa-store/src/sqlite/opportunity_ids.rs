@@ -9,39 +9,47 @@ use rusqlite::Connection;
 
 use super::recent_keys::{RECENT_KEYS_MAX, RecentKeys};
 
-/// The recent ids and their move into the main table, in id order (the recent table's own).
-/// An id also in the main table (see [`remember`]) is deleted there first, so the move
-/// cannot collide.
+/// The statements that move every id of the table `$from` into the table `$to`, in id
+/// order (the tables' own). An id also in `$to` (see [`remember`]) is deleted there first,
+/// so the move cannot collide.
+macro_rules! move_ids {
+    ($from:literal, $to:literal) => {
+        &[
+            concat!(
+                "delete from ",
+                $to,
+                " where id in (select id from ",
+                $from,
+                ")"
+            ),
+            concat!(
+                "insert or fail into ",
+                $to,
+                " (id, rid) select id, rid from ",
+                $from,
+                " order by id"
+            ),
+            concat!("delete from ", $from),
+        ]
+    };
+}
+
+/// The recent ids and their move into the main table.
 pub(super) const RECENT: RecentKeys = RecentKeys {
     count: "select count(*) from opportunity_ids_recent",
-    moves: &[
-        "delete from opportunity_ids where id in (select id from opportunity_ids_recent)",
-        "insert or fail into opportunity_ids (id, rid) \
-         select id, rid from opportunity_ids_recent order by id",
-        "delete from opportunity_ids_recent",
-    ],
+    moves: move_ids!("opportunity_ids_recent", "opportunity_ids"),
 };
 
-/// The recent ids' move into the middle table, as [`RECENT`]'s into the main one.
+/// The recent ids' move into the middle table.
 const RECENT_INTO_MIDDLE: RecentKeys = RecentKeys {
     count: RECENT.count,
-    moves: &[
-        "delete from opportunity_ids_middle where id in (select id from opportunity_ids_recent)",
-        "insert or fail into opportunity_ids_middle (id, rid) \
-         select id, rid from opportunity_ids_recent order by id",
-        "delete from opportunity_ids_recent",
-    ],
+    moves: move_ids!("opportunity_ids_recent", "opportunity_ids_middle"),
 };
 
 /// The middle ids and their move into the main table.
 const MIDDLE: RecentKeys = RecentKeys {
     count: "select count(*) from opportunity_ids_middle",
-    moves: &[
-        "delete from opportunity_ids where id in (select id from opportunity_ids_middle)",
-        "insert or fail into opportunity_ids (id, rid) \
-         select id, rid from opportunity_ids_middle order by id",
-        "delete from opportunity_ids_middle",
-    ],
+    moves: move_ids!("opportunity_ids_middle", "opportunity_ids"),
 };
 
 /// How many ids the middle table holds before they move into the main table, and how many
