@@ -61,13 +61,13 @@ impl RecentKeys {
     }
 }
 
-/// Moves every recent (and middle) key into its main table once a feed's walk ends (any feed event ends
-/// one), so that a store no page is being written to finds each key through one index: a
-/// lookup that also probes a recent table of thousands of keys reads one of its leaves for
-/// nothing, and a search reads a few dozen documents by id (docs/PERFORMANCE.md). A move
-/// writes at most a leaf of the main table per key moved, so the moves add up to no more
-/// than the keys. One that fails (the database busy past the wait) leaves the keys where
-/// they are, still found.
+/// Moves every recent (and middle) key into its main table once a feed's walk ends (any
+/// feed event ends one), so that a store no page is being written to finds each key through
+/// one index: a lookup that also probes a recent table of thousands of keys reads one of its
+/// leaves for nothing, and a search reads a few dozen documents by id (docs/PERFORMANCE.md).
+/// A move writes at most a leaf of the main table per key moved, so the moves add up to no
+/// more than the keys. One that fails (the database busy past the wait) leaves the keys
+/// where they are, still found.
 pub(super) async fn settle_after_walk(gate: &WriteGate) {
     let moved = async {
         let write = PageWrite::begin(gate).await?;
