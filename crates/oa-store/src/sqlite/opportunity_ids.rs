@@ -76,10 +76,9 @@ pub(super) fn settle_when_full(
     if !RECENT.holds(conn, recent_most)? {
         return Ok(());
     }
-    let main_small: bool = conn
-        .prepare_cached("select count(*) < ?1 from (select 1 from opportunity_ids limit ?1)")?
-        .query_row([middle_most], |row| row.get(0))?;
-    if main_small && middle_empty(conn)? {
+    // The middle table is asked first: once it holds ids, the main table need not be
+    // counted.
+    if middle_empty(conn)? && main_holds_fewer(conn, middle_most)? {
         return RECENT.settle(conn);
     }
     RECENT_INTO_MIDDLE.settle(conn)?;
@@ -96,6 +95,12 @@ pub(super) fn settle_all(conn: &Connection) -> rusqlite::Result<()> {
     }
     RECENT_INTO_MIDDLE.settle_when_full(conn, 1)?;
     MIDDLE.settle(conn)
+}
+
+/// Whether the main table holds fewer than `most` ids (counting `most` at most).
+fn main_holds_fewer(conn: &Connection, most: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("select count(*) < ?1 from (select 1 from opportunity_ids limit ?1)")?
+        .query_row([most], |row| row.get(0))
 }
 
 fn middle_empty(conn: &Connection) -> rusqlite::Result<bool> {
