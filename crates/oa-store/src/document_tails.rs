@@ -16,7 +16,9 @@
 //! to find the rows still pointing at a tail, cost every row written an entry, and took
 //! about two thirds of what the split saved (same section).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 
 use crate::page::OpportunityRow;
 

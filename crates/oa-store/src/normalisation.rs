@@ -45,7 +45,7 @@ impl ParentLookup for HashMap<String, Value> {
     }
 }
 
-impl ParentLookup for HashMap<&str, &Value> {
+impl ParentLookup for FastMap<&str, &Value> {
     fn parent(&self, data_id: &str) -> Option<&Value> {
         self.get(data_id).copied()
     }

@@ -10,7 +10,9 @@
 //! again against what it read. Normalising depends on nothing else, so a page stores exactly
 //! what it would have stored had it been normalised in its transaction.
 
-use std::collections::{HashMap, HashSet};
+// foldhash, as in `normalisation`: SipHash on these per-item maps and sets was 3 % of a
+// harvest's instructions (docs/PERFORMANCE.md, "Thirty-second session").
+use hashbrown::{HashMap, HashSet};
 
 use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
 use serde_json::Value;
@@ -357,6 +359,8 @@ async fn read_state<T: PageTx>(
     };
     // Stable: of one `@id`, the newest stays last.
     parents.sort_by(|a, b| a.data_id.cmp(&b.data_id));
+    // hashbrown's maps, unlike std's, may use what they borrow when dropped.
+    drop((existing_by_id, deleted_here));
     Ok(PageState {
         existing,
         children,

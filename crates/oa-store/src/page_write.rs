@@ -7,7 +7,7 @@
 //! ([`crate::page_plan`]) hands its chunks over all at once. A page's cursor moves after its
 //! last chunk ([`finish_page`]); only the caller commits.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use oa_model::PreparedItem;
 use tokio::sync::mpsc;

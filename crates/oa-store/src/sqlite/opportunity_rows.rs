@@ -2,7 +2,7 @@
 //! documents (`crate::document_tails`): rows that went deleted, stored ones rewritten in
 //! place, new ones inserted with their ids recorded (`super::opportunity_ids`).
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
