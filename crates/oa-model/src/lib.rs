@@ -9,6 +9,7 @@ pub mod prepared;
 pub mod rfc3339;
 pub mod rpde;
 pub mod rpde_publish;
+mod rpde_wire;
 pub mod sibling_docs;
 pub mod tags;
 

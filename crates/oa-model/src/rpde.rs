@@ -4,8 +4,9 @@
 //! [`PageError`]. An item that lacks `id`, `state` or `modified` is an [`ItemError`] kept in
 //! the page's list, so one bad item never hides the others.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use crate::rpde_wire::{WireEntry, WirePage};
 
 /// An RPDE item's `state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,29 +75,14 @@ impl RpdePage {
     }
 }
 
-#[derive(Deserialize)]
-struct WirePage<'a> {
-    next: Option<String>,
-    #[serde(borrow, default)]
-    items: Vec<&'a RawValue>,
-    license: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireItem<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    state: Option<String>,
-    kind: Option<String>,
-    #[serde(borrow)]
-    modified: Option<&'a RawValue>,
-    data: Option<Box<RawValue>>,
-}
-
-/// Parses one RPDE page from the bytes a publisher sent.
+/// Parses one RPDE page from the bytes a publisher sent, in one pass: each item's fields
+/// are read as the page is, not the page first and its items again.
 pub fn parse_page(body: &[u8]) -> Result<RpdePage, PageError> {
+    // Checked once here rather than field by field as the page is read.
+    let text =
+        std::str::from_utf8(body).map_err(|e| PageError::Json(format!("not UTF-8 ({e})")))?;
     let wire: WirePage<'_> =
-        serde_json::from_slice(body).map_err(|e| PageError::Json(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| PageError::Json(e.to_string()))?;
     let next = wire
         .next
         .filter(|n| !n.trim().is_empty())
@@ -105,7 +91,7 @@ pub fn parse_page(body: &[u8]) -> Result<RpdePage, PageError> {
         .items
         .into_iter()
         .enumerate()
-        .map(|(position, raw)| parse_item(position, raw))
+        .map(|(position, entry)| parse_item(position, entry))
         .collect();
     Ok(RpdePage {
         next,
@@ -114,22 +100,28 @@ pub fn parse_page(body: &[u8]) -> Result<RpdePage, PageError> {
     })
 }
 
-fn parse_item(position: usize, raw: &RawValue) -> Result<RpdeItem, ItemError> {
+fn parse_item(position: usize, entry: WireEntry<'_>) -> Result<RpdeItem, ItemError> {
     let fail = |id: &str, reason: String| ItemError {
         position,
         id: id.to_owned(),
         reason,
     };
-    let wire: WireItem<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| fail("?", format!("not an item object: {e}")))?;
+    let wire = match entry {
+        WireEntry::Item(item) => item,
+        WireEntry::Unusable(reason) => return Err(fail("?", reason)),
+    };
     let id = wire
         .id
         .and_then(|raw| scalar_text(raw.get()))
         .ok_or_else(|| fail("?", "missing or empty `id`".into()))?;
-    let state = match wire
-        .state
-        .as_deref()
-        .map(str::to_ascii_lowercase)
+    let text_of = |name: &str, raw: Option<&RawValue>| match raw {
+        None => Ok(None),
+        Some(raw) => serde_json::from_str::<String>(raw.get())
+            .map(Some)
+            .map_err(|_| fail(&id, format!("`{name}` {} is not a string", raw.get()))),
+    };
+    let state = match text_of("state", wire.state)?
+        .map(|s| s.to_ascii_lowercase())
         .as_deref()
     {
         Some("updated") => ItemState::Updated,
@@ -137,6 +129,7 @@ fn parse_item(position: usize, raw: &RawValue) -> Result<RpdeItem, ItemError> {
         Some(other) => return Err(fail(&id, format!("unknown `state` {other:?}"))),
         None => return Err(fail(&id, "missing `state`".into())),
     };
+    let kind = text_of("kind", wire.kind)?.unwrap_or_default();
     let modified = match wire.modified {
         Some(raw) => parse_modified(raw.get()).map_err(|reason| fail(&id, reason))?,
         None => return Err(fail(&id, "missing `modified`".into())),
@@ -148,12 +141,12 @@ fn parse_item(position: usize, raw: &RawValue) -> Result<RpdeItem, ItemError> {
                 .data
                 .filter(|d| d.get().trim_start().starts_with('{'))
                 .ok_or_else(|| fail(&id, "updated item without a `data` object".into()))?;
-            Some(data)
+            Some(data.to_owned())
         }
     };
     Ok(RpdeItem {
         id,
-        kind: wire.kind.unwrap_or_default(),
+        kind,
         state,
         modified,
         data,
@@ -162,6 +155,11 @@ fn parse_item(position: usize, raw: &RawValue) -> Result<RpdeItem, ItemError> {
 
 /// A JSON string or number as text; `None` for anything else or an empty string.
 fn scalar_text(json: &str) -> Option<String> {
+    if json.starts_with('"') {
+        return serde_json::from_str::<String>(json)
+            .ok()
+            .filter(|text| !text.trim().is_empty());
+    }
     let text = match serde_json::from_str::<serde_json::Value>(json).ok()? {
         serde_json::Value::String(s) => s,
         serde_json::Value::Number(n) => n.to_string(),
@@ -275,6 +273,49 @@ mod tests {
             parse_page(br#"{"next":"x","items":{}}"#),
             Err(PageError::Json(_))
         ));
+    }
+
+    #[test]
+    fn an_entry_that_is_not_a_usable_object_fails_alone() {
+        let body = br#"{"next":"x","items":[
+            5,
+            ["a", {"b": [1, 2]}],
+            {"state":"updated","kind":"k","id":"a","id":"b","modified":1,"data":{}},
+            {"state":7,"kind":"k","id":"c","modified":1,"data":{}},
+            {"state":"updated","kind":["k"],"id":"d","modified":1,"data":{}},
+            null,
+            {"st\u0061te":"Updated","kind":"k","\u0069d":"e","extra":{"x":[{}]},"modified":2,
+             "data":{"@type":"Event","name":"a \"quoted\" name","list":[1,{"deep":null}]}}
+        ]}"#;
+        let page = parse_page(body).expect("the page parses");
+        let reasons: Vec<String> = page.items[..6]
+            .iter()
+            .map(|i| i.as_ref().expect_err("unusable").reason.clone())
+            .collect();
+        assert_eq!(reasons[0], "not an item object: a number");
+        assert_eq!(reasons[1], "not an item object: a list");
+        assert_eq!(reasons[2], "duplicate field `id`");
+        assert_eq!(reasons[3], "`state` 7 is not a string");
+        assert_eq!(page.items[4].as_ref().expect_err("kind").id, "d");
+        assert_eq!(reasons[5], "not an item object: null");
+        let last = page.items[6]
+            .as_ref()
+            .expect("escaped field names are read");
+        assert_eq!(
+            (last.id.as_str(), last.state, last.modified),
+            ("e", ItemState::Updated, 2)
+        );
+        assert_eq!(
+            last.data.as_ref().map(|d| d.get()),
+            Some(r#"{"@type":"Event","name":"a \"quoted\" name","list":[1,{"deep":null}]}"#)
+        );
+    }
+
+    #[test]
+    fn a_page_that_is_not_utf8_is_a_page_error() {
+        let error =
+            parse_page(b"{\"next\":\"x\",\"items\":[{\"id\":\"\xe9\"}]}").expect_err("not UTF-8");
+        assert!(error.to_string().contains("not UTF-8"), "{error}");
     }
 
     #[test]
