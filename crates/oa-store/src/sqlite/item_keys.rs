@@ -43,11 +43,17 @@ macro_rules! rid_of_key {
 }
 pub(super) use rid_of_key;
 
-/// The `rid`s of the stored items of feed `?1` whose ids are the JSON array `?2`.
+/// The `rid`s of the stored items of feed `?1` whose ids are the JSON array `?2`: each id
+/// looked up in both key tables. Written as a join that walks the array, because
+/// `item_id in (select value from json_each(?2))` over the view listed the ids in a
+/// temporary index once for each table: three times the work for a page of new items
+/// (docs/PERFORMANCE.md, "Harvest throughput", thirty-second session).
 macro_rules! rids_of_items {
     () => {
-        "select rid from item_key_lookup where feed_id = ?1 \
-         and item_id in (select value from json_each(?2))"
+        "select k.rid from json_each(?2) j cross join item_keys_recent k \
+         on k.feed_id = ?1 and k.item_id = j.value \
+         union all select k.rid from json_each(?2) j cross join item_keys k \
+         on k.feed_id = ?1 and k.item_id = j.value"
     };
 }
 pub(super) use rids_of_items;
