@@ -43,7 +43,6 @@ struct Page {
 const ITEM_COLUMNS: &str = "feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, \
     status, problem, digest_opportunities, digest_problems, digest_ids";
 const OPPORTUNITY_COLUMNS: &str = "id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id";
-const PROBLEM_COLUMNS: &str = "feed_id, item_id, code, detail";
 
 /// Writes `harvested`'s rows again into the fresh store at `fresh` (a `sqlite://` URL's
 /// file); returns the items written and the seconds the writing thread spent writing.
@@ -123,7 +122,17 @@ fn write_page(conn: &Connection, page: &Page) {
     .expect("keys");
     insert("document_tails", "rid, refs, body", &page.tails);
     insert("opportunities", OPPORTUNITY_COLUMNS, &page.opportunities);
-    insert("item_problems", PROBLEM_COLUMNS, &page.problems);
+    // Problems are kept by their item's row (`migrations/sqlite/0018_item_problems_by_row.sql`).
+    let mut problem = tx
+        .prepare_cached(
+            "insert into item_problems (feed_id, item_rid, code, detail) values (?1, \
+             (select rid from item_keys_recent where feed_id = ?1 and item_id = ?2), ?3, ?4)",
+        )
+        .expect("prepare");
+    for row in &page.problems {
+        problem.execute(params_from_iter(row)).expect("problem");
+    }
+    drop(problem);
     if !page.opportunities.is_empty() {
         let ids: Vec<&str> = page
             .opportunities
@@ -163,9 +172,10 @@ fn read_pages(harvested: &Path, rows: Rows) -> Vec<Page> {
         ))
         .expect("prepare");
     let mut problems = conn
-        .prepare(&format!(
-            "select {PROBLEM_COLUMNS} from item_problems where feed_id = ?1 and item_id = ?2"
-        ))
+        .prepare(
+            "select p.feed_id, ?2, p.code, p.detail from item_problems p where p.feed_id = ?1 \
+             and p.item_rid = (select rid from item_key_lookup where feed_id = ?1 and item_id = ?2)",
+        )
         .expect("prepare");
     let mut tails = conn
         .prepare("select rid, refs, body from document_tails where rid = ?1")

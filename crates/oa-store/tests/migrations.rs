@@ -335,3 +335,75 @@ async fn sqlite_opportunity_ids_gain_a_middle_table_read_with_the_others() {
         "the ids of all three tables"
     );
 }
+
+/// Items whose rids do not follow their ids, their keys in both key tables, and problems
+/// as the version before migration 18 kept them (by item id), one of an item never stored.
+const PROBLEMS_BY_ITEM_ID: &str = "\
+    insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0), \
+    (2, 'https://q.example/feed', 'test', 0); \
+    insert into items (rid, feed_id, item_id, kind, modified, state, role, status) values \
+    (7, 1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
+    (8, 2, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
+    (9, 1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'); \
+    insert into item_keys (feed_id, item_id, rid) values (1, 'a', 9), (2, 'a', 8); \
+    insert into item_keys_recent (feed_id, item_id, rid) values (1, 'b', 7); \
+    insert into item_problems (feed_id, item_id, code, detail) values \
+    (1, 'a', 'html_in_text', 'x'), (1, 'a', 'missing_price', 'y'), (1, 'b', 'html_in_text', 'z'), \
+    (2, 'a', 'html_in_text', 'w'), (1, 'gone', 'html_in_text', 'never stored')";
+
+#[tokio::test]
+async fn sqlite_item_problems_move_onto_their_items_rows_and_list_in_item_id_order() {
+    use oa_store::Store;
+    let (_dir, url, old) = sqlite_at(17, PROBLEMS_BY_ITEM_ID).await;
+    old.close().await;
+
+    let store = SqliteStore::connect(&url).await.expect("migrates");
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "select feed_id, item_rid, code, detail from item_problems order by feed_id, item_rid, code",
+    )
+    .fetch_all(store.writer_pool())
+    .await
+    .expect("problems");
+    let row = |feed, rid, code: &str, detail: &str| (feed, rid, code.into(), detail.into());
+    assert_eq!(
+        rows,
+        [
+            row(1, 7, "html_in_text", "z"),
+            row(1, 9, "html_in_text", "x"),
+            row(1, 9, "missing_price", "y"),
+            row(2, 8, "html_in_text", "w"),
+        ],
+        "each problem on its item's row; none for an item never stored"
+    );
+    let listed = |problems: Vec<oa_store::ItemProblem>| -> Vec<(String, String)> {
+        problems.into_iter().map(|p| (p.item_id, p.code)).collect()
+    };
+    let pair = |item: &str, code: &str| (item.to_owned(), code.to_owned());
+    assert_eq!(
+        listed(store.feed_problems(1, None, 10).await.expect("list")),
+        [
+            pair("a", "html_in_text"),
+            pair("a", "missing_price"),
+            pair("b", "html_in_text")
+        ],
+        "in item id order, through both key tables"
+    );
+    assert_eq!(
+        listed(
+            store
+                .feed_problems(1, Some(pair("a", "html_in_text")), 1)
+                .await
+                .expect("page")
+        ),
+        [pair("a", "missing_price")],
+        "after a keyset position"
+    );
+    assert_eq!(
+        store.problem_counts().await.expect("counts"),
+        [
+            (1, "html_in_text".to_owned(), 2),
+            (1, "missing_price".to_owned(), 1),
+            (2, "html_in_text".to_owned(), 1)
+        ]
+    );
+}

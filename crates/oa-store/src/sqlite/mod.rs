@@ -18,6 +18,7 @@ mod opportunity_rows;
 mod page_tx;
 mod page_writer;
 mod pass;
+mod problems;
 mod recent_keys;
 #[cfg(test)]
 mod test_store;
@@ -466,7 +467,7 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<ItemProblem>, StoreError> {
         let (item_id, code) = after.unwrap_or_default();
-        Ok(sqlx::query_as(sql::FEED_PROBLEMS)
+        Ok(sqlx::query_as(problems::FEED_PROBLEMS)
             .bind(feed_id)
             .bind(item_id)
             .bind(code)

@@ -14,6 +14,7 @@ use super::item_keys::{self, live_items_in_key_order, rid_of_key, rids_of_items}
 use super::lookups::Snapshot;
 use super::opportunity_rows::{self, forget_deleted, release_tails};
 use super::page_writer::PageWrite;
+use super::problems;
 use crate::document_tails::SharedTail;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
@@ -327,23 +328,8 @@ impl PageTx for SqlitePageTx {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
-        self.run(|conn| {
-            for (feed_id, item_ids) in by_feed(sources) {
-                conn.prepare_cached(
-                    "delete from item_problems where feed_id = ?1 \
-                     and item_id in (select value from json_each(?2))",
-                )?
-                .execute(rusqlite::params![feed_id, json_array(item_ids)])?;
-            }
-            let mut insert = conn.prepare_cached(
-                "insert into item_problems (feed_id, item_id, code, detail) values (?1, ?2, ?3, ?4)",
-            )?;
-            for r in rows {
-                insert.execute(rusqlite::params![r.feed_id, r.item_id, r.code, r.detail])?;
-            }
-            Ok(())
-        })
-        .await
+        self.run(|conn| problems::replace(conn, sources, rows))
+            .await
     }
 
     async fn replace_opportunities(
