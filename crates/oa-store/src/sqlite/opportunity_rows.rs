@@ -7,7 +7,7 @@ use hashbrown::{HashMap, HashSet};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::item_keys::{rid_of_key, rids_of_items};
+use super::item_keys::{InsertedRows, rid_of_key, rids_of_items};
 use super::opportunity_ids::{self, ID_IN, MIDDLE_KEYS_MAX};
 use super::page_tx::{by_feed, json_array, log_record};
 use super::recent_keys::RECENT_KEYS_MAX;
@@ -20,6 +20,7 @@ pub(super) fn replace(
     sources: &[(i64, String)],
     rows: &[OpportunityRow],
     tails: &[SharedTail],
+    inserted: &InsertedRows,
 ) -> rusqlite::Result<()> {
     let written = json_array(rows.iter().map(|r| r.id.as_str()));
     // The stored rows of these ids, rewritten in place, and the tails these writes may
@@ -70,9 +71,9 @@ pub(super) fn replace(
         // item: the update leaves `feed_id`, `item_id` and `item_rid` as they are.
         let mut insert = conn.prepare_cached(concat!(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, doc, tail_id, item_rid) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ",
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, coalesce(?14, ",
             rid_of_key!("?2", "?3"),
-            ")"
+            "))"
         ))?;
         let mut update = conn.prepare_cached(
             "update opportunities set kind = ?2, start_at = ?3, end_at = ?4, lat = ?5, lng = ?6, \
@@ -99,7 +100,12 @@ pub(super) fn replace(
                 continue;
             }
             let row: [&dyn ToSql; 3] = [&r.id, &r.feed_id, &r.item_id];
-            insert.execute(params_from_iter(row.into_iter().chain(fields)))?;
+            let item_rid = inserted.rid(r.feed_id, &r.item_id);
+            insert.execute(params_from_iter(
+                row.into_iter()
+                    .chain(fields)
+                    .chain([&item_rid as &dyn ToSql]),
+            ))?;
             let rid = conn.last_insert_rowid();
             opportunity_ids::remember(conn, &r.id, rid)?;
             // The same id twice in these rows is written once, as the upsert it replaces did.

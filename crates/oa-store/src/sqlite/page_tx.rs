@@ -10,7 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
 use super::direct;
-use super::item_keys::{self, live_items_in_key_order, rid_of_key, rids_of_items};
+use super::item_keys::{self, InsertedRows, live_items_in_key_order, rid_of_key, rids_of_items};
 use super::lookups::Snapshot;
 use super::opportunity_rows::{self, forget_deleted, release_tails};
 use super::page_writer::PageWrite;
@@ -52,6 +52,20 @@ impl SqlitePageTx {
             SqlitePageTx::Page(page) => work(page.conn()).map_err(StoreError::Direct),
             SqlitePageTx::Read(snapshot) => work(snapshot.conn()).map_err(StoreError::Direct),
         }
+    }
+
+    /// [`Self::run`], with the item rows the transaction inserted so far: a page's, on the
+    /// page connection; none recorded in a `renormalise` batch, which inserts no items.
+    async fn run_with_inserted<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Connection, &mut InsertedRows) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        if let SqlitePageTx::Page(page) = self {
+            let (conn, inserted) = page.with_inserted();
+            return work(conn, inserted).map_err(StoreError::Direct);
+        }
+        self.run(|conn| work(conn, &mut InsertedRows::default()))
+            .await
     }
 
     /// Commits, releasing the write gate.
@@ -229,8 +243,10 @@ impl PageTx for SqlitePageTx {
         if rows.is_empty() {
             return Ok(());
         }
-        self.run(|conn| item_keys::write_items(conn, feed_id, &rows))
-            .await
+        self.run_with_inserted(|conn, inserted| {
+            item_keys::write_items(conn, feed_id, &rows, inserted)
+        })
+        .await
     }
 
     async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
@@ -328,7 +344,7 @@ impl PageTx for SqlitePageTx {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
-        self.run(|conn| problems::replace(conn, sources, rows))
+        self.run_with_inserted(|conn, inserted| problems::replace(conn, sources, rows, inserted))
             .await
     }
 
@@ -341,8 +357,10 @@ impl PageTx for SqlitePageTx {
         if sources.is_empty() && rows.is_empty() {
             return Ok(());
         }
-        self.run(|conn| opportunity_rows::replace(conn, sources, &rows, &tails))
-            .await
+        self.run_with_inserted(|conn, inserted| {
+            opportunity_rows::replace(conn, sources, &rows, &tails, inserted)
+        })
+        .await
     }
 
     async fn finish_page(

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::item_keys::InsertedRows;
 use crate::StoreError;
 use crate::error::is_busy;
 
@@ -79,6 +80,8 @@ fn size_cache_for_pages(conn: &Connection) -> Result<(), StoreError> {
 pub(crate) struct PageWrite {
     conn: OwnedMutexGuard<Connection>,
     open: bool,
+    /// The item rows this transaction inserted.
+    inserted: InsertedRows,
 }
 
 impl PageWrite {
@@ -100,7 +103,13 @@ impl PageWrite {
         let mut sleep = Duration::from_millis(1);
         loop {
             match conn.execute_batch("begin immediate") {
-                Ok(()) => return Ok(PageWrite { conn, open: true }),
+                Ok(()) => {
+                    return Ok(PageWrite {
+                        conn,
+                        open: true,
+                        inserted: InsertedRows::default(),
+                    });
+                }
                 Err(e) if is_busy(&e) && started.elapsed() < wait => {
                     tokio::time::sleep(sleep).await;
                     sleep = (sleep * 2).min(BUSY_SLEEP_MAX);
@@ -113,6 +122,11 @@ impl PageWrite {
     /// The connection, inside the transaction.
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection, with the item rows the transaction inserted so far.
+    pub(super) fn with_inserted(&mut self) -> (&Connection, &mut InsertedRows) {
+        (&self.conn, &mut self.inserted)
     }
 
     /// Commits; the gate is released.

@@ -4,16 +4,18 @@
 
 use rusqlite::Connection;
 
-use super::item_keys::{rid_of_key, rids_of_items};
+use super::item_keys::{InsertedRows, rid_of_key, rids_of_items};
 use super::page_tx::{by_feed, json_array};
 use crate::page::ProblemRow;
 
 /// Makes `rows` the problems of the items `sources` names (`PageTx::replace_problems`).
-/// Each item's row is written before its problems, so its key finds it.
+/// Each item's row is written before its problems: the row this transaction inserted, or
+/// the one its key finds.
 pub(super) fn replace(
     conn: &Connection,
     sources: &[(i64, String)],
     rows: &[ProblemRow],
+    inserted: &InsertedRows,
 ) -> rusqlite::Result<()> {
     for (feed_id, item_ids) in by_feed(sources) {
         conn.prepare_cached(concat!(
@@ -24,12 +26,15 @@ pub(super) fn replace(
         .execute(rusqlite::params![feed_id, json_array(item_ids)])?;
     }
     let mut insert = conn.prepare_cached(concat!(
-        "insert into item_problems (feed_id, item_rid, code, detail) values (?1, ",
+        "insert into item_problems (feed_id, item_rid, code, detail) values (?1, coalesce(?5, ",
         rid_of_key!("?1", "?2"),
-        ", ?3, ?4)"
+        "), ?3, ?4)"
     ))?;
     for r in rows {
-        insert.execute(rusqlite::params![r.feed_id, r.item_id, r.code, r.detail])?;
+        let item_rid = inserted.rid(r.feed_id, &r.item_id);
+        insert.execute(rusqlite::params![
+            r.feed_id, r.item_id, r.code, r.detail, item_rid
+        ])?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::page::OpportunityRow;
+use crate::sqlite::item_keys::InsertedRows;
 use crate::sqlite::opportunity_rows::replace;
 use crate::sqlite::test_store;
 
@@ -48,7 +49,7 @@ fn settle_all(conn: &Connection) {
 /// Stores opportunities with these ids (new ones) for item `i`.
 fn add(conn: &Connection, ids: &[&str]) {
     let rows: Vec<OpportunityRow> = ids.iter().map(|id| row(id, "1", true)).collect();
-    replace(conn, &[], &rows, &[]).expect("stored");
+    replace(conn, &[], &rows, &[], &InsertedRows::default()).expect("stored");
 }
 
 #[tokio::test]
@@ -128,6 +129,7 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
         &source,
         &[row("a", "1", false), row("b", "1", true)],
         &[],
+        &InsertedRows::default(),
     )
     .expect("b");
     RECENT_INTO_MIDDLE
@@ -142,6 +144,7 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
             row("c", "2", true),
         ],
         &[],
+        &InsertedRows::default(),
     )
     .expect("c");
     let before = docs(&conn);
@@ -164,6 +167,7 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
             row("c", "3", false),
         ],
         &[],
+        &InsertedRows::default(),
     )
     .expect("rewritten");
     let rewritten: Vec<(i64, String, String)> = before
@@ -173,7 +177,14 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
     assert_eq!(docs(&conn), rewritten, "the same rows, rewritten");
 
     // `b` (middle) and `c` (recent) go.
-    replace(&conn, &source, &[row("a", "4", false)], &[]).expect("b and c go");
+    replace(
+        &conn,
+        &source,
+        &[row("a", "4", false)],
+        &[],
+        &InsertedRows::default(),
+    )
+    .expect("b and c go");
     assert!(ids(&conn, "opportunity_ids_middle").is_empty());
     assert!(ids(&conn, "opportunity_ids_recent").is_empty());
     assert_eq!(ids(&conn, "opportunity_ids"), [("a".into(), before[0].0)]);
