@@ -174,20 +174,31 @@ async fn sqlite_items_kept_in_key_order_move_to_arrival_order_with_every_column(
     assert!(twice.is_err(), "an item's key stays unique");
 }
 
-/// Items with opportunities as the version before migration 14 kept them (found by their
-/// item's key), the items' rids not in the order of their ids.
-const OPPORTUNITIES_BY_KEY: &str = "\
+/// Two feeds' items whose rids do not follow their ids: rows 7, 8 and 9 for (1, b), (2, a)
+/// and (1, a).
+macro_rules! items_not_in_id_order {
+    () => {
+        "\
     insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0), \
     (2, 'https://q.example/feed', 'test', 0); \
     insert into items (rid, feed_id, item_id, kind, modified, state, role, status) values \
     (7, 1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
     (8, 2, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
     (9, 1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'); \
-    insert into opportunities (id, feed_id, item_id, kind, start_at, status, modified, doc) values \
+"
+    };
+}
+
+/// Items with opportunities as the version before migration 14 kept them (found by their
+/// item's key), the items' rids not in the order of their ids.
+const OPPORTUNITIES_BY_KEY: &str = concat!(
+    items_not_in_id_order!(),
+    "insert into opportunities (id, feed_id, item_id, kind, start_at, status, modified, doc) values \
     ('o1', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
     ('o2', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
     ('o3', 1, 'b', 'ScheduledSession', 0, 'scheduled', 1, '{}'), \
-    ('o4', 2, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}')";
+    ('o4', 2, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{}')"
+);
 
 #[tokio::test]
 async fn sqlite_opportunities_point_at_their_items_rows() {
@@ -338,18 +349,14 @@ async fn sqlite_opportunity_ids_gain_a_middle_table_read_with_the_others() {
 
 /// Items whose rids do not follow their ids, their keys in both key tables, and problems
 /// as the version before migration 18 kept them (by item id), one of an item never stored.
-const PROBLEMS_BY_ITEM_ID: &str = "\
-    insert into feeds (id, url, source, discovered_at) values (1, 'https://p.example/feed', 'test', 0), \
-    (2, 'https://q.example/feed', 'test', 0); \
-    insert into items (rid, feed_id, item_id, kind, modified, state, role, status) values \
-    (7, 1, 'b', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
-    (8, 2, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'), \
-    (9, 1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', 'ok'); \
-    insert into item_keys (feed_id, item_id, rid) values (1, 'a', 9), (2, 'a', 8); \
+const PROBLEMS_BY_ITEM_ID: &str = concat!(
+    items_not_in_id_order!(),
+    "insert into item_keys (feed_id, item_id, rid) values (1, 'a', 9), (2, 'a', 8); \
     insert into item_keys_recent (feed_id, item_id, rid) values (1, 'b', 7); \
     insert into item_problems (feed_id, item_id, code, detail) values \
     (1, 'a', 'html_in_text', 'x'), (1, 'a', 'missing_price', 'y'), (1, 'b', 'html_in_text', 'z'), \
-    (2, 'a', 'html_in_text', 'w'), (1, 'gone', 'html_in_text', 'never stored')";
+    (2, 'a', 'html_in_text', 'w'), (1, 'gone', 'html_in_text', 'never stored')"
+);
 
 #[tokio::test]
 async fn sqlite_item_problems_move_onto_their_items_rows_and_list_in_item_id_order() {

@@ -197,6 +197,11 @@ mod tests {
         }
     }
 
+    /// Writes items as a page would, in a transaction of their own.
+    fn write(conn: &Connection, feed_id: i64, rows: &[ItemRow]) -> rusqlite::Result<()> {
+        write_items(conn, feed_id, rows, &mut InsertedRows::default())
+    }
+
     fn keys(conn: &Connection, table: &str) -> Vec<(i64, String)> {
         let sql = format!("select feed_id, item_id from {table} order by 1, 2");
         test_store::rows(conn, &sql, |r| Ok((r.get(0)?, r.get(1)?)))
@@ -211,13 +216,7 @@ mod tests {
     #[tokio::test]
     async fn the_rows_a_transaction_inserted_are_named_by_their_keys() {
         let (_dir, _store, conn) = store().await;
-        write_items(
-            &conn,
-            1,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("stored before");
+        write(&conn, 1, &[item("a", 1, true)]).expect("stored before");
         let mut inserted = InsertedRows::default();
         write_items(
             &conn,
@@ -244,24 +243,12 @@ mod tests {
     #[tokio::test]
     async fn new_keys_move_to_the_main_table_once_enough_are_recent() {
         let (_dir, _store, conn) = store().await;
-        write_items(
-            &conn,
-            1,
-            &[item("b", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("first");
+        write(&conn, 1, &[item("b", 1, true)]).expect("first");
         RECENT
             .settle_when_full(&conn, 2)
             .expect("one is not enough");
         assert!(keys(&conn, "item_keys").is_empty());
-        write_items(
-            &conn,
-            1,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("second");
+        write(&conn, 1, &[item("a", 1, true)]).expect("second");
         RECENT.settle_when_full(&conn, 2).expect("two are");
         assert_eq!(keys(&conn, "item_keys"), [(1, "a".into()), (1, "b".into())]);
         assert!(keys(&conn, "item_keys_recent").is_empty());
@@ -275,44 +262,14 @@ mod tests {
     #[tokio::test]
     async fn items_keyed_in_either_table_are_rewritten_in_place() {
         let (_dir, store, conn) = store().await;
-        write_items(
-            &conn,
-            1,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("a");
+        write(&conn, 1, &[item("a", 1, true)]).expect("a");
         RECENT.settle(&conn).expect("settled");
-        write_items(
-            &conn,
-            1,
-            &[item("b", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("b, recent");
+        write(&conn, 1, &[item("b", 1, true)]).expect("b, recent");
         // The same ids in another feed are other items.
-        write_items(
-            &conn,
-            2,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("feed 2");
-        write_items(
-            &conn,
-            1,
-            &[item("a", 2, false), item("b", 2, false)],
-            &mut InsertedRows::default(),
-        )
-        .expect("rewritten");
+        write(&conn, 2, &[item("a", 1, true)]).expect("feed 2");
+        write(&conn, 1, &[item("a", 2, false), item("b", 2, false)]).expect("rewritten");
         // Said stored, but not: inserted all the same.
-        write_items(
-            &conn,
-            1,
-            &[item("c", 2, false)],
-            &mut InsertedRows::default(),
-        )
-        .expect("c");
+        write(&conn, 1, &[item("c", 2, false)]).expect("c");
         assert_eq!(
             items(&conn),
             [
@@ -354,26 +311,13 @@ mod tests {
     #[tokio::test]
     async fn live_items_are_walked_in_key_order_across_both_tables() {
         let (_dir, _store, conn) = store().await;
-        write_items(
-            &conn,
-            1,
-            &[item("b", 1, true), item("d", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("settled ones");
+        write(&conn, 1, &[item("b", 1, true), item("d", 1, true)]).expect("settled ones");
         RECENT.settle(&conn).expect("settled");
-        write_items(
-            &conn,
-            2,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("feed 2");
-        write_items(
+        write(&conn, 2, &[item("a", 1, true)]).expect("feed 2");
+        write(
             &conn,
             1,
             &[item("e", 1, true), item("a", 1, true), item("c", 1, true)],
-            &mut InsertedRows::default(),
         )
         .expect("recent ones");
         let walk = |after: (i64, &str)| -> Vec<(i64, String)> {
@@ -401,13 +345,7 @@ mod tests {
     async fn recent_keys_move_when_a_feed_walk_ends() {
         use crate::Store;
         let (_dir, store, conn) = store().await;
-        write_items(
-            &conn,
-            1,
-            &[item("a", 1, true)],
-            &mut InsertedRows::default(),
-        )
-        .expect("stored");
+        write(&conn, 1, &[item("a", 1, true)]).expect("stored");
         assert_eq!(keys(&conn, "item_keys_recent").len(), 1);
         store
             .record_feed_event(1, &crate::FeedEvent::CaughtUp)
