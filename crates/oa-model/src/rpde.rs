@@ -6,7 +6,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::rpde_wire::{WireEntry, WirePage};
+use crate::rpde_wire::{WireEntry, read_page};
 
 /// An RPDE item's `state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,7 @@ pub fn parse_page(body: &[u8]) -> Result<RpdePage, PageError> {
     // Checked once here rather than field by field as the page is read.
     let text =
         std::str::from_utf8(body).map_err(|e| PageError::Json(format!("not UTF-8 ({e})")))?;
-    let wire: WirePage<'_> =
-        serde_json::from_str(text).map_err(|e| PageError::Json(e.to_string()))?;
+    let wire = read_page(text).map_err(|e| PageError::Json(e.to_string()))?;
     let next = wire
         .next
         .filter(|n| !n.trim().is_empty())
@@ -309,6 +308,26 @@ mod tests {
             last.data.as_ref().map(|d| d.get()),
             Some(r#"{"@type":"Event","name":"a \"quoted\" name","list":[1,{"deep":null}]}"#)
         );
+    }
+
+    #[test]
+    fn an_entry_beyond_what_the_one_pass_reads_still_fails_alone() {
+        let page = parse_page(
+            br#"{"next":"x","items":[1e400,
+            {"state":"updated","kind":"k","id":"a","modified":1,"data":{"n":1e400}}]}"#,
+        )
+        .expect("the page parses");
+        let first = page.items[0].as_ref().expect_err("a number");
+        assert!(first.reason.starts_with("not an item object"), "{first}");
+        let second = page.items[1].as_ref().expect("the other entry is read");
+        assert_eq!(
+            second.data.as_ref().map(|d| d.get()),
+            Some(r#"{"n":1e400}"#)
+        );
+        assert!(matches!(
+            parse_page(br#"{"next":"x","items":[1e400,{]}"#),
+            Err(PageError::Json(_))
+        ));
     }
 
     #[test]

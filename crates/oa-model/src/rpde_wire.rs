@@ -16,6 +16,38 @@ pub(crate) struct WirePage<'a> {
     pub license: Option<String>,
 }
 
+/// The page read entry by entry: each entry's text first, then the entry from it.
+#[derive(Deserialize)]
+struct PageOfTexts<'a> {
+    next: Option<String>,
+    #[serde(borrow, default)]
+    items: Vec<&'a RawValue>,
+    license: Option<String>,
+}
+
+/// Reads a page in one pass. An entry that pass cannot read leniently (a number beyond
+/// what `f64` holds, which JSON allows) would fail the whole page, so such a page is read
+/// again entry by entry, which keeps the other entries; a page that does not read either
+/// way is the second way's error.
+pub(crate) fn read_page(text: &str) -> Result<WirePage<'_>, serde_json::Error> {
+    serde_json::from_str(text).or_else(|_| {
+        let page: PageOfTexts<'_> = serde_json::from_str(text)?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|entry| {
+                serde_json::from_str(entry.get())
+                    .unwrap_or_else(|e| WireEntry::Unusable(format!("not an item object: {e}")))
+            })
+            .collect();
+        Ok(WirePage {
+            next: page.next,
+            items,
+            license: page.license,
+        })
+    })
+}
+
 /// One entry of a page's `items`.
 pub(crate) enum WireEntry<'a> {
     Item(WireItem<'a>),
