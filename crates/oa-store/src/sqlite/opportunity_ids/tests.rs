@@ -46,10 +46,19 @@ fn settle_all(conn: &Connection) {
     super::settle_all(conn).expect("settled");
 }
 
+/// Writes `rows` as the opportunities of `sources`, in a transaction of their own.
+fn write(
+    conn: &Connection,
+    sources: &[(i64, String)],
+    rows: &[OpportunityRow],
+) -> rusqlite::Result<()> {
+    replace(conn, sources, rows, &[], &InsertedRows::default())
+}
+
 /// Stores opportunities with these ids (new ones) for item `i`.
 fn add(conn: &Connection, ids: &[&str]) {
     let rows: Vec<OpportunityRow> = ids.iter().map(|id| row(id, "1", true)).collect();
-    replace(conn, &[], &rows, &[], &InsertedRows::default()).expect("stored");
+    write(conn, &[], &rows).expect("stored");
 }
 
 #[tokio::test]
@@ -124,18 +133,11 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
     let source = [(1, "i".to_owned())];
     add(&conn, &["a"]);
     settle_all(&conn);
-    replace(
-        &conn,
-        &source,
-        &[row("a", "1", false), row("b", "1", true)],
-        &[],
-        &InsertedRows::default(),
-    )
-    .expect("b");
+    write(&conn, &source, &[row("a", "1", false), row("b", "1", true)]).expect("b");
     RECENT_INTO_MIDDLE
         .settle(&conn)
         .expect("b into the middle table");
-    replace(
+    write(
         &conn,
         &source,
         &[
@@ -143,8 +145,6 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
             row("b", "2", false),
             row("c", "2", true),
         ],
-        &[],
-        &InsertedRows::default(),
     )
     .expect("c");
     let before = docs(&conn);
@@ -158,7 +158,7 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
         [("c".into(), before[2].0)]
     );
 
-    replace(
+    write(
         &conn,
         &source,
         &[
@@ -166,8 +166,6 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
             row("b", "3", false),
             row("c", "3", false),
         ],
-        &[],
-        &InsertedRows::default(),
     )
     .expect("rewritten");
     let rewritten: Vec<(i64, String, String)> = before
@@ -177,14 +175,7 @@ async fn ids_in_any_table_are_rewritten_in_place_and_forgotten_when_they_go() {
     assert_eq!(docs(&conn), rewritten, "the same rows, rewritten");
 
     // `b` (middle) and `c` (recent) go.
-    replace(
-        &conn,
-        &source,
-        &[row("a", "4", false)],
-        &[],
-        &InsertedRows::default(),
-    )
-    .expect("b and c go");
+    write(&conn, &source, &[row("a", "4", false)]).expect("b and c go");
     assert!(ids(&conn, "opportunity_ids_middle").is_empty());
     assert!(ids(&conn, "opportunity_ids_recent").is_empty());
     assert_eq!(ids(&conn, "opportunity_ids"), [("a".into(), before[0].0)]);
