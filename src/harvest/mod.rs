@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use indicatif::ProgressBar;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use oa_harvest::{FetchError, Fetcher, PageSink, Shutdown, WalkError, WalkSummary, walk_until};
@@ -194,12 +194,26 @@ impl StoreSink {
         }
     }
 
-    /// Counts a stored page.
-    fn stored(&self, requested: &str, outcome: PageOutcome) {
+    /// Counts a stored page, `waited` for its plan and `storing` it: a walk whose pages wait
+    /// for their plans is bound by its normaliser, one whose pages do not, by its store.
+    fn stored(
+        &self,
+        requested: &str,
+        outcome: PageOutcome,
+        (waited, storing): (Duration, Duration),
+    ) {
         if outcome.planned {
             self.pages_planned.fetch_add(1, Ordering::Relaxed);
         }
-        tracing::debug!(feed.url = %self.feed.url, page = %requested, ?outcome, "stored a page of {}", self.feed.url);
+        tracing::debug!(
+            feed.url = %self.feed.url,
+            page = %requested,
+            ?outcome,
+            waited_for_plan_ms = waited.as_secs_f64() * 1e3,
+            storing_ms = storing.as_secs_f64() * 1e3,
+            "stored a page of {}",
+            self.feed.url
+        );
         if let Some(bar) = &self.progress {
             bar.inc(1);
         }
@@ -216,11 +230,12 @@ impl PageSink for StoreSink {
         }
         // The page's transaction rolled back whole, so a lost connection, a restart or a
         // failover is waited out and the page applied again from the start.
+        let asked = Instant::now();
         let (planned, _slot) = match self.plan_of(requested).await {
             Some((AheadOutcome::Planned(plan), slot)) => (Some(plan), slot),
             Some((AheadOutcome::Written(Ok(outcome)), _slot)) => {
                 self.pages_written_ahead.fetch_add(1, Ordering::Relaxed);
-                self.stored(requested, outcome);
+                self.stored(requested, outcome, (asked.elapsed(), Duration::ZERO));
                 return Ok(());
             }
             Some((AheadOutcome::Written(Err(error)), slot)) => {
@@ -257,6 +272,8 @@ impl PageSink for StoreSink {
             .notify(|error, delay| {
                 tracing::warn!(feed.url = %self.feed.url, feed.page = %requested, %error, "the database is unavailable storing a page of {}; trying again in {delay:?}: {error}", self.feed.url);
             });
+        let waited = asked.elapsed();
+        let storing = Instant::now();
         // The first attempt always runs to its end (a page being stored is finished on
         // shutdown); only the waiting for a database that went away is abandoned.
         let first = match planned {
@@ -280,7 +297,7 @@ impl PageSink for StoreSink {
                 }
             }
         };
-        self.stored(requested, outcome);
+        self.stored(requested, outcome, (waited, storing.elapsed()));
         Ok(())
     }
 

@@ -157,6 +157,10 @@ pub(crate) fn chunk_write(
         .collect();
     let (mut chunk, _) = ChunkWrite::of_stored(&children, stored, statuses, rows, problems);
     chunk.items = items;
+    // Taken here, beside the normaliser, rather than in the writer, which the harvest waits
+    // on: they stand unless the writer drops superseded generated sessions (see
+    // `settle_page_items`).
+    set_item_digests(feed_id, &mut chunk);
     chunk
         .opportunity_sources
         .extend(replaced_in_page.iter().cloned());
@@ -271,14 +275,24 @@ async fn write_derived<T: PageTx>(tx: &mut T, mut chunk: ChunkWrite) -> Result<u
 }
 
 /// Settles the sessions generated for the page's series (against the children stored so
-/// far; this page's own are settled at its end), then each page item's output digest.
+/// far; this page's own are settled at its end), then each page item's output digest: taken
+/// again only when some generated sessions went, or the chunk came without them.
 async fn settle_page_items<T: PageTx>(
     tx: &mut T,
     feed_id: i64,
     chunk: &mut ChunkWrite,
 ) -> Result<(), StoreError> {
     let with_children = stored_series_with_children(tx, &chunk.rows).await?;
+    let before = chunk.rows.len();
     drop_superseded(&mut chunk.rows, &with_children);
+    if chunk.rows.len() != before || chunk.items.iter().any(|i| i.digest.is_none()) {
+        set_item_digests(feed_id, chunk);
+    }
+    Ok(())
+}
+
+/// Each of the chunk's page items' output digests, over the chunk's rows and problems.
+fn set_item_digests(feed_id: i64, chunk: &mut ChunkWrite) {
     let keys = chunk.items.iter().map(|i| (feed_id, i.item.id.as_str()));
     let digests = output_digests(keys, &chunk.rows, &chunk.problems);
     let settled: Vec<Digest> = chunk
@@ -290,5 +304,4 @@ async fn settle_page_items<T: PageTx>(
     for (item, digest) in chunk.items.iter_mut().zip(settled) {
         item.digest = Some(digest);
     }
-    Ok(())
 }

@@ -1238,6 +1238,34 @@ async fn a_series_and_its_first_session_in_one_page_generate_nothing() {
 }
 
 #[tokio::test]
+async fn a_harvested_page_stores_the_digests_of_what_it_wrote() {
+    for t in stores("page-digests").await {
+        let feed = t.feed("https://p.example/everything").await;
+        t.apply(
+            &feed,
+            vec![
+                scheduled_series("x", 1, PRESTON),
+                series("y", 1, "Yoga", PRESTON.0, PRESTON.1),
+                session("s1", 1, "y", at(30)),
+                session("s2", 1, "y", at(31)),
+            ],
+            "n",
+        )
+        .await;
+        assert!(names(t.store.as_ref()).await.len() >= 6, "{}", t.name);
+        // Digests are taken beside the normaliser, not in the writer: each must describe
+        // the rows the page stored (the generated sessions included), or renormalise would
+        // rewrite the item.
+        let batch = t
+            .store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!((batch.items, batch.unchanged), (4, 4), "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn a_series_left_without_sessions_gets_its_generated_ones_back_on_renormalise() {
     for t in stores("schedule-back").await {
         let series_feed = t.feed("https://p.example/series").await;

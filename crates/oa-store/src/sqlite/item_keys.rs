@@ -14,6 +14,7 @@ use crate::page::ItemRow;
 /// found in neither table (`ItemRow::first_seen`, or a rewrite that found no row: see
 /// [`write_items`]), so the move cannot collide; `insert or fail` says so if it would.
 pub(super) const RECENT: RecentKeys = RecentKeys {
+    what: "recent item keys",
     count: "select count(*) from item_keys_recent",
     moves: &[
         "insert or fail into item_keys (feed_id, item_id, rid) \

@@ -36,18 +36,21 @@ macro_rules! move_ids {
 
 /// The recent ids and their move into the main table.
 pub(super) const RECENT: RecentKeys = RecentKeys {
+    what: "recent opportunity ids",
     count: "select count(*) from opportunity_ids_recent",
     moves: move_ids!("opportunity_ids_recent", "opportunity_ids"),
 };
 
 /// The recent ids' move into the middle table.
 const RECENT_INTO_MIDDLE: RecentKeys = RecentKeys {
+    what: "recent opportunity ids (into the middle table)",
     count: RECENT.count,
     moves: move_ids!("opportunity_ids_recent", "opportunity_ids_middle"),
 };
 
 /// The middle ids and their move into the main table.
 const MIDDLE: RecentKeys = RecentKeys {
+    what: "middle opportunity ids",
     count: "select count(*) from opportunity_ids_middle",
     moves: move_ids!("opportunity_ids_middle", "opportunity_ids"),
 };

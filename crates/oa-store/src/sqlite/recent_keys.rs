@@ -18,6 +18,8 @@ use crate::StoreError;
 
 /// A main table of keys and the recent one in front of it.
 pub(super) struct RecentKeys {
+    /// What moves, for the log.
+    pub what: &'static str,
     /// Counts the recent keys.
     pub count: &'static str,
     /// Move every recent key into the main table, in order. A statement that may fail half
@@ -54,9 +56,19 @@ impl RecentKeys {
 
     /// Moves every recent key into the main table.
     pub(super) fn settle(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let started = std::time::Instant::now();
+        let mut changed = 0;
         for statement in self.moves {
-            conn.prepare_cached(statement)?.execute([])?;
+            changed += conn.prepare_cached(statement)?.execute([])?;
         }
+        // A move holds the writer: how long each takes is what a harvest's pauses are made of.
+        tracing::debug!(
+            what = self.what,
+            rows_changed = changed,
+            millis = started.elapsed().as_secs_f64() * 1e3,
+            "moved {} into their main table",
+            self.what
+        );
         Ok(())
     }
 }
