@@ -235,7 +235,8 @@ impl PageSink for StoreSink {
             Some((AheadOutcome::Planned(plan), slot)) => (Some(plan), slot),
             Some((AheadOutcome::Written(Ok(outcome)), _slot)) => {
                 self.pages_written_ahead.fetch_add(1, Ordering::Relaxed);
-                self.stored(requested, outcome, (asked.elapsed(), Duration::ZERO));
+                // Written beside the page before: what it waited for was its write.
+                self.stored(requested, outcome, (Duration::ZERO, asked.elapsed()));
                 return Ok(());
             }
             Some((AheadOutcome::Written(Err(error)), slot)) => {

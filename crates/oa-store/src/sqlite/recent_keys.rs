@@ -57,16 +57,19 @@ impl RecentKeys {
     /// Moves every recent key into the main table.
     pub(super) fn settle(&self, conn: &Connection) -> rusqlite::Result<()> {
         let started = std::time::Instant::now();
-        let mut changed = 0;
+        let mut moved = 0;
         for statement in self.moves {
-            changed += conn.prepare_cached(statement)?.execute([])?;
+            let changed = conn.prepare_cached(statement)?.execute([])?;
+            if statement.starts_with("insert") {
+                moved = changed;
+            }
         }
         // A move holds the writer: how long each takes is what a harvest's pauses are made of.
         tracing::debug!(
             what = self.what,
-            rows_changed = changed,
+            keys = moved,
             millis = started.elapsed().as_secs_f64() * 1e3,
-            "moved {} into their main table",
+            "moved {moved} {} into their main table",
             self.what
         );
         Ok(())
