@@ -1266,6 +1266,33 @@ async fn a_harvested_page_stores_the_digests_of_what_it_wrote() {
 }
 
 #[tokio::test]
+async fn a_series_whose_generated_sessions_the_writer_drops_stores_the_digest_of_what_stayed() {
+    for t in stores("dropped-digests").await {
+        let series_feed = t.feed("https://p.example/series").await;
+        let sessions = t.feed("https://p.example/sessions").await;
+        // A stored child the normaliser cannot use: the series' schedule is expanded beside
+        // it, and the writer then drops those sessions (the publisher sends its own).
+        let mut unusable = session("s1", 1, "x", at(30));
+        unusable["data"]
+            .as_object_mut()
+            .expect("data")
+            .remove("startDate");
+        t.apply(&sessions, vec![unusable], "n").await;
+        t.apply(&series_feed, vec![scheduled_series("x", 1, PRESTON)], "n")
+            .await;
+        assert!(names(t.store.as_ref()).await.is_empty(), "{}", t.name);
+        // The digests taken beside the normaliser counted the dropped sessions: the writer
+        // takes them again, or renormalise would find the series changed.
+        let batch = t
+            .store
+            .renormalise_batch(None, 100, &*NORMALISER)
+            .await
+            .expect("batch");
+        assert_eq!((batch.items, batch.unchanged), (2, 2), "{}", t.name);
+    }
+}
+
+#[tokio::test]
 async fn a_series_left_without_sessions_gets_its_generated_ones_back_on_renormalise() {
     for t in stores("schedule-back").await {
         let series_feed = t.feed("https://p.example/series").await;
