@@ -9,6 +9,7 @@ mod digest;
 mod document_tails;
 mod error;
 mod filters;
+mod footprint;
 pub mod index;
 mod normalisation;
 mod page;

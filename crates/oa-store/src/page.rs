@@ -214,6 +214,10 @@ pub struct PageOutcome {
     /// Normalised ahead of its transaction ([`crate::Store::plan_page`]), against the state
     /// the transaction found; `false` when normalised in the transaction.
     pub planned: bool,
+    /// Planned, and the transaction read the state the plan was normalised against again
+    /// to compare. A SQLite store reads it only when a commit since the plan may have
+    /// changed it (`sqlite::commit_log`); PostgreSQL always does.
+    pub plan_checked: bool,
 }
 
 /// Whether the cursor moved (`moved` rows): it must have when the page was written after one

@@ -12,11 +12,14 @@
 
 // foldhash, as in `normalisation`: SipHash on these per-item maps and sets was 3 % of a
 // harvest's instructions (docs/PERFORMANCE.md, "Thirty-second session").
+use std::sync::Arc;
+
 use hashbrown::{HashMap, HashSet};
 
 use oa_model::{ItemRole, ItemState, Normaliser, PreparedItem};
 use serde_json::Value;
 
+use crate::footprint::Footprint;
 use crate::page::{
     ExistingItem, PageOutcome, PageTx, StoredChild, StoredParent, StoredStates, Work, corrupt,
     newest_per_id, normalise_work,
@@ -52,6 +55,10 @@ pub struct PagePlan {
 struct Ahead {
     state: PageState,
     writes: NormalisedPage,
+    /// The store's commit generation before the plan's snapshot, and what the plan read:
+    /// kept by a store that can tell, from them, that the state is unchanged
+    /// (`sqlite::commit_log`).
+    read: Option<(u64, Arc<Footprint>)>,
 }
 
 /// A page's work normalised: its chunks of writes, in order, and what is left once they
@@ -78,6 +85,12 @@ impl PagePlan {
     pub fn is_planned(&self) -> bool {
         self.ahead.is_some()
     }
+
+    /// The commit generation the plan read at, and what it read, when kept.
+    pub(crate) fn read_at(&self) -> Option<(u64, &Footprint)> {
+        let (generation, read) = self.ahead.as_ref()?.read.as_ref()?;
+        Some((*generation, read))
+    }
 }
 
 impl std::fmt::Debug for PagePlan {
@@ -90,12 +103,14 @@ impl std::fmt::Debug for PagePlan {
 }
 
 /// Reads what the page depends on through `reads` (a snapshot: no locks are taken, nothing
-/// is written) and normalises it.
+/// is written) and normalises it. `generation`, when given, is the store's commit
+/// generation before the snapshot: the plan then keeps what it read too ([`Footprint`]).
 pub(crate) async fn plan<T: PageTx>(
     mut reads: T,
     feed: &FeedRef,
     items: Vec<PreparedItem>,
     normaliser: &dyn Normaliser,
+    generation: Option<u64>,
 ) -> Result<PagePlan, StoreError> {
     let mut plan = PagePlan::unplanned(items);
     let state = read_state(&mut reads, feed, &plan.items, Reading::Plan).await?;
@@ -112,7 +127,12 @@ pub(crate) async fn plan<T: PageTx>(
         outcome,
         new_children,
     };
-    plan.ahead = Some(Ahead { state, writes });
+    let read = generation.map(|g| (g, Arc::new(state.footprint(feed, &plan.items))));
+    plan.ahead = Some(Ahead {
+        state,
+        writes,
+        read,
+    });
     // The page's parsed trees are freed as soon as it is normalised, rather than held until
     // its transaction ends: a plan still current at its transaction never reads them again
     // (a stale one parses the kept text again). A harvest's peak memory is about 6 MB lower
@@ -138,42 +158,67 @@ fn parse_again(items: &mut [PreparedItem]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How a page's transaction knows the state its plan was normalised against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PlanCheck {
+    /// Read the state again and compare.
+    Read,
+    /// Nothing the plan read was written since its snapshot (`PagePlan::read_at`, checked
+    /// by the caller): use the plan.
+    Unchanged,
+}
+
 /// Applies a page in `tx` (which the caller commits), handing `tx` back: the plan's writes
 /// when the state it was normalised against is still the stored one, otherwise the page
 /// normalised again. `after`, for a page written while the page before it may still be in
-/// its transaction, is the cursor that page leaves (see `PageTx::finish_page`).
+/// its transaction, is the cursor that page leaves (see `PageTx::finish_page`). Also hands
+/// back what the page wrote when its plan was used and kept it ([`PagePlan::read_at`]).
 pub(crate) async fn apply_plan<T: PageTx + 'static>(
     mut tx: T,
     feed: &FeedRef,
     mut plan: PagePlan,
     (next, after): (&str, Option<&str>),
-    normaliser: &dyn Normaliser,
-) -> Result<(T, PageOutcome), StoreError> {
-    let state = read_state(&mut tx, feed, &plan.items, Reading::Transaction).await?;
+    (normaliser, check): (&dyn Normaliser, PlanCheck),
+) -> Result<(T, PageOutcome, Option<Arc<Footprint>>), StoreError> {
+    // The plan to use, and whether its state was read again; or the state to normalise the
+    // page against.
+    let current = match (plan.ahead.take(), check) {
+        (Some(ahead), PlanCheck::Unchanged) => Ok((ahead, false)),
+        (ahead, _) => {
+            let state = read_state(&mut tx, feed, &plan.items, Reading::Transaction).await?;
+            match ahead {
+                Some(ahead) if ahead.state == state => Ok((ahead, true)),
+                ahead => {
+                    if ahead.is_some() {
+                        tracing::debug!(feed.url = %feed.url, "the stored state changed since a page of {} was planned: normalising it again", feed.url);
+                    }
+                    Err(state)
+                }
+            }
+        }
+    };
     let writer = ChunkWriter::start(tx, Writes::Page { feed_id: feed.id });
-    let normalised = match plan.ahead {
-        Some(ahead) if ahead.state == state => {
+    let mut wrote = None;
+    let normalised = match current {
+        Ok((ahead, plan_checked)) => {
             for chunk in ahead.writes.chunks {
                 // A stopped writer says why at `finish`.
                 let _ = writer.write(chunk);
             }
             let outcome = PageOutcome {
                 planned: true,
+                plan_checked,
                 ..ahead.writes.outcome
             };
+            wrote = ahead.read.map(|(_, read)| read);
             Ok((outcome, ahead.writes.new_children))
         }
-        ahead => {
-            if ahead.is_some() {
-                tracing::debug!(feed.url = %feed.url, "the stored state changed since a page of {} was planned: normalising it again", feed.url);
-            }
-            // Each chunk is written while the next is normalised.
-            parse_again(&mut plan.items).and_then(|()| {
-                normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
-                    let _ = writer.write(chunk);
-                })
+        // Each chunk is written while the next is normalised.
+        Err(state) => parse_again(&mut plan.items).and_then(|()| {
+            normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
+                let _ = writer.write(chunk);
             })
-        }
+        }),
     };
     let (mut outcome, new_children) = match normalised {
         Ok(normalised) => normalised,
@@ -192,7 +237,7 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
     let (mut tx, written) = writer.finish().await?;
     finish_page(&mut tx, page).await?;
     outcome.opportunities_written = written;
-    Ok((tx, outcome))
+    Ok((tx, outcome, wrote))
 }
 
 /// The page's items newer than their stored versions.
@@ -272,6 +317,13 @@ fn deleted_parents<'a>(
         .filter(|i| i.state == ItemState::Deleted)
         .filter_map(|i| existing.get(i.id.as_str())?.data_id.as_deref())
         .collect()
+}
+
+impl PageState {
+    /// What reading this state for `items` of `feed` covered.
+    fn footprint(&self, feed: &FeedRef, items: &[PreparedItem]) -> Footprint {
+        Footprint::of(feed.id, items, &self.existing, &self.children)
+    }
 }
 
 /// Who reads a page's state: a plan, from a snapshot, or the page's transaction, which takes

@@ -18,6 +18,7 @@ use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use crate::page_plan::PlanCheck;
 use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY};
 use crate::types::{DetailRow, FeedRow};
@@ -187,7 +188,7 @@ impl Store for PgStore {
         sqlx::query("set transaction read only")
             .execute(&mut *reads)
             .await?;
-        page_plan::plan(page_tx::PgPageTx(reads), feed, items, normaliser).await
+        page_plan::plan(page_tx::PgPageTx(reads), feed, items, normaliser, None).await
     }
 
     async fn apply_plan(
@@ -198,7 +199,9 @@ impl Store for PgStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
         let tx = self.begin_page(feed, next, FeedLock::Writer).await?;
-        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, (next, None), normaliser).await?;
+        let (tx, outcome, _) =
+            page_plan::apply_plan(tx, feed, plan, (next, None), (normaliser, PlanCheck::Read))
+                .await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)
@@ -221,7 +224,8 @@ impl Store for PgStore {
         let mut tx = self.begin_page(feed, next, FeedLock::BesideWriter).await?;
         page_tx::beside_the_page_before(&mut tx, feed.id, requested).await?;
         let after = (next, Some(requested));
-        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, after, normaliser).await?;
+        let (tx, outcome, _) =
+            page_plan::apply_plan(tx, feed, plan, after, (normaliser, PlanCheck::Read)).await?;
         tx.0.commit().await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)

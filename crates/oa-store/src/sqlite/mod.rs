@@ -9,6 +9,7 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod commit_log;
 mod direct;
 mod item_keys;
 mod lookaside;
@@ -33,6 +34,7 @@ use oa_model::{DiscoveredFeed, Normaliser, PreparedItem};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite, SqlitePool};
 
+use crate::page_plan::PlanCheck;
 use crate::renormalise::RenormaliseBatch;
 use crate::sql;
 use crate::types::{DetailRow, FeedRow};
@@ -93,6 +95,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     lookups: Arc<lookups::Lookups>,
     generation: Arc<AtomicU64>,
+    /// What each commit on the page connection wrote, for the pages planned before it.
+    commits: Arc<commit_log::CommitLog>,
 }
 
 impl SqliteStore {
@@ -164,6 +168,7 @@ impl SqliteStore {
             reader,
             lookups,
             generation,
+            commits: Arc::default(),
         })
     }
 
@@ -259,10 +264,19 @@ impl Store for SqliteStore {
         items: Vec<PreparedItem>,
         normaliser: &dyn Normaliser,
     ) -> Result<PagePlan, StoreError> {
+        // Noted before the snapshot: a commit between the two is taken as unseen.
+        let generation = self.commits.generation();
         // A read transaction on a connection of the store's own: one snapshot, while the
         // writer goes on writing.
         let reads = page_tx::SqlitePageTx::Read(self.lookups.snapshot()?);
-        page_plan::plan(reads, feed, items, normaliser).await
+        // The page's stored items are read even for a feed new to the store: a plan that
+        // took them as not stored could not be known current without reading them in the
+        // transaction, and reading them here is the planning core's work, not the writer's.
+        let feed = FeedRef {
+            new_to_store: false,
+            ..feed.clone()
+        };
+        page_plan::plan(reads, &feed, items, normaliser, Some(generation)).await
     }
 
     async fn apply_plan(
@@ -272,9 +286,20 @@ impl Store for SqliteStore {
         next: &str,
         normaliser: &dyn Normaliser,
     ) -> Result<PageOutcome, StoreError> {
-        let tx = page_tx::SqlitePageTx::Page(page_writer::PageWrite::begin(&self.gate).await?);
-        let (tx, outcome) = page_plan::apply_plan(tx, feed, plan, (next, None), normaliser).await?;
-        tx.commit().await?;
+        let write = page_writer::PageWrite::begin(&self.gate).await?;
+        self.commits
+            .observe(write.conn())
+            .map_err(StoreError::Direct)?;
+        let check = match plan.read_at() {
+            Some((generation, read)) if self.commits.unchanged_since(generation, read) => {
+                PlanCheck::Unchanged
+            }
+            _ => PlanCheck::Read,
+        };
+        let tx = page_tx::SqlitePageTx::Page(write);
+        let (tx, outcome, wrote) =
+            page_plan::apply_plan(tx, feed, plan, (next, None), (normaliser, check)).await?;
+        tx.commit_recorded(&self.commits, wrote).await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(outcome)
     }

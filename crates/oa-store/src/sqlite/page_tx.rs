@@ -3,12 +3,14 @@
 //! lists bound as JSON arrays.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Sqlite, Transaction};
 
 use super::WriteGuard;
+use super::commit_log::CommitLog;
 use super::direct;
 use super::item_keys::{self, InsertedRows, live_items_in_key_order, rid_of_key, rids_of_items};
 use super::lookups::Snapshot;
@@ -16,6 +18,7 @@ use super::opportunity_rows::{self, forget_deleted, release_tails};
 use super::page_writer::PageWrite;
 use super::problems;
 use crate::document_tails::SharedTail;
+use crate::footprint::Footprint;
 use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent, page_before_stored,
@@ -66,6 +69,20 @@ impl SqlitePageTx {
         }
         self.run(|conn| work(conn, &mut InsertedRows::default()))
             .await
+    }
+
+    /// Commits, recording what a page on the page connection wrote (`None`: not known) in
+    /// `log`; releases the write gate. A commit on another connection needs no record: the
+    /// page connection sees it (`commit_log`).
+    pub(super) async fn commit_recorded(
+        self,
+        log: &CommitLog,
+        wrote: Option<Arc<Footprint>>,
+    ) -> Result<(), StoreError> {
+        match self {
+            SqlitePageTx::Page(page) => page.commit_recorded(log, wrote),
+            other => other.commit().await,
+        }
     }
 
     /// Commits, releasing the write gate.

@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::commit_log::{CommitLog, Marks};
 use super::item_keys::InsertedRows;
 use crate::StoreError;
 use crate::error::is_busy;
+use crate::footprint::Footprint;
 
 /// The page connection, and the lock every write of this process takes first.
 pub(super) type WriteGate = Arc<Mutex<Connection>>;
@@ -127,6 +129,22 @@ impl PageWrite {
     /// The connection, with the item rows the transaction inserted so far.
     pub(super) fn with_inserted(&mut self) -> (&Connection, &mut InsertedRows) {
         (&self.conn, &mut self.inserted)
+    }
+
+    /// Commits, recording what the transaction wrote (`None`: not known) in `log`; the gate
+    /// is released once it is recorded.
+    pub(super) fn commit_recorded(
+        mut self,
+        log: &CommitLog,
+        wrote: Option<Arc<Footprint>>,
+    ) -> Result<(), StoreError> {
+        let marks = Marks::read(&self.conn).map_err(StoreError::Direct)?;
+        self.conn
+            .execute_batch("commit")
+            .map_err(StoreError::Direct)?;
+        self.open = false;
+        log.record(marks, wrote);
+        Ok(())
     }
 
     /// Commits; the gate is released.
