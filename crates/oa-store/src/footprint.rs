@@ -8,21 +8,38 @@
 //! `@id`s its parents have and had, and children pointing at the `@id`s its items point at.
 //! A child moved from one parent to another is caught by its key: a page that read the old
 //! parent's children read it.
+//!
+//! Keys and `@id`s are kept as 64-bit hashes: a footprint is a few kilobytes however long
+//! the ids, and two that hash alike only make a page read its state again.
 
-use hashbrown::HashSet;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+
+use hashbrown::{DefaultHashBuilder, HashSet};
 use oa_model::{ItemRole, PreparedItem};
 
 use crate::page::{ExistingItem, StoredChild};
 
-/// The item keys and `@id`s a page's state covers.
+/// One hasher for every footprint of the process, so that equal keys hash alike.
+static HASHER: LazyLock<DefaultHashBuilder> = LazyLock::new(DefaultHashBuilder::default);
+
+fn key(feed_id: i64, item_id: &str) -> u64 {
+    HASHER.hash_one((feed_id, item_id))
+}
+
+fn ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> impl Iterator<Item = u64> {
+    ids.into_iter().map(|id| HASHER.hash_one(id.as_str()))
+}
+
+/// The item keys and `@id`s a page's state covers, hashed.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Footprint {
     /// (feed id, item id) of the page's items and of the stored children it recomputes.
-    keys: HashSet<(i64, String)>,
+    keys: HashSet<u64>,
     /// `@id`s of the page's parents, and of its stored items that were parents.
-    parent_ids: HashSet<String>,
+    parent_ids: HashSet<u64>,
     /// `@id`s the page's items and its stored children point at as their parent.
-    parent_refs: HashSet<String>,
+    parent_refs: HashSet<u64>,
 }
 
 impl Footprint {
@@ -36,20 +53,18 @@ impl Footprint {
     ) -> Self {
         let mut footprint = Footprint::default();
         for item in items {
-            footprint.keys.insert((feed_id, item.id.clone()));
+            footprint.keys.insert(key(feed_id, &item.id));
             if item.role == ItemRole::Parent {
-                footprint.parent_ids.extend(item.data_id.clone());
+                footprint.parent_ids.extend(ids(&item.data_id));
             }
-            footprint.parent_refs.extend(item.parent_ref.clone());
+            footprint.parent_refs.extend(ids(&item.parent_ref));
         }
         for stored in existing.iter().filter(|e| e.role == Some(ItemRole::Parent)) {
-            footprint.parent_ids.extend(stored.data_id.clone());
+            footprint.parent_ids.extend(ids(&stored.data_id));
         }
         for child in children {
-            footprint
-                .keys
-                .insert((child.feed_id, child.item_id.clone()));
-            footprint.parent_refs.extend(child.parent_ref.clone());
+            footprint.keys.insert(key(child.feed_id, &child.item_id));
+            footprint.parent_refs.extend(ids(&child.parent_ref));
         }
         footprint
     }
@@ -60,7 +75,7 @@ impl Footprint {
     /// that does not change the parent reads), nor do two with parents of one `@id` in two
     /// feeds (a page reads no stored parent under an `@id` it has or deletes itself).
     pub(crate) fn meets(&self, other: &Footprint) -> bool {
-        fn share<T: std::hash::Hash + Eq>(a: &HashSet<T>, b: &HashSet<T>) -> bool {
+        fn share(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
             let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
             small.iter().any(|x| large.contains(x))
         }
