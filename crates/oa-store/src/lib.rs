@@ -14,6 +14,7 @@ pub mod index;
 mod normalisation;
 mod page;
 mod page_plan;
+mod page_state;
 mod page_write;
 mod postgres;
 mod renormalise;

@@ -58,9 +58,10 @@ pub struct FeedRef {
     pub url: String,
     /// The feed's cursor was unset when the reference was taken: no page of it stored (a
     /// page's items are stored with the cursor it leaves), or a walk from the start asked
-    /// for. A page's plan then takes its items as not stored rather than reading them
-    /// (`page_plan::plan`); the page's transaction reads them, as for every plan, and
-    /// normalises the page again if that was wrong.
+    /// for. A page's plan on PostgreSQL then takes its items as not stored rather than
+    /// reading them (`page_plan::plan`); the page's transaction reads them, as for every
+    /// plan there, and normalises the page again if that was wrong. A SQLite store's plans
+    /// read them anyway: its transactions skip reading a plan's state when they can.
     pub new_to_store: bool,
 }
 
