@@ -8,8 +8,9 @@
 //! plan was normalised against (nothing it read changed since: the page before, another
 //! feed's page, a `renormalise`), which it reads again ([`crate::page_state`]) unless the
 //! store knows it unchanged (SQLite's log of commits, [`PlanCheck::Unchanged`]). Otherwise
-//! it normalises the page again against what it read. Normalising depends on nothing else, so a page stores exactly
-//! what it would have stored had it been normalised in its transaction.
+//! it normalises the page again against what it read. Normalising depends on nothing else,
+//! so a page stores exactly what it would have stored had it been normalised in its
+//! transaction.
 
 // foldhash, as in `normalisation`: SipHash on these per-item maps and sets was 3 % of a
 // harvest's instructions (docs/PERFORMANCE.md, "Thirty-second session").

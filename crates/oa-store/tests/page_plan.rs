@@ -195,6 +195,26 @@ async fn a_plan_made_before_a_newer_version_of_its_item_was_stored_does_not_undo
     }
 }
 
+/// Event "b", version 2, renamed.
+fn renamed_b() -> Value {
+    let mut newer = event("b", 2, PRESTON.0, PRESTON.1, at(3));
+    newer["data"]["name"] = "Renamed".into();
+    newer
+}
+
+/// `page`, a plan of "b" at version 1 made before [`renamed_b`] was stored after "a":
+/// applied, it is normalised again and stores nothing.
+async fn assert_older_b_normalised_again(t: &TestStore, feed: &FeedRef, page: PagePlan) {
+    let outcome = apply_plan(t, feed, page, "n3").await;
+    assert_eq!(
+        (outcome.planned, outcome.applied, outcome.stale),
+        (false, 0, 1),
+        "{}",
+        t.name
+    );
+    assert_eq!(stored_names(t).await, ["Event a", "Renamed"], "{}", t.name);
+}
+
 #[tokio::test]
 async fn a_plan_is_read_again_after_another_process_commits() {
     for t in stores("plan_other_writer").await {
@@ -204,22 +224,12 @@ async fn a_plan_is_read_again_after_another_process_commits() {
 
         let page = plan(&t, &feed, vec![event("b", 1, PRESTON.0, PRESTON.1, at(3))]).await;
         // Another process (its own connections, its own commit log) stores a newer "b".
-        let mut newer = event("b", 2, PRESTON.0, PRESTON.1, at(3));
-        newer["data"]["name"] = "Renamed".into();
         t.other_process()
             .await
-            .apply_page(&feed, prepared(vec![newer]), "n2", &*NORMALISER)
+            .apply_page(&feed, prepared(vec![renamed_b()]), "n2", &*NORMALISER)
             .await
             .expect("the other process's page");
-
-        let outcome = apply_plan(&t, &feed, page, "n3").await;
-        assert_eq!(
-            (outcome.planned, outcome.applied, outcome.stale),
-            (false, 0, 1),
-            "{}",
-            t.name
-        );
-        assert_eq!(stored_names(&t).await, ["Event a", "Renamed"], "{}", t.name);
+        assert_older_b_normalised_again(&t, &feed, page).await;
     }
 }
 
@@ -274,36 +284,30 @@ async fn plan_and_apply(
     apply_plan(t, feed, page, next).await
 }
 
+/// Event `id` starting at `at(start)`, version 1, planned and applied.
+async fn store_event(t: &TestStore, feed: &FeedRef, (id, start): (&str, i64), next: &str) {
+    let page = vec![event(id, 1, PRESTON.0, PRESTON.1, at(start))];
+    plan_and_apply(t, feed, page, next).await;
+}
+
+/// Series `id` named `name`, version 1, planned and applied.
+async fn store_series(t: &TestStore, feed: &FeedRef, (id, name): (&str, &str), next: &str) {
+    let page = vec![series(id, 1, name, PRESTON.0, PRESTON.1)];
+    plan_and_apply(t, feed, page, next).await;
+}
+
 #[tokio::test]
 async fn a_plan_is_used_without_reading_its_state_again_when_the_pages_since_wrote_nothing_it_read()
 {
     for t in stores("plan_known_current").await {
         let feed = t.feed("https://p.example/events").await;
         let other = t.feed("https://q.example/events").await;
-        plan_and_apply(
-            &t,
-            &feed,
-            vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))],
-            "n1",
-        )
-        .await;
+        store_event(&t, &feed, ("a", 2), "n1").await;
 
         let page = plan(&t, &feed, vec![event("b", 1, PRESTON.0, PRESTON.1, at(3))]).await;
         // Pages planned after it, of its feed and another, with other items.
-        plan_and_apply(
-            &t,
-            &feed,
-            vec![event("c", 1, PRESTON.0, PRESTON.1, at(4))],
-            "n2",
-        )
-        .await;
-        plan_and_apply(
-            &t,
-            &other,
-            vec![event("b", 1, PRESTON.0, PRESTON.1, at(5))],
-            "m1",
-        )
-        .await;
+        store_event(&t, &feed, ("c", 4), "n2").await;
+        store_event(&t, &other, ("b", 5), "m1").await;
         let outcome = apply_plan(&t, &feed, page, "n3").await;
         assert!(outcome.planned, "{}", t.name);
         // PostgreSQL reads it again: its store keeps no log of what commits wrote.
@@ -321,26 +325,10 @@ async fn a_plan_is_used_without_reading_its_state_again_when_the_pages_since_wro
 async fn a_plan_is_read_again_when_a_page_planned_after_it_stored_the_same_item_first() {
     for t in stores("plan_same_key").await {
         let feed = t.feed("https://p.example/events").await;
-        plan_and_apply(
-            &t,
-            &feed,
-            vec![event("a", 1, PRESTON.0, PRESTON.1, at(2))],
-            "n1",
-        )
-        .await;
+        store_event(&t, &feed, ("a", 2), "n1").await;
         let page = plan(&t, &feed, vec![event("b", 1, PRESTON.0, PRESTON.1, at(3))]).await;
-        let mut newer = event("b", 2, PRESTON.0, PRESTON.1, at(3));
-        newer["data"]["name"] = "Renamed".into();
-        plan_and_apply(&t, &feed, vec![newer], "n2").await;
-
-        let outcome = apply_plan(&t, &feed, page, "n3").await;
-        assert_eq!(
-            (outcome.planned, outcome.applied, outcome.stale),
-            (false, 0, 1),
-            "{}",
-            t.name
-        );
-        assert_eq!(stored_names(&t).await, ["Event a", "Renamed"], "{}", t.name);
+        plan_and_apply(&t, &feed, vec![renamed_b()], "n2").await;
+        assert_older_b_normalised_again(&t, &feed, page).await;
     }
 }
 
@@ -349,22 +337,10 @@ async fn a_plan_is_read_again_when_a_page_planned_after_it_stored_its_items_pare
     for t in stores("plan_parent_planned").await {
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        plan_and_apply(
-            &t,
-            &series_feed,
-            vec![series("y", 1, "Yoga", PRESTON.0, PRESTON.1)],
-            "n1",
-        )
-        .await;
+        store_series(&t, &series_feed, ("y", "Yoga"), "n1").await;
         // Planned while its series is unknown: the session would wait for its parent.
         let page = plan(&t, &sessions, vec![session("s1", 1, "x", at(5))]).await;
-        plan_and_apply(
-            &t,
-            &series_feed,
-            vec![series("x", 1, "Walking Football", PRESTON.0, PRESTON.1)],
-            "n2",
-        )
-        .await;
+        store_series(&t, &series_feed, ("x", "Walking Football"), "n2").await;
 
         let outcome = apply_plan(&t, &sessions, page, "n").await;
         assert!(!outcome.planned, "{}", t.name);
@@ -377,13 +353,7 @@ async fn a_plan_is_read_again_when_a_page_planned_after_it_stored_a_child_of_a_p
     for t in stores("plan_child_planned").await {
         let sessions = t.feed("https://p.example/sessions").await;
         let series_feed = t.feed("https://p.example/series").await;
-        plan_and_apply(
-            &t,
-            &series_feed,
-            vec![series("x", 1, "Walking Football", PRESTON.0, PRESTON.1)],
-            "n1",
-        )
-        .await;
+        store_series(&t, &series_feed, ("x", "Walking Football"), "n1").await;
         // The series renamed, planned while it has no sessions to recompute.
         let renamed = vec![series("x", 2, "Walking Netball", PRESTON.0, PRESTON.1)];
         let page = plan(&t, &series_feed, renamed).await;

@@ -162,6 +162,13 @@ mod tests {
         log.record(marks, wrote);
     }
 
+    /// A page begins on `conn` (the log sees what was committed since), and is rolled back.
+    fn begin_a_page(log: &CommitLog, conn: &Connection) {
+        conn.execute_batch("begin immediate").expect("begin");
+        log.observe(conn).expect("observe");
+        conn.execute_batch("rollback").expect("rollback");
+    }
+
     #[test]
     fn a_plan_holds_past_pages_that_wrote_nothing_it_read_and_not_past_one_that_did() {
         let (_dir, conn, _) = two_connections();
@@ -174,11 +181,9 @@ mod tests {
         );
 
         commit_page(&log, &conn, Some(footprint("c")));
-        conn.execute_batch("begin immediate").expect("begin");
-        log.observe(&conn).expect("observe");
+        begin_a_page(&log, &conn);
         assert!(log.unchanged_since(planned_at, &footprint("b")));
         assert!(!log.unchanged_since(planned_at, &footprint("c")));
-        conn.execute_batch("rollback").expect("rollback");
 
         commit_page(&log, &conn, None);
         assert!(
@@ -198,25 +203,19 @@ mod tests {
         other
             .execute_batch("insert into t values (2)")
             .expect("other");
-        conn.execute_batch("begin immediate").expect("begin");
-        log.observe(&conn).expect("observe");
-        conn.execute_batch("rollback").expect("rollback");
+        begin_a_page(&log, &conn);
         assert!(!log.unchanged_since(planned_at, &footprint("b")));
 
         // The page connection's own write outside a recorded page: seen by its changed rows.
         let planned_at = log.generation();
         conn.execute_batch("insert into t values (3)")
             .expect("write");
-        conn.execute_batch("begin immediate").expect("begin");
-        log.observe(&conn).expect("observe");
-        conn.execute_batch("rollback").expect("rollback");
+        begin_a_page(&log, &conn);
         assert!(!log.unchanged_since(planned_at, &footprint("b")));
 
         // Nothing since: nothing recorded.
         let planned_at = log.generation();
-        conn.execute_batch("begin immediate").expect("begin");
-        log.observe(&conn).expect("observe");
-        conn.execute_batch("rollback").expect("rollback");
+        begin_a_page(&log, &conn);
         assert!(log.unchanged_since(planned_at, &footprint("b")));
     }
 
