@@ -5,7 +5,8 @@
 //! A page reads its items as stored (by key), the stored children of the parents it
 //! changes (by the parents' `@id`) and the stored parents its items and those children point
 //! at (by `@id`). It writes its items and those children (by key), parent rows under the
-//! `@id`s its parents have and had, and children pointing at the `@id`s its items point at.
+//! `@id`s its parents have and had, children pointing at the `@id`s its items point at, and
+//! the rows of the parents its children point at (their generated sessions dropped).
 //! A child moved from one parent to another is caught by its key: a page that read the old
 //! parent's children read it.
 //!
@@ -65,6 +66,12 @@ impl Footprint {
         for child in children {
             footprint.keys.insert(key(child.feed_id, &child.item_id));
             footprint.parent_refs.extend(ids(&child.parent_ref));
+            // A page of sessions writes the row of the parent they point at (its generated
+            // sessions go), which a page reads only as a child: the normaliser gives parents
+            // no parent of their own, but the store does not depend on it.
+            if ItemRole::parse(&child.role) == Some(ItemRole::Parent) {
+                footprint.parent_ids.extend(ids(&child.data_id));
+            }
         }
         footprint
     }
@@ -161,10 +168,20 @@ mod tests {
             digest_problems: None,
             digest_ids: None,
         };
+        let recomputed_child = child.clone();
         let recomputing = Footprint::of(1, &[], &[], &[child]);
         let same_child = Footprint::of(7, &[item("c", ItemRole::Child, None, None)], &[], &[]);
         assert!(recomputing.meets(&same_child));
         let parent_elsewhere = page(&[item("p", ItemRole::Parent, Some("urn:elsewhere"), None)]);
         assert!(recomputing.meets(&parent_elsewhere));
+        // A stored child that is a parent too: a page pointing at it may write its row.
+        let child_parent = StoredChild {
+            role: "parent".into(),
+            data_id: Some("urn:middle".into()),
+            ..recomputed_child.clone()
+        };
+        let pointing_at_it = page(&[item("m", ItemRole::Child, None, Some("urn:middle"))]);
+        assert!(Footprint::of(1, &[], &[], &[child_parent]).meets(&pointing_at_it));
+        assert!(!recomputing.meets(&pointing_at_it));
     }
 }
