@@ -2,11 +2,11 @@
 //! transaction can tell its plan still holds without reading the page's state again.
 //!
 //! A plan notes the log's generation before its snapshot. Every page committed on the page
-//! connection records the footprint of what it wrote ([`Footprint`]); every other commit
-//! (another connection's or process's, the page connection's key moves, a page that was
-//! normalised again) is recorded as unknown when the next page begins: it shows as a change
-//! of `PRAGMA data_version` (commits on other connections) or of the page connection's
-//! count of changed rows. A page's transaction skips its reading when every commit since its
+//! connection records the footprint of what it wrote ([`Footprint`]); every other commit is
+//! recorded as unknown: a page normalised again (or applied unplanned) as it commits, the
+//! rest (another connection's or process's, the page connection's key moves) when the next
+//! page begins, as a change of `PRAGMA data_version` (commits on other connections) or of
+//! the page connection's count of changed rows. A page's transaction skips its reading when every commit since its
 //! plan's generation is known and meets none of what the plan read. Reading the state again
 //! was 7 % of the writer's time at 110,000 items (docs/PERFORMANCE.md, "Harvest
 //! throughput", thirty-fourth session).
@@ -33,8 +33,8 @@ struct Log {
     generation: u64,
     /// The last [`KEPT`] commits, by generation: what each wrote, `None` when not known.
     commits: VecDeque<(u64, Option<Arc<Footprint>>)>,
-    /// `data_version` and the page connection's changed rows right after the last commit
-    /// recorded: any other commit changes one of them.
+    /// `data_version` and the page connection's changed rows as the last commit recorded
+    /// left them: any other commit changes one of them.
     after_last: Option<Marks>,
 }
 
