@@ -6,10 +6,10 @@
 //! recorded as unknown: a page normalised again (or applied unplanned) as it commits, the
 //! rest (another connection's or process's, the page connection's key moves) when the next
 //! page begins, as a change of `PRAGMA data_version` (commits on other connections) or of
-//! the page connection's count of changed rows. A page's transaction skips its reading when every commit since its
-//! plan's generation is known and meets none of what the plan read. Reading the state again
-//! was 7 % of the writer's time at 110,000 items (docs/PERFORMANCE.md, "Harvest
-//! throughput", thirty-fourth session).
+//! the page connection's count of changed rows. A page's transaction skips its reading when
+//! every commit since its plan's generation is known and meets none of what the plan read.
+//! Reading the state again was 7 % of the writer's time at 110,000 items
+//! (docs/PERFORMANCE.md, "Harvest throughput", thirty-fourth session).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
