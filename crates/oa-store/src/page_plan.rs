@@ -43,8 +43,8 @@ pub struct PagePlan {
 struct Ahead {
     state: PageState,
     writes: NormalisedPage,
-    /// The store's commit generation before the plan's snapshot, and what the plan read:
-    /// kept by a store that can tell, from them, that the state is unchanged
+    /// The generation of the store's log of commits before the plan's snapshot, and what
+    /// the plan read: kept by a store that can tell, from them, that the state is unchanged
     /// (`sqlite::commit_log`).
     read: Option<(u64, Arc<Footprint>)>,
 }
@@ -91,8 +91,8 @@ impl std::fmt::Debug for PagePlan {
 }
 
 /// Reads what the page depends on through `reads` (a snapshot: no locks are taken, nothing
-/// is written) and normalises it. `generation`, when given, is the store's commit
-/// generation before the snapshot: the plan then keeps what it read too ([`Footprint`]).
+/// is written) and normalises it. `generation`, when given, is that of the store's log of
+/// commits before the snapshot: the plan then keeps what it read too ([`Footprint`]).
 pub(crate) async fn plan<T: PageTx>(
     mut reads: T,
     feed: &FeedRef,
