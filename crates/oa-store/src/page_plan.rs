@@ -101,7 +101,11 @@ pub(crate) async fn plan<T: PageTx>(
     generation: Option<u64>,
 ) -> Result<PagePlan, StoreError> {
     let mut plan = PagePlan::unplanned(items);
-    let state = read_state(&mut reads, feed, &plan.items, Reading::Plan).await?;
+    let reading = match generation {
+        Some(_) => Reading::PlanKept,
+        None => Reading::Plan,
+    };
+    let state = read_state(&mut reads, feed, &plan.items, reading).await?;
     // The snapshot ends before normalising: an open read transaction would keep SQLite's
     // checkpointer from restarting the WAL meanwhile.
     drop(reads);

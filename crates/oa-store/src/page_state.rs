@@ -120,6 +120,9 @@ impl PageState {
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) enum Reading {
     Plan,
+    /// A plan that keeps what it read, for its transaction to know it current without
+    /// reading again (`page_plan::PagePlan::read_at`): it reads everything it depends on.
+    PlanKept,
     Transaction,
 }
 
@@ -149,7 +152,8 @@ pub(crate) async fn read_state<T: PageTx>(
     // page stored earlier in the same walk may hold one), and reading them is work for the
     // database, PostgreSQL's server being what bounds a harvest into it (+5 to +43 % a
     // round there: docs/PERFORMANCE.md, "Harvest throughput", thirtieth session). The
-    // transaction reads them whatever the plan took.
+    // transaction reads them whatever the plan took; a plan kept to skip that reading cannot
+    // take them so.
     let mut existing = if reading == Reading::Plan && feed.new_to_store {
         Vec::new()
     } else {

@@ -369,3 +369,20 @@ async fn a_plan_is_read_again_when_a_page_planned_after_it_stored_a_child_of_a_p
         assert_eq!(stored_names(&t).await, ["Walking Netball"], "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn a_plan_for_a_feed_new_to_the_store_after_a_planned_page_stored_its_item_keeps_it() {
+    for t in stores("plan_new_feed_planned").await {
+        // The reference a walk from the start holds for all its pages.
+        let feed = t.feed("https://p.example/events").await;
+        assert!(feed.new_to_store, "{}", t.name);
+        plan_and_apply(&t, &feed, vec![renamed_b()], "n1").await;
+
+        // The older version, in a later page of the same walk, planned after that page
+        // committed: a plan kept to skip its transaction's reading must have read it.
+        let older = vec![event("b", 1, PRESTON.0, PRESTON.1, at(3))];
+        let outcome = plan_and_apply(&t, &feed, older, "n2").await;
+        assert_eq!((outcome.applied, outcome.stale), (0, 1), "{}", t.name);
+        assert_eq!(stored_names(&t).await, ["Renamed"], "{}", t.name);
+    }
+}

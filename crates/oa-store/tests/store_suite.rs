@@ -15,6 +15,14 @@ static NORMALISER: std::sync::LazyLock<OpenActiveNormaliser> =
     std::sync::LazyLock::new(OpenActiveNormaliser::default);
 const PRESTON: (f64, f64) = (53.7632, -2.7031);
 
+/// The first batch of a `renormalise` over the whole store (up to 100 items).
+async fn renormalise_first_batch(t: &TestStore) -> oa_store::RenormaliseBatch {
+    t.store
+        .renormalise_batch(None, 100, &*NORMALISER)
+        .await
+        .expect("batch")
+}
+
 async fn names(store: &dyn oa_store::Store) -> Vec<String> {
     let page = search(
         store,
@@ -788,11 +796,7 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
 
         // Back to the real normaliser: every session is rewritten, and the store is exactly
         // as it was before the marking pass.
-        let back = t
-            .store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        let back = renormalise_first_batch(&t).await;
         assert_eq!(
             back.unchanged, 1,
             "only the series (no sessions either way): {}",
@@ -800,11 +804,7 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
         );
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
         // Again with nothing changed: every item is recognised and not rewritten.
-        let again = t
-            .store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        let again = renormalise_first_batch(&t).await;
         assert_eq!((again.items, again.unchanged), (6, 6), "{}", t.name);
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
         // A status that changes is written, both ways (unchanged ones are not rewritten).
@@ -815,10 +815,7 @@ async fn renormalising_in_batches_reaches_every_live_item_once() {
         let refused = t.store.dump().await.expect("dump");
         let statuses: Vec<&str> = refused.items.iter().map(|i| i.4.as_str()).collect();
         assert_eq!(statuses, ["unusable"; 6], "{}", t.name);
-        t.store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        renormalise_first_batch(&t).await;
         assert_eq!(t.store.dump().await.expect("dump"), before, "{}", t.name);
     }
 }
@@ -1028,10 +1025,7 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
         );
 
         // Renormalising keeps them while no ScheduledSession exists.
-        t.store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        renormalise_first_batch(&t).await;
         assert_eq!(names(t.store.as_ref()).await.len(), generated.len());
 
         // The publisher starts sending ScheduledSessions: they replace the generated ones,
@@ -1044,10 +1038,7 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
             "{}",
             t.name
         );
-        t.store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        renormalise_first_batch(&t).await;
         assert_eq!(
             names(t.store.as_ref()).await,
             ["Scheduled Yoga"],
@@ -1256,11 +1247,7 @@ async fn a_harvested_page_stores_the_digests_of_what_it_wrote() {
         // Digests are taken beside the normaliser, not in the writer: each must describe
         // the rows the page stored (the generated sessions included), or renormalise would
         // rewrite the item.
-        let batch = t
-            .store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        let batch = renormalise_first_batch(&t).await;
         assert_eq!((batch.items, batch.unchanged), (4, 4), "{}", t.name);
     }
 }
@@ -1283,11 +1270,7 @@ async fn a_series_whose_generated_sessions_the_writer_drops_stores_the_digest_of
         assert!(names(t.store.as_ref()).await.is_empty(), "{}", t.name);
         // The digests taken beside the normaliser counted the dropped sessions: the writer
         // takes them again, or renormalise would find the series changed.
-        let batch = t
-            .store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        let batch = renormalise_first_batch(&t).await;
         assert_eq!((batch.items, batch.unchanged), (2, 2), "{}", t.name);
     }
 }
@@ -1307,11 +1290,7 @@ async fn a_series_left_without_sessions_gets_its_generated_ones_back_on_renormal
             .await;
         // Deleting the generated sessions made the series' stored digest stale: it must not
         // let renormalise take the series for unchanged.
-        let batch = t
-            .store
-            .renormalise_batch(None, 100, &*NORMALISER)
-            .await
-            .expect("batch");
+        let batch = renormalise_first_batch(&t).await;
         assert_eq!(batch.unchanged, 0, "{}", t.name);
         assert_eq!(names(t.store.as_ref()).await.len(), generated, "{}", t.name);
     }

@@ -269,14 +269,9 @@ impl Store for SqliteStore {
         // A read transaction on a connection of the store's own: one snapshot, while the
         // writer goes on writing.
         let reads = page_tx::SqlitePageTx::Read(self.lookups.snapshot()?);
-        // The page's stored items are read even for a feed new to the store: a plan that
-        // took them as not stored could not be known current without reading them in the
-        // transaction, and reading them here is the planning core's work, not the writer's.
-        let feed = FeedRef {
-            new_to_store: false,
-            ..feed.clone()
-        };
-        page_plan::plan(reads, &feed, items, normaliser, Some(generation)).await
+        // The plan keeps what it read (the page's stored items even for a feed new to the
+        // store): reading them here is the planning core's work, not the writer's.
+        page_plan::plan(reads, feed, items, normaliser, Some(generation)).await
     }
 
     async fn apply_plan(
