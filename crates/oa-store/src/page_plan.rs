@@ -27,7 +27,8 @@ use crate::page::{
 };
 use crate::page_state::{PageState, Reading, by_id, fresh, page_parents, read_state, recomputed};
 use crate::page_write::{
-    CHUNK_WORK, ChunkWrite, ChunkWriter, PageWrites, Writes, chunk_write, finish_page,
+    CHUNK_WORK, ChunkWrite, ChunkWriter, PLANNED_CHUNK_WORK, PageWrites, Writes, chunk_write,
+    finish_page,
 };
 use crate::{FeedRef, StoreError};
 
@@ -110,10 +111,14 @@ pub(crate) async fn plan<T: PageTx>(
     // checkpointer from restarting the WAL meanwhile.
     drop(reads);
     let mut chunks = Vec::new();
-    let (outcome, new_children) =
-        normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
-            chunks.push(chunk)
-        })?;
+    let (outcome, new_children) = normalise_page(
+        feed,
+        &plan.items,
+        &state,
+        normaliser,
+        PLANNED_CHUNK_WORK,
+        &mut |chunk| chunks.push(chunk),
+    )?;
     let writes = NormalisedPage {
         chunks,
         outcome,
@@ -207,9 +212,16 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
         }
         // Each chunk is written while the next is normalised.
         Err(state) => parse_again(&mut plan.items).and_then(|()| {
-            normalise_page(feed, &plan.items, &state, normaliser, &mut |chunk| {
-                let _ = writer.write(chunk);
-            })
+            normalise_page(
+                feed,
+                &plan.items,
+                &state,
+                normaliser,
+                CHUNK_WORK,
+                &mut |chunk| {
+                    let _ = writer.write(chunk);
+                },
+            )
         }),
     };
     let (mut outcome, new_children) = match normalised {
@@ -233,13 +245,15 @@ pub(crate) async fn apply_plan<T: PageTx + 'static>(
 }
 
 /// Normalises the page's work (its fresh items and the stored children of the parents it
-/// changes) against `state`, handing each chunk's writes to `emit` as soon as it is
-/// normalised; returns the page's outcome and the series that received sessions.
+/// changes) against `state`, handing each chunk of `chunk_work` work items' writes to
+/// `emit` as soon as it is normalised; returns the page's outcome and the series that
+/// received sessions.
 fn normalise_page(
     feed: &FeedRef,
     items: &[PreparedItem],
     state: &PageState,
     normaliser: &dyn Normaliser,
+    chunk_work: usize,
     emit: &mut dyn FnMut(ChunkWrite),
 ) -> Result<(PageOutcome, Vec<String>), StoreError> {
     let mut outcome = PageOutcome::default();
@@ -320,7 +334,7 @@ fn normalise_page(
     let parts: Vec<&[Work<'_>]> = if work.is_empty() {
         vec![&[]]
     } else {
-        work.chunks(CHUNK_WORK).collect()
+        work.chunks(chunk_work).collect()
     };
     for part in parts {
         let normalised = normalise_work(part, &parents, normaliser, &mut outcome)?;

@@ -386,3 +386,37 @@ async fn a_plan_for_a_feed_new_to_the_store_after_a_planned_page_stored_its_item
         assert_eq!(stored_names(&t).await, ["Renamed"], "{}", t.name);
     }
 }
+
+/// A page of more work than the transaction's chunks hold: 300 sessions of a scheduled
+/// series, then the series itself. In its transaction the series' chunk comes after two
+/// hundred and fifty of its sessions are stored, and its generated sessions are dropped
+/// there; a plan writes the page in one chunk, and they go at the page's end instead.
+#[tokio::test]
+async fn a_planned_page_of_more_than_a_chunk_stores_what_the_page_would() {
+    let (planned, unplanned) = (stores("plan_long").await, stores("plan_long_base").await);
+    for (p, u) in planned.iter().zip(&unplanned) {
+        let mut items: Vec<Value> = (0..300)
+            .map(|n| session(&format!("s{n}"), 1, "g", at(5 + n as i64)))
+            .collect();
+        items.push(scheduled_series("g", 1, PRESTON));
+        let p_feed = p.feed("https://p.example/mixed").await;
+        let u_feed = u.feed("https://p.example/mixed").await;
+        let page = plan(p, &p_feed, items.clone()).await;
+        let outcome = apply_plan(p, &p_feed, page, "n1").await;
+        let baseline = u.apply(&u_feed, items, "n1").await;
+        assert!(outcome.planned, "{}", p.name);
+        assert_eq!(outcome.applied, baseline.applied, "{}", p.name);
+        assert_eq!(
+            p.store.dump().await.expect("dump"),
+            u.store.dump().await.expect("dump"),
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            p.store.dump().await.expect("dump").opportunities.len(),
+            300,
+            "{}: the sessions, none generated",
+            p.name
+        );
+    }
+}
