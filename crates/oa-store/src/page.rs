@@ -14,6 +14,7 @@ use oa_model::{ItemRole, PreparedItem};
 use crate::StoreError;
 use crate::digest::Digest;
 use crate::document_tails::SharedTail;
+use crate::page_write::ChunkWrite;
 pub(crate) use crate::stored_state::StoredStates;
 
 pub(crate) use crate::normalisation::{Normalisation, Work, normalise_work};
@@ -159,8 +160,19 @@ pub(crate) trait PageTx: Send {
     ) -> Result<Vec<StoredChild>, StoreError>;
     /// Live children pointing at any of these parent `@id`s.
     async fn children_of(&mut self, parent_ids: &[String]) -> Result<Vec<StoredChild>, StoreError>;
-    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError>;
-    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError>;
+    /// Writes a chunk's rows (its digests taken out): the page's own items, when
+    /// `page_feed` names the page's feed; the changed statuses of stored children; its
+    /// opportunities, `chunk.rows` (every stored one of `chunk.opportunity_sources` that went
+    /// deleted, the rest upserted in place, with `tails`, the shared ends of their documents
+    /// ([`crate::document_tails`]), each stored as a new row, and a tail that the rows
+    /// deleted or rewritten were the last to point at deleted); and its problems (every one
+    /// of `chunk.problem_sources` deleted, then `chunk.problems` inserted).
+    async fn write_rows(
+        &mut self,
+        page_feed: Option<i64>,
+        chunk: ChunkWrite,
+        tails: Vec<SharedTail>,
+    ) -> Result<(), StoreError>;
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError>;
     /// Which of these series `@id`s have live children (ScheduledSessions) in any feed.
     async fn series_with_children(
@@ -170,22 +182,6 @@ pub(crate) trait PageTx: Send {
     /// Deletes the sessions generated from these series' schedules, and the output digests
     /// of the series items that generated them.
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError>;
-    /// Deletes every problem of these source items, then inserts `rows`.
-    async fn replace_problems(
-        &mut self,
-        sources: &[(i64, String)],
-        rows: &[ProblemRow],
-    ) -> Result<(), StoreError>;
-    /// Makes `rows` the opportunities of these source items: those that went are deleted,
-    /// the rest upserted in place. `tails` are the shared ends of the rows' documents
-    /// ([`crate::document_tails`]), each stored as a new row; a tail that the rows deleted
-    /// or rewritten were the last to point at is deleted.
-    async fn replace_opportunities(
-        &mut self,
-        sources: &[(i64, String)],
-        rows: Vec<OpportunityRow>,
-        tails: Vec<SharedTail>,
-    ) -> Result<(), StoreError>;
     /// Moves the feed's cursor to `next`. With `after`, the page was written while the page
     /// before it (which leaves the cursor at `after`) may still be in its transaction: it
     /// waits for that page to end, and fails with [`StoreError::PageBeforeNotStored`] unless

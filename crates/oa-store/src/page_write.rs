@@ -230,12 +230,21 @@ async fn write_chunks<T: PageTx>(
     let mut written = 0;
     while let Some(mut chunk) = queue.recv().await {
         received += 1;
-        if let Writes::Page { feed_id } = writes {
-            settle_page_items(&mut tx, feed_id, &mut chunk).await?;
-            tx.upsert_items(feed_id, std::mem::take(&mut chunk.items))
-                .await?;
+        let page_feed = match writes {
+            Writes::Page { feed_id } => {
+                settle_page_items(&mut tx, feed_id, &mut chunk).await?;
+                Some(feed_id)
+            }
+            Writes::Batch { .. } => None,
+        };
+        written += chunk.rows.len();
+        let digests = std::mem::take(&mut chunk.digests);
+        // After every digest of the chunk was taken of the whole documents.
+        let tails = split_shared_tails(&mut chunk.rows);
+        tx.write_rows(page_feed, chunk, tails).await?;
+        if !digests.is_empty() {
+            tx.set_digests(digests).await?;
         }
-        written += write_derived(&mut tx, chunk).await?;
     }
     // A batch whose normalising stopped early must not finish. (A page's normalising that
     // stops abandons its writer.)
@@ -256,30 +265,6 @@ pub(crate) async fn finish_page<T: PageTx>(tx: &mut T, page: PageWrites) -> Resu
     }
     tx.finish_page(page.feed_id, &page.next, page.after.as_deref())
         .await
-}
-
-/// A chunk's statuses, opportunities, problems and digests; returns the opportunities
-/// written.
-async fn write_derived<T: PageTx>(tx: &mut T, mut chunk: ChunkWrite) -> Result<usize, StoreError> {
-    let written = chunk.rows.len();
-    if !chunk.statuses.is_empty() {
-        tx.set_item_status(&chunk.statuses).await?;
-    }
-    // After every digest of the chunk was taken of the whole documents.
-    let tails = split_shared_tails(&mut chunk.rows);
-    // The rows move into the statement's parameters: a document is bound, not copied.
-    tx.replace_opportunities(
-        &chunk.opportunity_sources,
-        std::mem::take(&mut chunk.rows),
-        tails,
-    )
-    .await?;
-    tx.replace_problems(&chunk.problem_sources, &chunk.problems)
-        .await?;
-    if !chunk.digests.is_empty() {
-        tx.set_digests(std::mem::take(&mut chunk.digests)).await?;
-    }
-    Ok(written)
 }
 
 /// Settles the sessions generated for the page's series (against the children stored so

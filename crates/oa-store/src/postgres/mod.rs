@@ -3,6 +3,8 @@
 //! the same parent/child links take advisory locks so neither misses the other.
 
 mod changes;
+mod chunk_rows;
+mod inserts;
 mod opportunity_rows;
 mod page_tx;
 
@@ -184,10 +186,7 @@ impl Store for PgStore {
         normaliser: &dyn Normaliser,
     ) -> Result<PagePlan, StoreError> {
         // Read-only, and without the page's locks: only the page's own transaction takes them.
-        let mut reads = self.pool.begin().await?;
-        sqlx::query("set transaction read only")
-            .execute(&mut *reads)
-            .await?;
+        let reads = self.pool.begin_with("begin read only").await?;
         page_plan::plan(page_tx::PgPageTx(reads), feed, items, normaliser, None).await
     }
 

@@ -1,19 +1,20 @@
-//! The opportunity rows a page transaction writes on PostgreSQL, with the tails of their
-//! documents (`crate::document_tails`): rows that went deleted, the rest inserted or
-//! upserted as arrays.
+//! The opportunity rows a chunk writes on PostgreSQL, with the tails of their documents
+//! (`crate::document_tails`): rows that went deleted first, then the rest inserted or
+//! upserted as arrays, in the chunk's one statement of inserts.
 
+use super::inserts::Inserts;
 use super::page_tx::{PgPageTx, by_feed};
 use crate::StoreError;
 use crate::document_tails::{SharedTail, released};
 use crate::page::OpportunityRow;
 
-/// Makes `rows` the opportunities of these source items (see `PageTx::replace_opportunities`).
-pub(super) async fn replace(
+/// Deletes the stored opportunities of these source items that `rows` do not keep; returns
+/// the tails that the deleted rows, and the stored rows `rows` will rewrite, pointed at.
+pub(super) async fn delete_replaced(
     tx: &mut PgPageTx,
     sources: &[(i64, String)],
-    rows: Vec<OpportunityRow>,
-    tails: Vec<SharedTail>,
-) -> Result<(), StoreError> {
+    rows: &[OpportunityRow],
+) -> Result<Vec<i64>, StoreError> {
     // Rows stored before may point at tails these writes leave unused.
     let rewritten: Vec<&str> = rows
         .iter()
@@ -46,48 +47,53 @@ pub(super) async fn replace(
         .await?;
         old_tails.extend(deleted.into_iter().flatten());
     }
-    let tail_ids = insert_tails(tx, tails).await?;
-    let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
-        rows.into_iter().partition(|r| r.first_seen);
-    write_opportunities(tx, first_seen, &tail_ids, "").await?;
-    write_opportunities(tx, stored, &tail_ids, OPPORTUNITIES_ON_CONFLICT).await?;
-    release_tails(tx, old_tails).await
+    Ok(old_tails)
 }
 
-/// How a stored opportunity is replaced (as `super::page_tx`'s items are). The update leaves
-/// feed_id and item_id: the id is a digest of both (as on SQLite).
+/// Adds `rows` and their `tails` to the chunk's inserts: each tail a new row, its rid the
+/// sequence's next, which the rows pointing at it (by their `tail`, its index) take.
+pub(super) fn insert(
+    inserts: &mut Inserts,
+    rows: Vec<OpportunityRow>,
+    tails: Vec<SharedTail>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let refs = inserts.bind(tails.iter().map(|t| t.refs).collect::<Vec<_>>(), "bigint[]")?;
+    let bodies = inserts.bind(
+        tails.iter().map(|t| t.body.as_str()).collect::<Vec<_>>(),
+        "text[]",
+    )?;
+    inserts.part(
+        "tails",
+        &format!(
+            "select nextval(pg_get_serial_sequence('document_tails', 'rid')) as rid, refs, body, n \
+             from unnest({refs}, {bodies}) with ordinality as t(refs, body, n)"
+        ),
+    );
+    inserts.part(
+        "tails_stored",
+        "insert into document_tails (rid, refs, body) select rid, refs, body from tails",
+    );
+    let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
+        rows.into_iter().partition(|r| r.first_seen);
+    opportunities(inserts, "opportunities_new", &first_seen, "")?;
+    opportunities(
+        inserts,
+        "opportunities_stored",
+        &stored,
+        OPPORTUNITIES_ON_CONFLICT,
+    )
+}
+
+/// How a stored opportunity is replaced (as `super::chunk_rows`' items are). The update
+/// leaves feed_id and item_id: the id is a digest of both (as on SQLite).
 const OPPORTUNITIES_ON_CONFLICT: &str = " on conflict (id) do update set kind = excluded.kind, \
     start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
     lng = excluded.lng, geo = excluded.geo, status = excluded.status, \
     modified = excluded.modified, parent_ref = excluded.parent_ref, doc = excluded.doc, \
     tail_id = excluded.tail_id";
-
-/// Stores the tails of the documents about to be written, each as a new row; their rids,
-/// in order (taken from the sequence first: the order of an insert's `returning` rows is
-/// not promised).
-async fn insert_tails(tx: &mut PgPageTx, tails: Vec<SharedTail>) -> Result<Vec<i64>, StoreError> {
-    if tails.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rids: Vec<i64> = sqlx::query_scalar(
-        "select nextval(pg_get_serial_sequence('document_tails', 'rid')) from generate_series(1, $1)",
-    )
-    .bind(tails.len() as i64)
-    .fetch_all(&mut *tx.0)
-    .await?;
-    let refs: Vec<i64> = tails.iter().map(|t| t.refs).collect();
-    let bodies: Vec<String> = tails.into_iter().map(|t| t.body).collect();
-    sqlx::query(
-        "insert into document_tails (rid, refs, body) \
-         select * from unnest($1::bigint[], $2::bigint[], $3::text[])",
-    )
-    .bind(&rids)
-    .bind(refs)
-    .bind(bodies)
-    .execute(&mut *tx.0)
-    .await?;
-    Ok(rids)
-}
 
 /// Counts off the rows that no longer point at these tails (a tail once per row); deletes
 /// a tail no row points at any more.
@@ -120,48 +126,76 @@ pub(super) async fn release_tails(
     Ok(())
 }
 
-/// Inserts opportunity rows as arrays, with `on_conflict` after the rows; a row's `tail`
-/// indexes `tail_ids`.
-async fn write_opportunities(
-    tx: &mut PgPageTx,
-    rows: Vec<OpportunityRow>,
-    tail_ids: &[i64],
+/// Adds opportunity rows as arrays, with `on_conflict` after the rows; a row's `tail`
+/// numbers a row of the `tails` part.
+fn opportunities(
+    inserts: &mut Inserts,
+    name: &str,
+    rows: &[OpportunityRow],
     on_conflict: &str,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, modified, parent_ref, doc, tail_id) \
-         select id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
-         case when lat is not null and lng is not null then point(lng, lat) end, status, modified, parent_ref, doc, tail_id \
-         from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-         $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::text[]) \
-         as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, parent_ref, tail_id, doc){on_conflict}"
+    let columns = [
+        inserts.bind(
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "text[]",
+        )?,
+        inserts.bind(
+            rows.iter().map(|r| r.feed_id).collect::<Vec<_>>(),
+            "bigint[]",
+        )?,
+        inserts.bind(
+            rows.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
+            "text[]",
+        )?,
+        inserts.bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>(), "text[]")?,
+        inserts.bind(
+            rows.iter().map(|r| r.start_at).collect::<Vec<_>>(),
+            "bigint[]",
+        )?,
+        inserts.bind(
+            rows.iter().map(|r| r.end_at).collect::<Vec<_>>(),
+            "bigint[]",
+        )?,
+        inserts.bind(rows.iter().map(|r| r.lat).collect::<Vec<_>>(), "float8[]")?,
+        inserts.bind(rows.iter().map(|r| r.lng).collect::<Vec<_>>(), "float8[]")?,
+        inserts.bind(rows.iter().map(|r| r.status).collect::<Vec<_>>(), "text[]")?,
+        inserts.bind(
+            rows.iter().map(|r| r.modified).collect::<Vec<_>>(),
+            "bigint[]",
+        )?,
+        inserts.bind(
+            rows.iter()
+                .map(|r| r.parent_ref.as_deref())
+                .collect::<Vec<_>>(),
+            "text[]",
+        )?,
+        // Numbered from 1, as `with ordinality` numbers the tails.
+        inserts.bind(
+            rows.iter()
+                .map(|r| r.tail.map(|n| n as i64 + 1))
+                .collect::<Vec<_>>(),
+            "bigint[]",
+        )?,
+        inserts.bind(
+            rows.iter().map(|r| r.doc.as_str()).collect::<Vec<_>>(),
+            "text[]",
+        )?,
+    ];
+    inserts.part(
+        name,
+        &format!(
+            "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, \
+             modified, parent_ref, doc, tail_id) \
+             select r.id, r.feed_id, r.item_id, r.kind, r.start_at, r.end_at, r.lat, r.lng, \
+             case when r.lat is not null and r.lng is not null then point(r.lng, r.lat) end, r.status, \
+             r.modified, r.parent_ref, r.doc, tails.rid \
+             from unnest({}) as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, \
+             modified, parent_ref, tail, doc) left join tails on tails.n = r.tail{on_conflict}",
+            columns.join(", ")
+        ),
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.start_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.end_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.lat).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.lng).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.parent_ref.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|r| r.tail.map(|n| tail_ids[n]))
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.into_iter().map(|r| r.doc).collect::<Vec<_>>())
-        .execute(&mut *tx.0)
-        .await?;
     Ok(())
 }

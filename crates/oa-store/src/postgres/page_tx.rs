@@ -1,5 +1,5 @@
-//! The page transaction's SQL on PostgreSQL: whole pages as arrays through `unnest`, one
-//! statement each, with no parameter-count limit to chunk around.
+//! The page transaction's SQL on PostgreSQL: whole pages as arrays through `unnest`, with no
+//! parameter-count limit to chunk around; a chunk's rows in `chunk_rows`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -7,13 +7,12 @@ use async_trait::async_trait;
 use oa_model::ItemRole;
 use sqlx::{Postgres, Transaction};
 
-use super::opportunity_rows::{self, release_tails};
+use super::chunk_rows;
+use super::opportunity_rows::release_tails;
 use crate::digest::Digest;
 use crate::document_tails::SharedTail;
-use crate::page::{
-    DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
-    StoredParent, page_before_stored,
-};
+use crate::page::{DigestRow, ExistingItem, PageTx, StoredChild, StoredParent, page_before_stored};
+use crate::page_write::ChunkWrite;
 use crate::{StoreError, now_secs};
 
 pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
@@ -113,35 +112,6 @@ impl PageTx for PgPageTx {
         Ok(rows)
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
-        let (first_seen, stored): (Vec<ItemRow>, Vec<ItemRow>) =
-            rows.into_iter().partition(|r| r.first_seen);
-        write_items(self, feed_id, &first_seen, "").await?;
-        write_items(self, feed_id, &stored, ITEMS_ON_CONFLICT).await
-    }
-
-    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        let mut by_feed: BTreeMap<i64, Vec<&StatusRow>> = BTreeMap::new();
-        for row in rows {
-            by_feed.entry(row.feed_id).or_default().push(row);
-        }
-        for (feed_id, rows) in by_feed {
-            let ids: Vec<String> = rows.iter().map(|r| r.item_id.clone()).collect();
-            sqlx::query(
-                "update items i set status = u.status, problem = u.problem \
-                 from unnest($2::text[], $3::text[], $4::text[]) as u(item_id, status, problem) \
-                 where i.feed_id = $1 and i.item_id = any($2) and i.item_id = u.item_id",
-            )
-            .bind(feed_id)
-            .bind(&ids)
-            .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.problem.clone()).collect::<Vec<_>>())
-            .execute(&mut *self.0)
-            .await?;
-        }
-        Ok(())
-    }
-
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
         let mut by_feed: BTreeMap<i64, Vec<&DigestRow>> = BTreeMap::new();
         for row in &rows {
@@ -185,20 +155,17 @@ impl PageTx for PgPageTx {
     }
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
-        sqlx::query(
-            "update items p set digest_opportunities = null, digest_problems = null, digest_ids = null \
-             where p.role = 'parent' and p.state = 'updated' and p.data_id = any($1) \
-             and exists (select 1 from opportunities o \
-             where o.feed_id = p.feed_id and o.item_id = p.item_id and o.parent_ref = p.data_id)",
-        )
-        .bind(series_ids)
-        .execute(&mut *self.0)
-        .await?;
+        // One statement: the series' digests go unknown for the rows it deletes, which it
+        // finds through the series items by `@id` (an index), not a scan of opportunities.
         let tails: Vec<(Option<i64>,)> = sqlx::query_as(
-            // Through the series items by `@id` (an index), not a scan of opportunities.
-            "delete from opportunities o using items p where p.role = 'parent' \
+            "with gone as (delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
-             and o.item_id = p.item_id and o.parent_ref = p.data_id returning o.tail_id",
+             and o.item_id = p.item_id and o.parent_ref = p.data_id \
+             returning o.tail_id, o.feed_id, o.item_id), \
+             unknown as (update items p set digest_opportunities = null, digest_problems = null, \
+             digest_ids = null from (select distinct feed_id, item_id from gone) g \
+             where p.feed_id = g.feed_id and p.item_id = g.item_id) \
+             select tail_id from gone",
         )
         .bind(series_ids)
         .fetch_all(&mut *self.0)
@@ -206,41 +173,13 @@ impl PageTx for PgPageTx {
         release_tails(self, tails.into_iter().filter_map(|(t,)| t).collect()).await
     }
 
-    async fn replace_problems(
+    async fn write_rows(
         &mut self,
-        sources: &[(i64, String)],
-        rows: &[ProblemRow],
-    ) -> Result<(), StoreError> {
-        for (feed_id, item_ids) in by_feed(sources) {
-            sqlx::query("delete from item_problems where feed_id = $1 and item_id = any($2)")
-                .bind(feed_id)
-                .bind(item_ids)
-                .execute(&mut *self.0)
-                .await?;
-        }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "insert into item_problems (feed_id, item_id, code, detail) \
-             select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[])",
-        )
-        .bind(rows.iter().map(|r| r.feed_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.code.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.detail.clone()).collect::<Vec<_>>())
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn replace_opportunities(
-        &mut self,
-        sources: &[(i64, String)],
-        rows: Vec<OpportunityRow>,
+        page_feed: Option<i64>,
+        chunk: ChunkWrite,
         tails: Vec<SharedTail>,
     ) -> Result<(), StoreError> {
-        opportunity_rows::replace(self, sources, rows, tails).await
+        chunk_rows::write(self, page_feed, chunk, tails).await
     }
 
     async fn finish_page(
@@ -355,58 +294,6 @@ pub(super) async fn take_turn(
     sqlx::query(concat!("select pg_advisory_xact_lock(", turn_key!(), ")"))
         .bind(feed_id)
         .bind(next)
-        .execute(&mut *tx.0)
-        .await?;
-    Ok(())
-}
-
-/// How a stored item is replaced. Rows not stored before are inserted without it: the
-/// conflict check (a speculative insertion for every row) was a third of the items
-/// statement's server time in a first harvest (docs/PERFORMANCE.md, twenty-first session).
-const ITEMS_ON_CONFLICT: &str = " on conflict (feed_id, item_id) do update set kind = excluded.kind, \
-    modified = excluded.modified, state = excluded.state, role = excluded.role, \
-    data_id = excluded.data_id, parent_ref = excluded.parent_ref, data = excluded.data, \
-    status = excluded.status, problem = excluded.problem, \
-    digest_opportunities = excluded.digest_opportunities, \
-    digest_problems = excluded.digest_problems, digest_ids = excluded.digest_ids";
-
-/// Inserts a page's item rows as arrays, with `on_conflict` after the rows.
-async fn write_items(
-    tx: &mut PgPageTx,
-    feed_id: i64,
-    rows: &[ItemRow],
-    on_conflict: &str,
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let column = |f: fn(&ItemRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let digests = |f: fn(Digest) -> i64| {
-        rows.iter()
-            .map(|r| r.digest.map(f))
-            .collect::<Vec<Option<i64>>>()
-    };
-    let sql = format!(
-        "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, status, problem, \
-         digest_opportunities, digest_problems, digest_ids) \
-         select $1, * from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
-         $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[]){on_conflict}"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(feed_id)
-        .bind(column(|r| Some(r.item.id.clone())))
-        .bind(column(|r| Some(r.item.kind.clone())))
-        .bind(rows.iter().map(|r| r.item.modified).collect::<Vec<_>>())
-        .bind(column(|r| Some(r.item.state.as_str().to_owned())))
-        .bind(column(|r| Some(r.item.role.as_str().to_owned())))
-        .bind(column(|r| r.item.data_id.clone()))
-        .bind(column(|r| r.item.parent_ref.clone()))
-        .bind(column(|r| r.item.data_json.clone()))
-        .bind(column(|r| Some(r.status.to_owned())))
-        .bind(column(|r| r.problem.clone()))
-        .bind(digests(|d| d.opportunities))
-        .bind(digests(|d| d.problems))
-        .bind(digests(|d| d.opportunity_ids))
         .execute(&mut *tx.0)
         .await?;
     Ok(())

@@ -23,6 +23,7 @@ use crate::page::{
     DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
     StoredParent, page_before_stored,
 };
+use crate::page_write::ChunkWrite;
 use crate::{StoreError, now_secs};
 
 /// Stored items per row of a batch read (`live_items_after`), a literal for its SQL.
@@ -256,33 +257,6 @@ impl PageTx for SqlitePageTx {
         .await
     }
 
-    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.run_with_inserted(|conn, inserted| {
-            item_keys::write_items(conn, feed_id, &rows, inserted)
-        })
-        .await
-    }
-
-    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.run(|conn| {
-            let mut update = conn.prepare_cached(concat!(
-                "update items set status = ?3, problem = ?4 where rid = ",
-                rid_of_key!("?1", "?2")
-            ))?;
-            for r in rows {
-                update.execute(rusqlite::params![r.feed_id, r.item_id, r.status, r.problem])?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -353,6 +327,70 @@ impl PageTx for SqlitePageTx {
         .await
     }
 
+    async fn write_rows(
+        &mut self,
+        page_feed: Option<i64>,
+        mut chunk: ChunkWrite,
+        tails: Vec<SharedTail>,
+    ) -> Result<(), StoreError> {
+        if let Some(feed_id) = page_feed {
+            self.upsert_items(feed_id, std::mem::take(&mut chunk.items))
+                .await?;
+        }
+        self.set_item_status(&chunk.statuses).await?;
+        self.replace_opportunities(&chunk.opportunity_sources, chunk.rows, tails)
+            .await?;
+        self.replace_problems(&chunk.problem_sources, &chunk.problems)
+            .await
+    }
+
+    async fn finish_page(
+        &mut self,
+        feed_id: i64,
+        next: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError> {
+        // SQLite writes one page at a time: the page before has always ended, and `after`
+        // only checks that it committed.
+        let moved = self
+            .run(|conn| {
+                conn.prepare_cached(crate::sql::FINISH_PAGE)?
+                    .execute(rusqlite::params![next, now_secs(), feed_id, after])
+            })
+            .await?;
+        page_before_stored(moved, after)
+    }
+}
+
+/// A chunk's rows, one kind at a time (`PageTx::write_rows`).
+impl SqlitePageTx {
+    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.run_with_inserted(|conn, inserted| {
+            item_keys::write_items(conn, feed_id, &rows, inserted)
+        })
+        .await
+    }
+
+    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.run(|conn| {
+            let mut update = conn.prepare_cached(concat!(
+                "update items set status = ?3, problem = ?4 where rid = ",
+                rid_of_key!("?1", "?2")
+            ))?;
+            for r in rows {
+                update.execute(rusqlite::params![r.feed_id, r.item_id, r.status, r.problem])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn replace_problems(
         &mut self,
         sources: &[(i64, String)],
@@ -378,22 +416,5 @@ impl PageTx for SqlitePageTx {
             opportunity_rows::replace(conn, sources, &rows, &tails, inserted)
         })
         .await
-    }
-
-    async fn finish_page(
-        &mut self,
-        feed_id: i64,
-        next: &str,
-        after: Option<&str>,
-    ) -> Result<(), StoreError> {
-        // SQLite writes one page at a time: the page before has always ended, and `after`
-        // only checks that it committed.
-        let moved = self
-            .run(|conn| {
-                conn.prepare_cached(crate::sql::FINISH_PAGE)?
-                    .execute(rusqlite::params![next, now_secs(), feed_id, after])
-            })
-            .await?;
-        page_before_stored(moved, after)
     }
 }
