@@ -29,9 +29,9 @@ pub(crate) const CHUNK_WORK: usize = 250;
 
 /// Work items a plan normalises (and its transaction writes) together. A plan's chunks are
 /// handed to the writer all at once, so nothing overlaps them and each chunk costs a round
-/// of statements: a 500-item page as one chunk ran 7 % faster into PostgreSQL, whose server
-/// is a harvest's bound (docs/PERFORMANCE.md, "Thirty-fifth session"). Still bounded, for
-/// a page that recomputes many stored children.
+/// of statements: a 500-item page as one chunk ran about 6 % faster into PostgreSQL, whose
+/// server is a harvest's bound (docs/PERFORMANCE.md, "Thirty-fifth session"). Still
+/// bounded, for a page that recomputes many stored children.
 pub(crate) const PLANNED_CHUNK_WORK: usize = 1_000;
 
 /// What one chunk of normalised work writes.
