@@ -13,6 +13,9 @@ use crate::document_tails::SharedTail;
 use crate::page::{ItemRow, ProblemRow, StatusRow};
 use crate::page_write::ChunkWrite;
 
+/// Writes a chunk's rows (`PageTx::write_rows`). The inserts come after the deletes, which
+/// read the rows they replace (and the tails those point at), and touch different rows
+/// from each other and from the statuses written after them.
 pub(super) async fn write(
     tx: &mut PgPageTx,
     page_feed: Option<i64>,
