@@ -9,6 +9,7 @@
 mod batch_part;
 mod changes;
 mod checkpoint;
+mod chunk_rows;
 mod commit_log;
 mod direct;
 mod item_keys;

@@ -12,17 +12,13 @@ use sqlx::{Sqlite, Transaction};
 use super::WriteGuard;
 use super::commit_log::CommitLog;
 use super::direct;
-use super::item_keys::{self, InsertedRows, live_items_in_key_order, rid_of_key, rids_of_items};
+use super::item_keys::{InsertedRows, live_items_in_key_order, rid_of_key, rids_of_items};
 use super::lookups::Snapshot;
-use super::opportunity_rows::{self, forget_deleted, release_tails};
+use super::opportunity_rows::{forget_deleted, release_tails};
 use super::page_writer::PageWrite;
-use super::problems;
 use crate::document_tails::SharedTail;
 use crate::footprint::Footprint;
-use crate::page::{
-    DigestRow, ExistingItem, ItemRow, OpportunityRow, PageTx, ProblemRow, StatusRow, StoredChild,
-    StoredParent, page_before_stored,
-};
+use crate::page::{DigestRow, ExistingItem, PageTx, StoredChild, StoredParent, page_before_stored};
 use crate::page_write::ChunkWrite;
 use crate::{StoreError, now_secs};
 
@@ -60,7 +56,7 @@ impl SqlitePageTx {
 
     /// [`Self::run`], with the item rows the transaction inserted so far: a page's, on the
     /// page connection; none recorded in a `renormalise` batch, which inserts no items.
-    async fn run_with_inserted<T>(
+    pub(super) async fn run_with_inserted<T>(
         &mut self,
         work: impl FnOnce(&rusqlite::Connection, &mut InsertedRows) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
@@ -359,62 +355,5 @@ impl PageTx for SqlitePageTx {
             })
             .await?;
         page_before_stored(moved, after)
-    }
-}
-
-/// A chunk's rows, one kind at a time (`PageTx::write_rows`).
-impl SqlitePageTx {
-    async fn upsert_items(&mut self, feed_id: i64, rows: Vec<ItemRow>) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.run_with_inserted(|conn, inserted| {
-            item_keys::write_items(conn, feed_id, &rows, inserted)
-        })
-        .await
-    }
-
-    async fn set_item_status(&mut self, rows: &[StatusRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.run(|conn| {
-            let mut update = conn.prepare_cached(concat!(
-                "update items set status = ?3, problem = ?4 where rid = ",
-                rid_of_key!("?1", "?2")
-            ))?;
-            for r in rows {
-                update.execute(rusqlite::params![r.feed_id, r.item_id, r.status, r.problem])?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn replace_problems(
-        &mut self,
-        sources: &[(i64, String)],
-        rows: &[ProblemRow],
-    ) -> Result<(), StoreError> {
-        if sources.is_empty() && rows.is_empty() {
-            return Ok(());
-        }
-        self.run_with_inserted(|conn, inserted| problems::replace(conn, sources, rows, inserted))
-            .await
-    }
-
-    async fn replace_opportunities(
-        &mut self,
-        sources: &[(i64, String)],
-        rows: Vec<OpportunityRow>,
-        tails: Vec<SharedTail>,
-    ) -> Result<(), StoreError> {
-        if sources.is_empty() && rows.is_empty() {
-            return Ok(());
-        }
-        self.run_with_inserted(|conn, inserted| {
-            opportunity_rows::replace(conn, sources, &rows, &tails, inserted)
-        })
-        .await
     }
 }
