@@ -70,7 +70,7 @@ async fn sqlite_digests_stored_apart_move_onto_their_items() {
 }
 
 #[tokio::test]
-async fn postgres_digests_stored_apart_move_onto_their_items() {
+async fn postgres_digests_move_onto_their_items_and_identifiers_compare_as_bytes() {
     let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") else {
         return;
     };
@@ -116,6 +116,24 @@ async fn postgres_digests_stored_apart_move_onto_their_items() {
         .await
         .expect("schema");
     assert_eq!(apart, None, "the digests' own table is dropped");
+    let collations: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select table_name::text, column_name::text, collation_name::text \
+         from information_schema.columns where table_schema = current_schema() \
+         and (table_name, column_name) in (('items', 'item_id'), ('items', 'data_id'), \
+         ('items', 'parent_ref'), ('opportunities', 'id'), ('opportunities', 'item_id'), \
+         ('opportunities', 'parent_ref'), ('item_problems', 'item_id')) order by 1, 2",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    assert_eq!(collations.len(), 7);
+    for (table, column, collation) in collations {
+        assert_eq!(
+            collation.as_deref(),
+            Some("C"),
+            "{table}.{column} compares byte by byte"
+        );
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
         .execute(&admin)
         .await
