@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::inserts::Inserts;
+use super::inserts::{Inserts, in_step};
 use super::opportunity_rows;
 use super::page_tx::{PgPageTx, by_feed};
 use crate::StoreError;
@@ -99,8 +99,8 @@ fn items(
         &format!(
             "insert into items (feed_id, item_id, kind, modified, state, role, data_id, parent_ref, data, \
              status, problem, digest_opportunities, digest_problems, digest_ids) \
-             select {feed}, * from unnest({}){on_conflict}",
-            columns.join(", ")
+             select {feed}, {}{on_conflict}",
+            in_step(&columns)
         ),
     );
     Ok(())
@@ -123,7 +123,8 @@ fn problems(inserts: &mut Inserts, rows: &[ProblemRow]) -> Result<(), StoreError
         "problems",
         &format!(
             "insert into item_problems (feed_id, item_id, code, detail) \
-             select * from unnest({feeds}, {items}, {codes}, {details})"
+             select {}",
+            in_step(&[feeds, items, codes, details])
         ),
     );
     Ok(())

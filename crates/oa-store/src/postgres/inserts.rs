@@ -46,3 +46,14 @@ impl Inserts {
         Ok(())
     }
 }
+
+/// Arrays of one length as rows (`unnest(a), unnest(b), ...`), for a select list: there
+/// PostgreSQL steps them together row by row, where `unnest(a, b, ...)` in a `from` first
+/// copies every row into a tuple store.
+pub(super) fn in_step(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|column| format!("unnest({column})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -2,7 +2,7 @@
 //! (`crate::document_tails`): rows that went deleted first, then the rest inserted or
 //! upserted as arrays, in the chunk's one statement of inserts.
 
-use super::inserts::Inserts;
+use super::inserts::{Inserts, in_step};
 use super::page_tx::{PgPageTx, by_feed};
 use crate::StoreError;
 use crate::document_tails::{SharedTail, released};
@@ -192,9 +192,9 @@ fn opportunities(
              select r.id, r.feed_id, r.item_id, r.kind, r.start_at, r.end_at, r.lat, r.lng, \
              case when r.lat is not null and r.lng is not null then point(r.lng, r.lat) end, r.status, \
              r.modified, r.parent_ref, r.doc, tails.rid \
-             from unnest({}) as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, \
+             from (select {}) as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, \
              modified, parent_ref, tail, doc) left join tails on tails.n = r.tail{on_conflict}",
-            columns.join(", ")
+            in_step(&columns)
         ),
     );
     Ok(())
