@@ -27,11 +27,18 @@ impl Inserts {
         Ok(format!("${}::{sql_type}", self.args.len()))
     }
 
-    /// Adds `name as (statement)`. A part may read the parts added before it (a `select`
-    /// part is evaluated once); the inserts all see the snapshot the statement starts
-    /// with, so no part may depend on another's writes.
+    /// Adds `name as (statement)`. A part may read the `select` parts added before it;
+    /// the inserts all see the snapshot the statement starts with, so no part may depend
+    /// on another's writes.
     pub(super) fn part(&mut self, name: &str, statement: &str) {
         self.parts.push(format!("{name} as ({statement})"));
+    }
+
+    /// Adds a `select` part that later parts read, evaluated once for all of them (so a
+    /// sequence's `nextval` in it gives each row one value, whoever reads it).
+    pub(super) fn select_part(&mut self, name: &str, select: &str) {
+        self.parts
+            .push(format!("{name} as materialized ({select})"));
     }
 
     /// Runs the parts added, if any, to completion.

@@ -65,7 +65,7 @@ pub(super) fn insert(
         tails.iter().map(|t| t.body.as_str()).collect::<Vec<_>>(),
         "text[]",
     )?;
-    inserts.part(
+    inserts.select_part(
         "tails",
         &format!(
             "select nextval(pg_get_serial_sequence('document_tails', 'rid')) as rid, refs, body, n \
