@@ -2,11 +2,9 @@
 //! first, then every insert in one statement ([`Inserts`]), then the stored children's
 //! statuses.
 
-use std::collections::BTreeMap;
-
 use super::inserts::{Inserts, in_step};
 use super::opportunity_rows;
-use super::page_tx::{PgPageTx, by_feed};
+use super::page_tx::{PgPageTx, by_feed, ids_by_feed};
 use crate::StoreError;
 use crate::digest::Digest;
 use crate::document_tails::SharedTail;
@@ -132,7 +130,7 @@ fn problems(inserts: &mut Inserts, rows: &[ProblemRow]) -> Result<(), StoreError
 
 /// Deletes every problem of these source items.
 async fn delete_problems(tx: &mut PgPageTx, sources: &[(i64, String)]) -> Result<(), StoreError> {
-    for (feed_id, item_ids) in by_feed(sources) {
+    for (feed_id, item_ids) in ids_by_feed(sources) {
         sqlx::query("delete from item_problems where feed_id = $1 and item_id = any($2)")
             .bind(feed_id)
             .bind(item_ids)
@@ -144,11 +142,7 @@ async fn delete_problems(tx: &mut PgPageTx, sources: &[(i64, String)]) -> Result
 
 /// Stored children's new statuses, per feed (see `page_tx::by_feed`).
 async fn set_item_status(tx: &mut PgPageTx, rows: &[StatusRow]) -> Result<(), StoreError> {
-    let mut by_feed: BTreeMap<i64, Vec<&StatusRow>> = BTreeMap::new();
-    for row in rows {
-        by_feed.entry(row.feed_id).or_default().push(row);
-    }
-    for (feed_id, rows) in by_feed {
+    for (feed_id, rows) in by_feed(rows, |r| r.feed_id) {
         let ids: Vec<&str> = rows.iter().map(|r| r.item_id.as_str()).collect();
         sqlx::query(
             "update items i set status = u.status, problem = u.problem \

@@ -3,7 +3,7 @@
 //! upserted as arrays, in the chunk's one statement of inserts.
 
 use super::inserts::{Inserts, in_step};
-use super::page_tx::{PgPageTx, by_feed};
+use super::page_tx::{PgPageTx, ids_by_feed};
 use crate::StoreError;
 use crate::document_tails::{SharedTail, released};
 use crate::page::OpportunityRow;
@@ -30,7 +30,7 @@ pub(super) async fn delete_replaced(
         .fetch_all(&mut *tx.0)
         .await?;
     }
-    for (feed_id, item_ids) in by_feed(sources) {
+    for (feed_id, item_ids) in ids_by_feed(sources) {
         let kept: Vec<&str> = rows
             .iter()
             .filter(|r| r.feed_id == feed_id)

@@ -17,16 +17,24 @@ use crate::{StoreError, now_secs};
 
 pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
 
-/// Source items grouped by feed. Each statement names one feed and an array of item ids, so
-/// the planner reaches rows through the (feed_id, item_id) keys: a join against `unnest`
-/// of pairs was planned as a scan of the whole table while a first harvest grew it faster
-/// than autovacuum's statistics followed.
-pub(super) fn by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<String>> {
-    let mut grouped: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for (feed_id, item_id) in sources {
-        grouped.entry(*feed_id).or_default().push(item_id.clone());
+/// Rows grouped by their feed (`feed_of`). Each statement names one feed and an array of
+/// item ids, so the planner reaches rows through the (feed_id, item_id) keys: a join
+/// against `unnest` of pairs was planned as a scan of the whole table while a first
+/// harvest grew it faster than autovacuum's statistics followed.
+pub(super) fn by_feed<T>(rows: &[T], feed_of: fn(&T) -> i64) -> BTreeMap<i64, Vec<&T>> {
+    let mut grouped: BTreeMap<i64, Vec<&T>> = BTreeMap::new();
+    for row in rows {
+        grouped.entry(feed_of(row)).or_default().push(row);
     }
     grouped
+}
+
+/// The item ids of `sources` (feed id, item id), grouped by feed (see [`by_feed`]).
+pub(super) fn ids_by_feed(sources: &[(i64, String)]) -> BTreeMap<i64, Vec<&str>> {
+    by_feed(sources, |s| s.0)
+        .into_iter()
+        .map(|(feed_id, sources)| (feed_id, sources.iter().map(|s| s.1.as_str()).collect()))
+        .collect()
 }
 
 #[async_trait]
@@ -113,13 +121,9 @@ impl PageTx for PgPageTx {
     }
 
     async fn set_digests(&mut self, rows: Vec<DigestRow>) -> Result<(), StoreError> {
-        let mut by_feed: BTreeMap<i64, Vec<&DigestRow>> = BTreeMap::new();
-        for row in &rows {
-            by_feed.entry(row.feed_id).or_default().push(row);
-        }
         // Per feed, the items named as an array too (see `by_feed`): a join on the unnested
         // pairs alone may be planned as a scan of every item.
-        for (feed_id, rows) in by_feed {
+        for (feed_id, rows) in by_feed(&rows, |r| r.feed_id) {
             let ids: Vec<&str> = rows.iter().map(|r| r.item_id.as_str()).collect();
             let digest =
                 |f: fn(&Digest) -> i64| rows.iter().map(|r| f(&r.digest)).collect::<Vec<_>>();
