@@ -7,6 +7,8 @@ mod chunk_rows;
 mod inserts;
 mod opportunity_rows;
 mod page_tx;
+#[cfg(test)]
+mod tests;
 
 use page_tx::{FeedLock, PgPageTx};
 
@@ -43,6 +45,17 @@ macro_rules! count_feed_items {
 
 /// The columns of `FeedRow`.
 const FEED_COLUMNS: &str = sql::feed_columns!(count_feed_items);
+
+/// How a harvested page's transaction begins: its commit does not wait for the server to
+/// flush it to disk. A crash of the server or the machine may then undo the last pages
+/// committed (up to three `wal_writer_delay`s, 600 ms by default), each whole and with the
+/// cursor it moved, so the next harvest fetches them again: the guarantee SQLite's WAL
+/// with `synchronous = normal` gives this store's pages. A harvest's commits took a tenth
+/// of its time waiting for the disk (docs/PERFORMANCE.md, "Harvest throughput",
+/// thirty-sixth session). Every other write waits as usual, and flushes the pages
+/// committed before it: a feed's walk ends by recording its state, so what a harvest
+/// stored is on disk when it is done.
+const BEGIN_PAGE: &str = "begin; set local synchronous_commit = off";
 
 /// PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -114,7 +127,7 @@ impl PgStore {
         next: &str,
         feed_lock: FeedLock,
     ) -> Result<PgPageTx, StoreError> {
-        let mut tx = PgPageTx(self.pool.begin().await?);
+        let mut tx = PgPageTx(self.pool.begin_with(BEGIN_PAGE).await?);
         page_tx::lock_feed(&mut tx, feed.id, feed_lock).await?;
         page_tx::take_turn(&mut tx, feed.id, next).await?;
         Ok(tx)
