@@ -50,11 +50,12 @@ const FEED_COLUMNS: &str = sql::feed_columns!(count_feed_items);
 /// flush it to disk. A crash of the server or the machine may then undo the last pages
 /// committed (up to three `wal_writer_delay`s, 600 ms by default), each whole and with the
 /// cursor it moved, so the next harvest fetches them again: the guarantee SQLite's WAL
-/// with `synchronous = normal` gives this store's pages. A harvest's commits took a tenth
-/// of its time waiting for the disk (docs/PERFORMANCE.md, "Harvest throughput",
-/// thirty-sixth session). Every other write waits as usual, and flushes the pages
-/// committed before it: a feed's walk ends by recording its state, so what a harvest
-/// stored is on disk when it is done.
+/// with `synchronous = normal` gives this store's pages. Sampled through a harvest, a page
+/// was waiting for the flush at its commit in 9 % of the samples, and the page after it
+/// waited for its turn meanwhile (docs/PERFORMANCE.md, "Harvest throughput", thirty-sixth
+/// session). Every other write waits as usual, and its flush takes the pages committed
+/// before it along: a feed's walk that runs to its end records the feed's state, so its
+/// pages are on disk when it is done.
 const BEGIN_PAGE: &str = "begin; set local synchronous_commit = off";
 
 /// PostgreSQL store.
