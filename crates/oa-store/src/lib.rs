@@ -37,8 +37,8 @@ pub use postgres::PgStore;
 pub use renormalise::RenormaliseBatch;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Candidate, CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, FeedState, IndexRow,
-    ItemProblem, NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
+    Candidate, CandidateDoc, ChangeBatch, ChangeMark, FeedEvent, FeedRecord, FeedRef, FeedState,
+    IndexRow, ItemProblem, NewProvider, Occurrence, OpportunityDetail, Provider, StoreDump,
 };
 
 /// Everything the harvester, the API and the CLI need from a database.
@@ -175,7 +175,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Opportunities written since `mark` (`None`: nothing, just the current mark), at most
     /// [`MAX_CHANGES`] of them.
-    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError>;
+    async fn changes_since(&self, mark: Option<ChangeMark>) -> Result<ChangeBatch, StoreError>;
 
     /// Forgets change records written before `before` (unix seconds); returns how many
     /// records (a record names every opportunity one statement changed).

@@ -152,14 +152,27 @@ pub struct Occurrence {
     pub end_at: Option<i64>,
 }
 
+/// Where a reader of the change log stands: a position in the log, and which life of the
+/// database it was read in. On PostgreSQL positions are transaction ids, which a server
+/// that recovered from a crash may hand out again (the transactions it lost had them), so
+/// a mark from before the recovery would skip changes; the store tells (`incarnation`) and
+/// asks the reader to reload instead ([`ChangeBatch::overflow`]). SQLite's positions are
+/// the log's own sequence, read by the process that writes it: its incarnation is 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeMark {
+    pub position: i64,
+    pub incarnation: i64,
+}
+
 /// Opportunities changed since a reader's mark.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeBatch {
     /// Each changed opportunity once; its current row tells what happened.
     pub ids: Vec<String>,
     /// Where the next read starts.
-    pub mark: i64,
-    /// More changed than one read returns: reload everything instead.
+    pub mark: ChangeMark,
+    /// More changed than one read returns, or the mark is from before the database
+    /// recovered from a crash: reload everything instead.
     pub overflow: bool,
 }
 

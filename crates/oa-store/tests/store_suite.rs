@@ -1153,6 +1153,53 @@ async fn change_records_are_read_id_by_id_and_too_many_say_reload() {
 }
 
 #[tokio::test]
+async fn a_mark_read_before_the_database_recovered_from_a_crash_asks_for_a_reload() {
+    for t in stores("change-incarnation").await {
+        // SQLite's reader is the process that writes the log: it starts again with it.
+        let Some(pg) = &t.pg else { continue };
+        let mark = t.store.changes_since(None).await.expect("changes").mark;
+        log_record(&t, vec!["00000000000000aa".into()]).await;
+        let read = t.store.changes_since(Some(mark)).await.expect("changes");
+        assert!(!read.overflow);
+        assert_eq!(read.ids, ["00000000000000aa"]);
+        assert_eq!(read.mark.incarnation, mark.incarnation);
+
+        // What crash recovery does to an unlogged table (a clean restart keeps it).
+        sqlx::query("truncate server_incarnation")
+            .execute(pg.pool())
+            .await
+            .expect("truncate");
+        let after = t
+            .store
+            .changes_since(Some(read.mark))
+            .await
+            .expect("changes");
+        assert!(
+            after.overflow,
+            "a mark from before the recovery must reload"
+        );
+        assert!(after.ids.is_empty());
+
+        // A mark read since reads on as before.
+        assert_ne!(after.mark.incarnation, mark.incarnation);
+        log_record(&t, vec!["00000000000000bb".into()]).await;
+        let read = t
+            .store
+            .changes_since(Some(after.mark))
+            .await
+            .expect("changes");
+        assert!(!read.overflow);
+        // A mark on PostgreSQL is the oldest transaction running anywhere on the server, so
+        // while another test's transaction runs it may read the first record again.
+        assert!(
+            read.ids.iter().any(|id| id == "00000000000000bb"),
+            "{:?}",
+            read.ids
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_updated_item_keeps_only_its_new_opportunities_and_problems() {
     for t in stores("replace").await {
         let feed = t.feed("https://p.example/events").await;

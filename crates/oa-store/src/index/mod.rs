@@ -22,7 +22,7 @@ pub use record::{FeedSource, id_number, id_text};
 use record::{SessionRecord, Vocabulary};
 pub use sessions::{Ending, Found, SessionFacts, SessionSet};
 
-use crate::{CandidateDoc, IndexRow, Store, StoreError};
+use crate::{CandidateDoc, ChangeMark, IndexRow, Store, StoreError};
 use documents::DocumentCache;
 pub use documents::DocumentCacheStats;
 
@@ -60,7 +60,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 struct SyncState {
     /// The change-log position read up to; `None` until the first load.
-    mark: Option<i64>,
+    mark: Option<ChangeMark>,
     synced: Option<Instant>,
     pruned: Option<Instant>,
 }
@@ -154,7 +154,7 @@ impl SessionIndex {
 
     /// Reads every indexed row into a new index and swaps it in; returns the change-log
     /// mark taken before reading, so nothing written meanwhile is missed.
-    async fn reload(&self, store: &dyn Store) -> Result<i64, StoreError> {
+    async fn reload(&self, store: &dyn Store) -> Result<ChangeMark, StoreError> {
         let started = Instant::now();
         let mark = store.changes_since(None).await?.mark;
         let mut fresh = Inner::default();

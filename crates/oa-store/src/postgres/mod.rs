@@ -27,9 +27,9 @@ use crate::renormalise::{self, RenormaliseBatch};
 use crate::sql::{self, DETAIL_QUERY};
 use crate::types::{DetailRow, FeedRow};
 use crate::{
-    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
-    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
-    now_secs, page_plan,
+    CandidateDoc, ChangeBatch, ChangeMark, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
+    NewProvider, Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump,
+    StoreError, now_secs, page_plan,
 };
 
 /// A feed's (`f`) items (`i`) that meet `$condition`, counted through their key.
@@ -288,7 +288,7 @@ impl Store for PgStore {
         changes::index_rows_by_id(&self.lookups, ids).await
     }
 
-    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError> {
+    async fn changes_since(&self, mark: Option<ChangeMark>) -> Result<ChangeBatch, StoreError> {
         changes::changes_since(&self.pool, mark).await
     }
 

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 
 use super::opportunity_ids;
 use crate::sql::{self, INDEX_COLUMNS, INDEX_ROWS};
-use crate::{ChangeBatch, IndexRow, MAX_CHANGES, StoreError};
+use crate::{ChangeBatch, ChangeMark, IndexRow, MAX_CHANGES, StoreError};
 
 /// Ids per `in (…)` list, well under SQLite's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
@@ -54,15 +54,18 @@ pub(super) async fn index_rows_by_id(
 
 pub(super) async fn changes_since(
     pool: &SqlitePool,
-    mark: Option<i64>,
+    mark: Option<ChangeMark>,
 ) -> Result<ChangeBatch, StoreError> {
-    let Some(mark) = mark else {
+    let Some(ChangeMark { position: mark, .. }) = mark else {
         let (mark,): (i64,) =
             sqlx::query_as("select coalesce(max(seq), 0) from opportunity_changes")
                 .fetch_one(pool)
                 .await?;
         return Ok(ChangeBatch {
-            mark,
+            mark: ChangeMark {
+                position: mark,
+                incarnation: 0,
+            },
             ..ChangeBatch::default()
         });
     };
@@ -88,7 +91,10 @@ pub(super) async fn changes_since(
     let (ids, overflow) = sql::distinct_changes(ids);
     Ok(ChangeBatch {
         ids,
-        mark: last,
+        mark: ChangeMark {
+            position: last,
+            incarnation: 0,
+        },
         overflow,
     })
 }

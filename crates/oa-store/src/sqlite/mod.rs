@@ -40,9 +40,9 @@ use crate::renormalise::RenormaliseBatch;
 use crate::sql;
 use crate::types::{DetailRow, FeedRow};
 use crate::{
-    CandidateDoc, ChangeBatch, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem, NewProvider,
-    Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump, StoreError,
-    now_secs, page_plan,
+    CandidateDoc, ChangeBatch, ChangeMark, FeedEvent, FeedRecord, FeedRef, IndexRow, ItemProblem,
+    NewProvider, Occurrence, OpportunityDetail, PageOutcome, PagePlan, Provider, Store, StoreDump,
+    StoreError, now_secs, page_plan,
 };
 use item_keys::count_feed_items;
 
@@ -351,7 +351,7 @@ impl Store for SqliteStore {
         changes::index_rows_by_id(&self.reader, ids).await
     }
 
-    async fn changes_since(&self, mark: Option<i64>) -> Result<ChangeBatch, StoreError> {
+    async fn changes_since(&self, mark: Option<ChangeMark>) -> Result<ChangeBatch, StoreError> {
         changes::changes_since(&self.reader, mark).await
     }
 
