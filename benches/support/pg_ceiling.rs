@@ -48,6 +48,7 @@ type OpportunityRow = (
     Option<String>,
     String,
     Option<i64>,
+    bool,
 );
 
 /// A shared document tail: (rid, rows pointing at it, body).
@@ -75,7 +76,7 @@ pub async fn replay(
     let mut opportunities: HashMap<(i64, String), Vec<OpportunityRow>> = HashMap::new();
     let stored: Vec<OpportunityRow> = sqlx::query_as(
         "select id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, modified, \
-         parent_ref, doc, tail_id from opportunities",
+         parent_ref, doc, tail_id, occurrence from opportunities",
     )
     .fetch_all(harvested)
     .await
@@ -230,10 +231,10 @@ async fn write_page(pool: &PgPool, page: &Page<'_>) {
     if !opportunities.is_empty() {
         sqlx::query(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, \
-             status, modified, parent_ref, doc, tail_id) \
+             status, modified, parent_ref, doc, tail_id, occurrence) \
              select * from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], \
              $6::bigint[], $7::float8[], $8::float8[], $9::text[], $10::bigint[], $11::text[], \
-             $12::text[], $13::bigint[])",
+             $12::text[], $13::bigint[], $14::boolean[])",
         )
         .bind(column!(opportunities, 0))
         .bind(column!(opportunities, 1))
@@ -248,6 +249,7 @@ async fn write_page(pool: &PgPool, page: &Page<'_>) {
         .bind(column!(opportunities, 10))
         .bind(column!(opportunities, 11))
         .bind(column!(opportunities, 12))
+        .bind(column!(opportunities, 13))
         .execute(&mut *tx)
         .await
         .expect("opportunities");

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use oa_store::{PgStore, SqliteStore};
+use oa_store::{PgStore, SqliteStore, Store};
 use sqlx::SqlitePool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -431,4 +431,109 @@ async fn sqlite_item_problems_move_onto_their_items_rows_and_list_in_item_id_ord
             (2, "html_in_text".to_owned(), 1)
         ]
     );
+}
+
+/// A session stored before migration 16, with its own opportunity (the id
+/// `oa_model::opportunity_id` gives the item without an occurrence) and one that only its
+/// source finds (as an occurrence's would be).
+fn session_before_occurrences() -> String {
+    let own = oa_model::opportunity_id("https://p.example/feed", "a", None);
+    format!(
+        "insert into feeds (id, url, source, discovered_at, cursor) \
+         values (1, 'https://p.example/feed', 'test', 0, 'https://p.example/feed?1'); \
+         insert into items (feed_id, item_id, kind, modified, state, role, data, status, \
+         digest_opportunities, digest_problems, digest_ids) \
+         values (1, 'a', 'ScheduledSession', 1, 'updated', 'standalone', '{{}}', 'ok', 1, 2, 3); \
+         insert into opportunities (id, feed_id, item_id, kind, start_at, status, modified, doc) \
+         values ('{own}', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{{}}'), \
+         ('0123456789abcdef', 1, 'a', 'ScheduledSession', 0, 'scheduled', 1, '{{}}')"
+    )
+}
+
+#[tokio::test]
+async fn postgres_opportunities_stored_before_are_found_by_their_source_until_written_again() {
+    let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let schema = format!("t_migrations_occurrence_{}", std::process::id());
+    let options = PgConnectOptions::from_str(&url).expect("url");
+    let admin = PgPoolOptions::new()
+        .connect_with(options.clone())
+        .await
+        .expect("postgres");
+    for statement in [
+        format!("drop schema if exists {schema} cascade"),
+        format!("create schema {schema}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .expect("a fresh schema");
+    }
+    let old = PgPoolOptions::new()
+        .connect_with(options.options([("search_path", schema.as_str())]))
+        .await
+        .expect("postgres");
+    sqlx::migrate!("../../migrations/postgres")
+        .run_to(15, &old)
+        .await
+        .expect("the schema before occurrences were marked");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(session_before_occurrences()))
+        .execute(&old)
+        .await
+        .expect("old rows");
+    old.close().await;
+
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("migrates");
+    let indexes: Vec<Option<String>> = sqlx::query_scalar(
+        "select to_regclass(name)::text from unnest(array['opportunities_by_source', \
+         'opportunities_by_source_occurrence']) name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("indexes");
+    assert_eq!(
+        indexes,
+        [None, Some("opportunities_by_source_occurrence".into())]
+    );
+    let flags: Vec<bool> = sqlx::query_scalar("select occurrence from opportunities")
+        .fetch_all(store.pool())
+        .await
+        .expect("flags");
+    assert_eq!(
+        flags,
+        [true, true],
+        "a row stored before is taken for an occurrence"
+    );
+
+    // The session goes: its rows, found by its own id and by its source, go with it.
+    let feeds = store.feeds().await.expect("feeds");
+    let page = r#"{"next": "x", "items": [{"state": "deleted", "kind": "ScheduledSession",
+        "id": "a", "modified": 2}]}"#;
+    let gone = oa_model::parse_page(page.as_bytes())
+        .expect("page")
+        .valid_items()
+        .map(oa_normalise::prepare)
+        .collect();
+    store
+        .apply_page(
+            &feeds[0].as_ref(),
+            gone,
+            "https://p.example/feed?2",
+            &oa_normalise::OpenActiveNormaliser::default(),
+        )
+        .await
+        .expect("page");
+    let left: i64 = sqlx::query_scalar("select count(*) from opportunities")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    store.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
+        .execute(&admin)
+        .await
+        .expect("clean up");
 }

@@ -1023,6 +1023,15 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
             "weekly for 28 days: {generated:?} ({})",
             t.name
         );
+        if let Some(pg) = &t.pg {
+            // The series' sessions are occurrences, found through the index on their source.
+            let flags: Vec<bool> =
+                sqlx::query_scalar("select occurrence from opportunities where item_id = 'x'")
+                    .fetch_all(pg.pool())
+                    .await
+                    .expect("flags");
+            assert_eq!(flags, vec![true; generated.len()]);
+        }
 
         // Renormalising keeps them while no ScheduledSession exists.
         renormalise_first_batch(&t).await;
@@ -1032,6 +1041,14 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
         // and renormalising the series does not bring the generated ones back.
         t.apply(&sessions, vec![session("s1", 1, "x", at(30))], "n")
             .await;
+        if let Some(pg) = &t.pg {
+            let own: Vec<bool> =
+                sqlx::query_scalar("select occurrence from opportunities where item_id = 's1'")
+                    .fetch_all(pg.pool())
+                    .await
+                    .expect("flags");
+            assert_eq!(own, [false], "a session's own row is found by its id");
+        }
         assert_eq!(
             names(t.store.as_ref()).await,
             ["Scheduled Yoga"],

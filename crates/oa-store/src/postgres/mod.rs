@@ -6,10 +6,12 @@ mod changes;
 mod chunk_rows;
 mod inserts;
 mod opportunity_rows;
+mod own_ids;
 mod page_tx;
 #[cfg(test)]
 mod tests;
 
+use own_ids::FeedUrls;
 use page_tx::{FeedLock, PgPageTx};
 
 use std::str::FromStr;
@@ -128,7 +130,7 @@ impl PgStore {
         next: &str,
         feed_lock: FeedLock,
     ) -> Result<PgPageTx, StoreError> {
-        let mut tx = PgPageTx(self.pool.begin_with(BEGIN_PAGE).await?);
+        let mut tx = PgPageTx(self.pool.begin_with(BEGIN_PAGE).await?, FeedUrls::of(feed));
         page_tx::lock_feed(&mut tx, feed.id, feed_lock).await?;
         page_tx::take_turn(&mut tx, feed.id, next).await?;
         Ok(tx)
@@ -201,7 +203,8 @@ impl Store for PgStore {
     ) -> Result<PagePlan, StoreError> {
         // Read-only, and without the page's locks: only the page's own transaction takes them.
         let reads = self.pool.begin_with("begin read only").await?;
-        page_plan::plan(page_tx::PgPageTx(reads), feed, items, normaliser, None).await
+        let reads = page_tx::PgPageTx(reads, FeedUrls::default());
+        page_plan::plan(reads, feed, items, normaliser, None).await
     }
 
     async fn apply_plan(
@@ -250,7 +253,7 @@ impl Store for PgStore {
         limit: usize,
         normaliser: &dyn Normaliser,
     ) -> Result<RenormaliseBatch, StoreError> {
-        let mut tx = page_tx::PgPageTx(self.pool.begin().await?);
+        let mut tx = page_tx::PgPageTx(self.pool.begin().await?, FeedUrls::default());
         // Pages wait while the batch works, and it waits for pages under way (each locks its
         // feed's row first): a page that changed a series whose sessions the batch holds
         // would otherwise be overwritten with rows made from the series as the batch read it.

@@ -3,6 +3,7 @@
 //! upserted as arrays, in the chunk's one statement of inserts.
 
 use super::inserts::{Inserts, in_step};
+use super::own_ids::FeedUrls;
 use super::page_tx::{PgPageTx, ids_by_feed};
 use crate::StoreError;
 use crate::document_tails::{SharedTail, released};
@@ -36,13 +37,20 @@ pub(super) async fn delete_replaced(
             .filter(|r| r.feed_id == feed_id)
             .map(|r| r.id.as_str())
             .collect();
+        // Each source's own row by its id, its occurrences through their index (`own_ids`).
+        let own_ids = item_ids
+            .iter()
+            .map(|item_id| tx.1.own_id(feed_id, item_id))
+            .collect::<Result<Vec<String>, StoreError>>()?;
         let deleted: Vec<Option<i64>> = sqlx::query_scalar(
-            "delete from opportunities where feed_id = $1 and item_id = any($2) \
+            "delete from opportunities where (id = any($4) \
+             or (feed_id = $1 and item_id = any($2) and occurrence)) \
              and not (id = any($3)) returning tail_id",
         )
         .bind(feed_id)
         .bind(item_ids)
         .bind(kept)
+        .bind(own_ids)
         .fetch_all(&mut *tx.0)
         .await?;
         old_tails.extend(deleted.into_iter().flatten());
@@ -56,6 +64,7 @@ pub(super) fn insert(
     inserts: &mut Inserts,
     rows: Vec<OpportunityRow>,
     tails: Vec<SharedTail>,
+    feeds: &FeedUrls,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
@@ -78,12 +87,13 @@ pub(super) fn insert(
     );
     let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
         rows.into_iter().partition(|r| r.first_seen);
-    opportunities(inserts, "opportunities_new", &first_seen, "")?;
+    opportunities(inserts, "opportunities_new", &first_seen, "", feeds)?;
     opportunities(
         inserts,
         "opportunities_stored",
         &stored,
         OPPORTUNITIES_ON_CONFLICT,
+        feeds,
     )
 }
 
@@ -93,7 +103,7 @@ const OPPORTUNITIES_ON_CONFLICT: &str = " on conflict (id) do update set kind = 
     start_at = excluded.start_at, end_at = excluded.end_at, lat = excluded.lat, \
     lng = excluded.lng, geo = excluded.geo, status = excluded.status, \
     modified = excluded.modified, parent_ref = excluded.parent_ref, doc = excluded.doc, \
-    tail_id = excluded.tail_id";
+    tail_id = excluded.tail_id, occurrence = excluded.occurrence";
 
 /// Counts off the rows that no longer point at these tails (a tail once per row); deletes
 /// a tail no row points at any more.
@@ -127,16 +137,22 @@ pub(super) async fn release_tails(
 }
 
 /// Adds opportunity rows as arrays, with `on_conflict` after the rows; a row's `tail`
-/// numbers a row of the `tails` part.
+/// numbers a row of the `tails` part. A row is an occurrence unless it has its item's own
+/// id (`own_ids`).
 fn opportunities(
     inserts: &mut Inserts,
     name: &str,
     rows: &[OpportunityRow],
     on_conflict: &str,
+    feeds: &FeedUrls,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
+    let occurrence = rows
+        .iter()
+        .map(|r| Ok(r.id != feeds.own_id(r.feed_id, &r.item_id)?))
+        .collect::<Result<Vec<bool>, StoreError>>()?;
     let columns = [
         inserts.bind(
             rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -183,17 +199,18 @@ fn opportunities(
             rows.iter().map(|r| r.doc.as_str()).collect::<Vec<_>>(),
             "text[]",
         )?,
+        inserts.bind(occurrence, "boolean[]")?,
     ];
     inserts.part(
         name,
         &format!(
             "insert into opportunities (id, feed_id, item_id, kind, start_at, end_at, lat, lng, geo, status, \
-             modified, parent_ref, doc, tail_id) \
+             modified, parent_ref, doc, tail_id, occurrence) \
              select r.id, r.feed_id, r.item_id, r.kind, r.start_at, r.end_at, r.lat, r.lng, \
              case when r.lat is not null and r.lng is not null then point(r.lng, r.lat) end, r.status, \
-             r.modified, r.parent_ref, r.doc, tails.rid \
+             r.modified, r.parent_ref, r.doc, tails.rid, r.occurrence \
              from (select {}) as r(id, feed_id, item_id, kind, start_at, end_at, lat, lng, status, \
-             modified, parent_ref, tail, doc) left join tails on tails.n = r.tail{on_conflict}",
+             modified, parent_ref, tail, doc, occurrence) left join tails on tails.n = r.tail{on_conflict}",
             in_step(&columns)
         ),
     );

@@ -9,13 +9,15 @@ use sqlx::{Postgres, Transaction};
 
 use super::chunk_rows;
 use super::opportunity_rows::release_tails;
+use super::own_ids::FeedUrls;
 use crate::digest::Digest;
 use crate::document_tails::SharedTail;
 use crate::page::{DigestRow, ExistingItem, PageTx, StoredChild, StoredParent, page_before_stored};
 use crate::page_write::ChunkWrite;
 use crate::{StoreError, now_secs};
 
-pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>);
+/// A transaction of the store's, with the URLs of the feeds it writes opportunities for.
+pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>, pub FeedUrls);
 
 /// Rows grouped by their feed (`feed_of`). Each statement names one feed and an array of
 /// item ids, so the planner reaches rows through the (feed_id, item_id) keys: a join
@@ -164,7 +166,7 @@ impl PageTx for PgPageTx {
         let tails: Vec<(Option<i64>,)> = sqlx::query_as(
             "with gone as (delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
-             and o.item_id = p.item_id and o.parent_ref = p.data_id \
+             and o.item_id = p.item_id and o.occurrence and o.parent_ref = p.data_id \
              returning o.tail_id, o.feed_id, o.item_id), \
              unknown as (update items p set digest_opportunities = null, digest_problems = null, \
              digest_ids = null from (select distinct feed_id, item_id from gone) g \
