@@ -162,7 +162,9 @@ impl PageTx for PgPageTx {
 
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         // One statement: the series' digests go unknown for the rows it deletes, which it
-        // finds through the series items by `@id` (an index), not a scan of opportunities.
+        // finds through the series items by `@id` (an index), not a scan of opportunities,
+        // and then through the index on occurrences' sources: a generated session's id has
+        // its occurrence key (`own_ids`).
         let tails: Vec<(Option<i64>,)> = sqlx::query_as(
             "with gone as (delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
