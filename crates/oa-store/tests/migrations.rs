@@ -50,6 +50,40 @@ async fn sqlite_at(version: i64, rows: &'static str) -> (tempfile::TempDir, Stri
     (dir, url, old)
 }
 
+/// A PostgreSQL schema of its own (`schema`), migrated to `version` and holding `rows`, as
+/// an older version left it: the admin pool (to drop the schema afterwards) and the URL.
+async fn pg_at(version: i64, schema: &str, rows: &str) -> Option<(sqlx::PgPool, String)> {
+    let url = std::env::var("OA_TEST_DATABASE_URL").ok()?;
+    let options = PgConnectOptions::from_str(&url).expect("url");
+    let admin = PgPoolOptions::new()
+        .connect_with(options.clone())
+        .await
+        .expect("postgres");
+    for statement in [
+        format!("drop schema if exists {schema} cascade"),
+        format!("create schema {schema}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .expect("a fresh schema");
+    }
+    let old = PgPoolOptions::new()
+        .connect_with(options.options([("search_path", schema)]))
+        .await
+        .expect("postgres");
+    sqlx::migrate!("../../migrations/postgres")
+        .run_to(version, &old)
+        .await
+        .expect("an older schema");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows.to_owned()))
+        .execute(&old)
+        .await
+        .expect("old rows");
+    old.close().await;
+    Some((admin, url))
+}
+
 #[tokio::test]
 async fn sqlite_digests_stored_apart_move_onto_their_items() {
     let (_dir, url, old) = sqlite_at(10, OLD_ROWS).await;
@@ -71,37 +105,10 @@ async fn sqlite_digests_stored_apart_move_onto_their_items() {
 
 #[tokio::test]
 async fn postgres_digests_move_onto_their_items_and_identifiers_compare_as_bytes() {
-    let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") else {
+    let schema = format!("t_migrations_{}", std::process::id());
+    let Some((admin, url)) = pg_at(11, &schema, OLD_ROWS).await else {
         return;
     };
-    let schema = format!("t_migrations_{}", std::process::id());
-    let options = PgConnectOptions::from_str(&url).expect("url");
-    let admin = PgPoolOptions::new()
-        .connect_with(options.clone())
-        .await
-        .expect("postgres");
-    for statement in [
-        format!("drop schema if exists {schema} cascade"),
-        format!("create schema {schema}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&admin)
-            .await
-            .expect("a fresh schema");
-    }
-    let old = PgPoolOptions::new()
-        .connect_with(options.options([("search_path", schema.as_str())]))
-        .await
-        .expect("postgres");
-    sqlx::migrate!("../../migrations/postgres")
-        .run_to(11, &old)
-        .await
-        .expect("the schema before digests moved");
-    sqlx::raw_sql(OLD_ROWS)
-        .execute(&old)
-        .await
-        .expect("old rows");
-    old.close().await;
 
     let store = PgStore::connect_in_schema(&url, &schema)
         .await
@@ -452,37 +459,10 @@ fn session_before_occurrences() -> String {
 
 #[tokio::test]
 async fn postgres_opportunities_stored_before_are_found_by_their_source_until_written_again() {
-    let Ok(url) = std::env::var("OA_TEST_DATABASE_URL") else {
+    let schema = format!("t_migrations_occurrence_{}", std::process::id());
+    let Some((admin, url)) = pg_at(15, &schema, &session_before_occurrences()).await else {
         return;
     };
-    let schema = format!("t_migrations_occurrence_{}", std::process::id());
-    let options = PgConnectOptions::from_str(&url).expect("url");
-    let admin = PgPoolOptions::new()
-        .connect_with(options.clone())
-        .await
-        .expect("postgres");
-    for statement in [
-        format!("drop schema if exists {schema} cascade"),
-        format!("create schema {schema}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&admin)
-            .await
-            .expect("a fresh schema");
-    }
-    let old = PgPoolOptions::new()
-        .connect_with(options.options([("search_path", schema.as_str())]))
-        .await
-        .expect("postgres");
-    sqlx::migrate!("../../migrations/postgres")
-        .run_to(15, &old)
-        .await
-        .expect("the schema before occurrences were marked");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(session_before_occurrences()))
-        .execute(&old)
-        .await
-        .expect("old rows");
-    old.close().await;
 
     let store = PgStore::connect_in_schema(&url, &schema)
         .await

@@ -1010,6 +1010,15 @@ async fn item_problems_follow_the_item_and_are_counted_and_paged_per_feed() {
     }
 }
 
+/// Whether each opportunity of the item `item_id` is marked an occurrence (PostgreSQL).
+async fn occurrence_flags(pg: &oa_store::PgStore, item_id: &str) -> Vec<bool> {
+    sqlx::query_scalar("select occurrence from opportunities where item_id = $1")
+        .bind(item_id)
+        .fetch_all(pg.pool())
+        .await
+        .expect("flags")
+}
+
 #[tokio::test]
 async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
     for t in stores("schedule").await {
@@ -1025,11 +1034,7 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
         );
         if let Some(pg) = &t.pg {
             // The series' sessions are occurrences, found through the index on their source.
-            let flags: Vec<bool> =
-                sqlx::query_scalar("select occurrence from opportunities where item_id = 'x'")
-                    .fetch_all(pg.pool())
-                    .await
-                    .expect("flags");
+            let flags = occurrence_flags(pg, "x").await;
             assert_eq!(flags, vec![true; generated.len()]);
         }
 
@@ -1042,11 +1047,7 @@ async fn a_schedule_is_expanded_until_the_publisher_sends_scheduled_sessions() {
         t.apply(&sessions, vec![session("s1", 1, "x", at(30))], "n")
             .await;
         if let Some(pg) = &t.pg {
-            let own: Vec<bool> =
-                sqlx::query_scalar("select occurrence from opportunities where item_id = 's1'")
-                    .fetch_all(pg.pool())
-                    .await
-                    .expect("flags");
+            let own = occurrence_flags(pg, "s1").await;
             assert_eq!(own, [false], "a session's own row is found by its id");
         }
         assert_eq!(
