@@ -125,6 +125,7 @@ mod tests {
             tail: None,
             from_schedule_of: None,
             first_seen: false,
+            occurrence: false,
         }
     }
 

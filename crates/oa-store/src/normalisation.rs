@@ -259,6 +259,7 @@ fn opportunity_row(
         tail: None,
         from_schedule_of,
         first_seen: false,
+        occurrence: opportunity.occurrence.is_some(),
     })
 }
 

@@ -114,6 +114,10 @@ pub(crate) struct OpportunityRow {
     /// Made from an item not stored before (see [`ItemRow::first_seen`]): its id, a digest
     /// of the item's feed and id, names no stored row.
     pub first_seen: bool,
+    /// One of its item's occurrences (a series' scheduled session, an event's sub-event):
+    /// its id has an occurrence key. Otherwise it is its item's own opportunity, whose id
+    /// the item alone gives (PostgreSQL finds it by that id, `postgres::own_ids`).
+    pub occurrence: bool,
 }
 
 #[cfg(test)]
@@ -136,6 +140,7 @@ impl OpportunityRow {
             tail: None,
             from_schedule_of: None,
             first_seen: true,
+            occurrence: false,
         }
     }
 }

@@ -20,8 +20,7 @@ pub(super) async fn write(
     mut chunk: ChunkWrite,
     tails: Vec<SharedTail>,
 ) -> Result<(), StoreError> {
-    let feeds =
-        (chunk.opportunity_sources.iter().map(|s| s.0)).chain(chunk.rows.iter().map(|r| r.feed_id));
+    let feeds = chunk.opportunity_sources.iter().map(|s| s.0);
     tx.1.know(&mut tx.0, feeds).await?;
     let old_tails =
         opportunity_rows::delete_replaced(tx, &chunk.opportunity_sources, &chunk.rows).await?;
@@ -40,7 +39,7 @@ pub(super) async fn write(
             ITEMS_ON_CONFLICT,
         )?;
     }
-    opportunity_rows::insert(&mut inserts, std::mem::take(&mut chunk.rows), tails, &tx.1)?;
+    opportunity_rows::insert(&mut inserts, std::mem::take(&mut chunk.rows), tails)?;
     problems(&mut inserts, &chunk.problems)?;
     inserts.execute(tx).await?;
     set_item_status(tx, &chunk.statuses).await?;

@@ -3,7 +3,6 @@
 //! upserted as arrays, in the chunk's one statement of inserts.
 
 use super::inserts::{Inserts, in_step};
-use super::own_ids::FeedUrls;
 use super::page_tx::{PgPageTx, ids_by_feed};
 use crate::StoreError;
 use crate::document_tails::{SharedTail, released};
@@ -64,7 +63,6 @@ pub(super) fn insert(
     inserts: &mut Inserts,
     rows: Vec<OpportunityRow>,
     tails: Vec<SharedTail>,
-    feeds: &FeedUrls,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
@@ -87,13 +85,12 @@ pub(super) fn insert(
     );
     let (first_seen, stored): (Vec<OpportunityRow>, Vec<OpportunityRow>) =
         rows.into_iter().partition(|r| r.first_seen);
-    opportunities(inserts, "opportunities_new", &first_seen, "", feeds)?;
+    opportunities(inserts, "opportunities_new", &first_seen, "")?;
     opportunities(
         inserts,
         "opportunities_stored",
         &stored,
         OPPORTUNITIES_ON_CONFLICT,
-        feeds,
     )
 }
 
@@ -137,22 +134,16 @@ pub(super) async fn release_tails(
 }
 
 /// Adds opportunity rows as arrays, with `on_conflict` after the rows; a row's `tail`
-/// numbers a row of the `tails` part. A row is an occurrence unless it has its item's own
-/// id (`own_ids`).
+/// numbers a row of the `tails` part.
 fn opportunities(
     inserts: &mut Inserts,
     name: &str,
     rows: &[OpportunityRow],
     on_conflict: &str,
-    feeds: &FeedUrls,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let occurrence = rows
-        .iter()
-        .map(|r| Ok(r.id != feeds.own_id(r.feed_id, &r.item_id)?))
-        .collect::<Result<Vec<bool>, StoreError>>()?;
     let columns = [
         inserts.bind(
             rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -199,7 +190,10 @@ fn opportunities(
             rows.iter().map(|r| r.doc.as_str()).collect::<Vec<_>>(),
             "text[]",
         )?,
-        inserts.bind(occurrence, "boolean[]")?,
+        inserts.bind(
+            rows.iter().map(|r| r.occurrence).collect::<Vec<_>>(),
+            "boolean[]",
+        )?,
     ];
     inserts.part(
         name,

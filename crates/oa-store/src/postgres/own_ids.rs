@@ -5,9 +5,10 @@
 //! An opportunity's id is a hash of its feed's URL, its item's id and its occurrence key
 //! (`oa_model::opportunity_id`), so an item has at most one opportunity without an
 //! occurrence, and its id is known from the item. Rows with an occurrence (a series'
-//! scheduled sessions, an event's sub-events) are marked `occurrence` and only they are in
-//! `opportunities_by_source_occurrence` (migration 16): a session item's row, most of what
-//! a harvest writes, no longer adds an entry to an index on its source.
+//! scheduled sessions, an event's sub-events; `OpportunityRow::occurrence`) are marked
+//! `occurrence` and only they are in `opportunities_by_source_occurrence` (migration 16):
+//! a session item's row, most of what a harvest writes, no longer adds an entry to an index
+//! on its source.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use sqlx::PgConnection;
 
 use crate::{FeedRef, StoreError};
 
-/// The URLs of the feeds a transaction writes opportunities for, by feed id.
+/// The URLs of the feeds whose items' opportunities a transaction replaces, by feed id.
 #[derive(Debug, Default)]
 pub(crate) struct FeedUrls(HashMap<i64, String>);
 

@@ -16,7 +16,8 @@ use crate::page::{DigestRow, ExistingItem, PageTx, StoredChild, StoredParent, pa
 use crate::page_write::ChunkWrite;
 use crate::{StoreError, now_secs};
 
-/// A transaction of the store's, with the URLs of the feeds it writes opportunities for.
+/// A transaction of the store's, with the URLs of the feeds whose items' opportunities it
+/// replaces.
 pub(crate) struct PgPageTx(pub Transaction<'static, Postgres>, pub FeedUrls);
 
 /// Rows grouped by their feed (`feed_of`). Each statement names one feed and an array of
@@ -163,8 +164,8 @@ impl PageTx for PgPageTx {
     async fn delete_generated(&mut self, series_ids: &[String]) -> Result<(), StoreError> {
         // One statement: the series' digests go unknown for the rows it deletes, which it
         // finds through the series items by `@id` (an index), not a scan of opportunities,
-        // and then through the index on occurrences' sources: a generated session's id has
-        // its occurrence key (`own_ids`).
+        // and then through the index on occurrences' sources: a generated session is an
+        // occurrence (`OpportunityRow::occurrence`).
         let tails: Vec<(Option<i64>,)> = sqlx::query_as(
             "with gone as (delete from opportunities o using items p where p.role = 'parent' \
              and p.state = 'updated' and p.data_id = any($1) and o.feed_id = p.feed_id \
